@@ -1,0 +1,62 @@
+//! Wiring: `AppState` (the domain core, metrics, configuration) and `app()`, the router.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use metrics_exporter_prometheus::PrometheusHandle;
+use secrecy::ExposeSecret;
+
+use crate::{
+    config::Config,
+    domain::{
+        clock::Clock, password::Passwords, token::KeyRing, token::SigningKey, Core, CoreSettings,
+    },
+    store, telemetry,
+};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub core: Arc<Core>,
+    pub config: Arc<Config>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    /// Connects to the database, applies migrations, loads the signing keys.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+        let store = store::connect(
+            config.database_url.expose_secret(),
+            config.database_max_connections,
+        )
+        .await
+        .context("cannot open the database named by ROSTER_DATABASE_URL (--database)")?;
+        store
+            .migrate(SigningKey::generate(clock.now())?)
+            .await
+            .context("cannot apply database migrations")?;
+        let access_ttl = chrono::Duration::from_std(config.access_token_ttl)?;
+        let refresh_ttl = chrono::Duration::from_std(config.refresh_token_ttl)?;
+        let keys = KeyRing::load(store.clone(), config.issuer(), access_ttl).await?;
+        let core = Core {
+            store,
+            clock,
+            keys,
+            passwords: Passwords::new(config.password_hash_concurrency)?,
+            settings: CoreSettings {
+                access_ttl,
+                refresh_ttl,
+            },
+        };
+        Ok(AppState {
+            core: Arc::new(core),
+            config: Arc::new(config),
+            metrics: telemetry::metrics_handle(),
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> axum::Router {
+    crate::http::router(state)
+}

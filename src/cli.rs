@@ -1,0 +1,266 @@
+//! The command line: `serve`, `migrate`, `user create|set-password`, `api-key create`,
+//! `openapi`, `print-config`. Every setting is a flag, a `ROSTER_*` variable or a TOML key.
+
+use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+
+use crate::{
+    app::{app, AppState},
+    config::{Config, Settings},
+    domain::{api_key::NewKey, clock::SystemClock, email::Email, user::parse_name, Error},
+    telemetry,
+};
+
+#[derive(Parser)]
+#[command(name = "roster", version, about = "Self-hosted workspaces service")]
+struct Cli {
+    /// Optional TOML file with settings (flags and environment variables override it).
+    #[arg(long, global = true, env = "ROSTER_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (applies migrations first).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys.
+    #[command(subcommand, name = "api-key")]
+    ApiKey(ApiKeyCommand),
+    /// Print the native OpenAPI document.
+    Openapi,
+    /// Print the resolved configuration, secrets redacted.
+    PrintConfig,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user (and their personal workspace). The password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// Set a user's password, read from standard input.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create an API key for a user and print its secret (shown once).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// Lifetime, e.g. `90d`; no expiry if absent.
+        #[arg(long)]
+        expires_in: Option<String>,
+        #[arg(long)]
+        read_only: bool,
+    },
+}
+
+/// Parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.settings.clone(), cli.config.as_ref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Openapi => {
+            println!("{}", crate::http::native_openapi().to_pretty_json()?);
+            Ok(())
+        }
+        Command::PrintConfig => {
+            print!("{}", config.redacted());
+            Ok(())
+        }
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            telemetry::init_logging(config.log_format);
+            AppState::build(config, Arc::new(SystemClock)).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(cmd) => {
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            user(state, cmd).await
+        }
+        Command::ApiKey(ApiKeyCommand::Create {
+            email,
+            name,
+            expires_in,
+            read_only,
+        }) => {
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            let core = &state.core;
+            let email = Email::parse(&email).map_err(describe)?;
+            let user_id = core
+                .store
+                .credentials_by_email(email.key())
+                .await?
+                .map(|(id, _)| id)
+                .context("no user with that email")?;
+            let expires_at = expires_in
+                .map(|d| -> anyhow::Result<_> {
+                    let d = humantime::parse_duration(&d)
+                        .context("--expires-in is a duration such as 90d")?;
+                    Ok(core.clock.now() + chrono::Duration::from_std(d)?)
+                })
+                .transpose()?;
+            let (key, secret) = core
+                .create_api_key(
+                    user_id,
+                    NewKey {
+                        name,
+                        expires_at,
+                        read_only,
+                    },
+                )
+                .await
+                .map_err(describe)?;
+            eprintln!("created API key {} ({})", key.id, key.prefix);
+            println!("{secret}");
+            Ok(())
+        }
+    }
+}
+
+async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {
+    let core = &state.core;
+    match cmd {
+        UserCommand::Create { email, name } => {
+            let password = read_password()?;
+            crate::domain::password::validate("password", &password).map_err(describe)?;
+            let email = Email::parse(&email).map_err(describe)?;
+            let name = parse_name("name", &name).map_err(describe)?;
+            let hash = core.passwords.hash(password).await.map_err(describe)?;
+            let user = core
+                .create_account(email, name, Some(hash), true)
+                .await
+                .map_err(describe)?;
+            println!("{}", user.id);
+        }
+        UserCommand::SetPassword { email } => {
+            let password = read_password()?;
+            core.set_password(&email, password)
+                .await
+                .map_err(describe)?;
+            println!("password set");
+        }
+    }
+    Ok(())
+}
+
+fn read_password() -> anyhow::Result<SecretString> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    Ok(SecretString::from(
+        line.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+/// Turns a domain error into an operator-readable message.
+fn describe(e: Error) -> anyhow::Error {
+    match e {
+        Error::Validation(fields) => anyhow::anyhow!(
+            "{}",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.field, f.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+        Error::NotFound => anyhow::anyhow!("no such user"),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init_logging(config.log_format);
+    let listen = config.listen;
+    let state = AppState::build(config, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {listen}; choose another address with ROSTER_LISTEN (--listen)"
+            )
+        })?;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        public_url = %state.config.public_url,
+        backend = ?state.core.store.backend(),
+        "roster listening"
+    );
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    tracing::info!("shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

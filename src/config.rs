@@ -1,0 +1,298 @@
+//! Runtime configuration: one `Config`, built from defaults, then an optional TOML file,
+//! then `ROSTER_*` environment variables, then command-line flags (the last one wins).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// Settings as they may appear in the TOML file, in the environment or on the command line.
+/// Every field is optional here; [`Config`] holds the resolved values.
+#[derive(Debug, Default, Clone, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(long, global = true, env = "ROSTER_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Database URL: `sqlite://path.db` (created if missing) or `postgres://…`.
+    #[arg(long = "database", global = true, env = "ROSTER_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Public base URL every emitted link is built from (never from request headers).
+    #[arg(long, global = true, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Lifetime of an access token, e.g. `15m`.
+    #[arg(long, global = true, env = "ROSTER_ACCESS_TOKEN_TTL")]
+    pub access_token_ttl: Option<String>,
+
+    /// Lifetime of a refresh token (and so of an idle session), e.g. `30d`.
+    #[arg(long, global = true, env = "ROSTER_REFRESH_TOKEN_TTL")]
+    pub refresh_token_ttl: Option<String>,
+
+    /// Longest time one request may take before it is answered with 503, e.g. `30s`.
+    #[arg(long, global = true, env = "ROSTER_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<String>,
+
+    /// Most password hashes computed at once (each takes about 19 MiB); default: CPU count.
+    #[arg(long, global = true, env = "ROSTER_PASSWORD_HASH_CONCURRENCY")]
+    pub password_hash_concurrency: Option<usize>,
+
+    /// Most database connections in the pool.
+    #[arg(long, global = true, env = "ROSTER_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
+
+    /// Log format: `text` or `json`.
+    #[arg(long, global = true, env = "ROSTER_LOG_FORMAT")]
+    pub log_format: Option<String>,
+}
+
+impl Settings {
+    /// Fills every unset field of `self` from `lower`.
+    fn or(self, lower: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(lower.listen),
+            database_url: self.database_url.or(lower.database_url),
+            public_url: self.public_url.or(lower.public_url),
+            access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
+            refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
+            request_timeout: self.request_timeout.or(lower.request_timeout),
+            password_hash_concurrency: self
+                .password_hash_concurrency
+                .or(lower.password_hash_concurrency),
+            database_max_connections: self
+                .database_max_connections
+                .or(lower.database_max_connections),
+            log_format: self.log_format.or(lower.log_format),
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: SecretString,
+    pub public_url: Url,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub request_timeout: Duration,
+    pub password_hash_concurrency: usize,
+    pub database_max_connections: u32,
+    pub log_format: LogFormat,
+}
+
+/// A configuration problem, worded to say what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// Resolves `cli` (flags and environment, as parsed by clap) over the optional TOML file.
+    pub fn load(cli: Settings, file: Option<&PathBuf>) -> Result<Config, ConfigError> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("cannot read config file {}: {e}", path.display()))
+                })?;
+                toml::from_str::<Settings>(&text).map_err(|e| {
+                    ConfigError(format!("config file {} is not valid: {e}", path.display()))
+                })?
+            }
+            None => Settings::default(),
+        };
+        Self::resolve(cli.or(from_file))
+    }
+
+    /// Applies the defaults and checks every value.
+    pub fn resolve(s: Settings) -> Result<Config, ConfigError> {
+        let listen = s
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let database_url = s
+            .database_url
+            .unwrap_or_else(|| "sqlite://roster.db".to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError(
+                "ROSTER_DATABASE_URL (--database) must start with sqlite:// or postgres://".into(),
+            ));
+        }
+        let public_url = s.public_url.unwrap_or_else(|| format!("http://{listen}"));
+        let public_url = Url::parse(&public_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "ROSTER_PUBLIC_URL (--public-url) must be an absolute http(s) URL such as https://roster.example.com, not {public_url:?}"
+                ))
+            })?;
+        let access_token_ttl = duration(
+            "ROSTER_ACCESS_TOKEN_TTL (--access-token-ttl)",
+            s.access_token_ttl.as_deref().unwrap_or("15m"),
+        )?;
+        let refresh_token_ttl = duration(
+            "ROSTER_REFRESH_TOKEN_TTL (--refresh-token-ttl)",
+            s.refresh_token_ttl.as_deref().unwrap_or("30d"),
+        )?;
+        if refresh_token_ttl <= access_token_ttl {
+            return Err(ConfigError(
+                "ROSTER_REFRESH_TOKEN_TTL must be longer than ROSTER_ACCESS_TOKEN_TTL".into(),
+            ));
+        }
+        let request_timeout = duration(
+            "ROSTER_REQUEST_TIMEOUT (--request-timeout)",
+            s.request_timeout.as_deref().unwrap_or("30s"),
+        )?;
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let password_hash_concurrency = s.password_hash_concurrency.unwrap_or(cpus);
+        if password_hash_concurrency == 0 {
+            return Err(ConfigError(
+                "ROSTER_PASSWORD_HASH_CONCURRENCY must be at least 1".into(),
+            ));
+        }
+        let database_max_connections = s.database_max_connections.unwrap_or(16);
+        if database_max_connections == 0 {
+            return Err(ConfigError(
+                "ROSTER_DATABASE_MAX_CONNECTIONS must be at least 1".into(),
+            ));
+        }
+        let log_format = match s.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError(format!(
+                    "ROSTER_LOG_FORMAT must be `text` or `json`, not {other:?}"
+                )))
+            }
+        };
+        Ok(Config {
+            listen,
+            database_url: SecretString::from(database_url),
+            public_url,
+            access_token_ttl,
+            refresh_token_ttl,
+            request_timeout,
+            password_hash_concurrency,
+            database_max_connections,
+            log_format,
+        })
+    }
+
+    /// The JWT issuer: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// A printable TOML rendering with secrets redacted.
+    pub fn redacted(&self) -> String {
+        let mut db = Url::parse(self.database_url.expose_secret())
+            .map(|mut u| {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("REDACTED"));
+                }
+                u.to_string()
+            })
+            .unwrap_or_else(|_| "REDACTED".into());
+        if db.is_empty() {
+            db = "REDACTED".into();
+        }
+        let mut table = toml::Table::new();
+        table.insert("listen".into(), self.listen.to_string().into());
+        table.insert("database_url".into(), db.into());
+        table.insert("public_url".into(), self.public_url.to_string().into());
+        table.insert(
+            "access_token_ttl".into(),
+            humantime::format_duration(self.access_token_ttl)
+                .to_string()
+                .into(),
+        );
+        table.insert(
+            "refresh_token_ttl".into(),
+            humantime::format_duration(self.refresh_token_ttl)
+                .to_string()
+                .into(),
+        );
+        table.insert(
+            "request_timeout".into(),
+            humantime::format_duration(self.request_timeout)
+                .to_string()
+                .into(),
+        );
+        table.insert(
+            "password_hash_concurrency".into(),
+            (self.password_hash_concurrency as i64).into(),
+        );
+        table.insert(
+            "database_max_connections".into(),
+            i64::from(self.database_max_connections).into(),
+        );
+        table.insert(
+            "log_format".into(),
+            match self.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            }
+            .into(),
+        );
+        toml::to_string(&table).unwrap_or_default()
+    }
+}
+
+fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
+    match humantime::parse_duration(value) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(ConfigError(format!(
+            "{name} must be a positive duration such as 15m, 30d or 45s, not {value:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let c = Config::resolve(Settings::default()).expect("defaults are valid");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(30 * 86400));
+    }
+
+    #[test]
+    fn a_bad_public_url_says_what_to_change() {
+        let err = Config::resolve(Settings {
+            public_url: Some("not a url".into()),
+            ..Settings::default()
+        })
+        .expect_err("must fail");
+        assert!(err.to_string().contains("ROSTER_PUBLIC_URL"));
+    }
+
+    #[test]
+    fn print_config_redacts_the_database_password() {
+        let c = Config::resolve(Settings {
+            database_url: Some("postgres://roster:hunter2@db/roster".into()),
+            ..Settings::default()
+        })
+        .expect("valid");
+        let out = c.redacted();
+        assert!(!out.contains("hunter2"), "{out}");
+        assert!(out.contains("REDACTED"));
+    }
+}

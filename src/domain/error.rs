@@ -1,0 +1,91 @@
+//! The one domain error. Each API surface renders it with one exhaustive match.
+
+use crate::store::StoreError;
+
+/// A field that failed validation, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// The field, as named in the request (`email`, `password`, …).
+    pub field: String,
+    /// A stable machine code (`invalid`, `too_long`, `required`, …).
+    pub code: &'static str,
+    /// A human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        FieldError {
+            field: field.to_owned(),
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Everything a domain call can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The thing does not exist, or the caller may not know that it does.
+    #[error("not found")]
+    NotFound,
+    /// No valid credential was presented (or it has been revoked or has expired).
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Email and password do not match an account (the same for both causes).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// The caller is known but not allowed to do this.
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    /// The request conflicts with the current state.
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    /// The input is not acceptable.
+    #[error("invalid input")]
+    Validation(Vec<FieldError>),
+    /// Too many attempts; retry after this many seconds.
+    #[error("rate limited")]
+    RateLimited { retry_after: u64 },
+    /// A dependency (the database) is unreachable right now.
+    #[error("service unavailable")]
+    Unavailable,
+    /// A bug or an unexpected failure; logged once, never shown to the caller.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// The result of a domain call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn invalid(field: &str, code: &'static str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Forbidden {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => Error::Unavailable,
+            StoreError::UniqueViolation(c) => {
+                Error::Internal(anyhow::anyhow!("unexpected unique violation: {c}"))
+            }
+            StoreError::Other(e) => Error::Internal(e),
+        }
+    }
+}

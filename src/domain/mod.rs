@@ -1,0 +1,39 @@
+//! The domain: accounts, sessions, API keys and (in later parts) workspaces, members and
+//! invitations. Every rule lives here; the API surfaces only translate. No HTTP or SQL types.
+
+pub mod api_key;
+pub mod auth;
+pub mod clock;
+pub mod email;
+pub mod error;
+pub mod password;
+pub mod secret;
+pub mod session;
+pub mod token;
+pub mod user;
+pub mod workspace;
+
+use std::sync::Arc;
+
+pub use error::{Error, FieldError, Result};
+
+use crate::store::Store;
+use clock::Clock;
+use password::Passwords;
+use token::KeyRing;
+
+/// Settings the domain reads.
+#[derive(Debug, Clone)]
+pub struct CoreSettings {
+    pub access_ttl: chrono::Duration,
+    pub refresh_ttl: chrono::Duration,
+}
+
+/// Everything a domain call needs: storage, time, keys and password hashing.
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub keys: KeyRing,
+    pub passwords: Passwords,
+    pub settings: CoreSettings,
+}

@@ -1,0 +1,181 @@
+//! Accounts: sign-up (with the personal workspace), sign-in, the profile.
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::{
+    email::Email, password, session::RequestMeta, session::TokenPair, workspace, Core, Error,
+    Result,
+};
+use crate::store::{NewAccount, StoreError};
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub personal_workspace_id: Option<Uuid>,
+    pub primary_workspace_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The longest display name, in characters.
+pub const MAX_NAME_LEN: usize = 200;
+
+/// Checks and trims a display name; reported under `field`.
+pub fn parse_name(field: &str, raw: &str) -> Result<String> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(Error::invalid(field, "required", "a name is required"));
+    }
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(Error::invalid(
+            field,
+            "too_long",
+            format!("a name has at most {MAX_NAME_LEN} characters"),
+        ));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            field,
+            "invalid",
+            "a name has no control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// What sign-up needs.
+pub struct Signup {
+    pub email: String,
+    pub password: SecretString,
+    pub name: String,
+}
+
+/// Changes a user may make to their own profile.
+#[derive(Debug, Default)]
+pub struct ProfilePatch {
+    pub name: Option<String>,
+}
+
+impl Core {
+    /// Creates an account and its personal workspace (the user as owner), and signs in.
+    pub async fn signup(&self, input: Signup, meta: &RequestMeta) -> Result<(User, TokenPair)> {
+        let (email, name) = collect(Email::parse(&input.email), parse_name("name", &input.name))?;
+        password::validate("password", &input.password)?;
+        let password_hash = self.passwords.hash(input.password).await?;
+        let user = self
+            .create_account(email, name, Some(password_hash), false)
+            .await?;
+        let tokens = self.start_session(user.id, None, meta).await?;
+        Ok((user, tokens))
+    }
+
+    /// Creates a user and their personal workspace; used by sign-up and the operator CLI.
+    pub async fn create_account(
+        &self,
+        email: Email,
+        name: String,
+        password_hash: Option<String>,
+        email_verified: bool,
+    ) -> Result<User> {
+        let now = self.clock.now();
+        let account = NewAccount {
+            user_id: Uuid::now_v7(),
+            workspace_id: Uuid::now_v7(),
+            workspace_slug: workspace::personal_slug(&name),
+            workspace_name: format!("{name}'s workspace"),
+            email: email.as_str().to_owned(),
+            email_key: email.key().to_owned(),
+            name,
+            password_hash,
+            email_verified,
+            now,
+        };
+        match self.store.create_account(&account).await {
+            Ok(user) => Ok(user),
+            Err(StoreError::UniqueViolation(_)) => Err(Error::conflict(
+                "email_taken",
+                "an account with this email already exists",
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Signs in with email and password. An unknown email and a wrong password answer alike.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<TokenPair> {
+        let Ok(email) = Email::parse(email) else {
+            // Still spend the hashing time, so a malformed address is not distinguishable.
+            self.passwords.verify(password, None).await?;
+            return Err(Error::InvalidCredentials);
+        };
+        let found = self.store.credentials_by_email(email.key()).await?;
+        let (user_id, stored) = match found {
+            Some((id, hash)) => (Some(id), hash),
+            None => (None, None),
+        };
+        if !self.passwords.verify(password, stored).await? {
+            return Err(Error::InvalidCredentials);
+        }
+        let user_id = user_id.ok_or(Error::InvalidCredentials)?;
+        self.start_session(user_id, None, meta).await
+    }
+
+    /// The user's own account.
+    pub async fn me(&self, user_id: Uuid) -> Result<User> {
+        self.store
+            .user(user_id)
+            .await?
+            .ok_or(Error::Unauthenticated)
+    }
+
+    /// Updates the caller's profile.
+    pub async fn update_me(&self, user_id: Uuid, patch: ProfilePatch) -> Result<User> {
+        let name = patch
+            .name
+            .as_deref()
+            .map(|n| parse_name("name", n))
+            .transpose()?;
+        self.store
+            .update_user(user_id, name.as_deref(), self.clock.now())
+            .await?
+            .ok_or(Error::Unauthenticated)
+    }
+
+    /// Sets a user's password (operator command).
+    pub async fn set_password(&self, email: &str, password: SecretString) -> Result<()> {
+        let email = Email::parse(email)?;
+        password::validate("password", &password)?;
+        let hash = self.passwords.hash(password).await?;
+        if self
+            .store
+            .set_password(email.key(), &hash, self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(Error::NotFound)
+        }
+    }
+}
+
+/// Runs two validations and reports the field errors of both.
+fn collect<A, B>(a: Result<A>, b: Result<B>) -> Result<(A, B)> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(Error::Validation(mut x)), Err(Error::Validation(y))) => {
+            x.extend(y);
+            Err(Error::Validation(x))
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}

@@ -1,0 +1,93 @@
+//! HTTP: the router that nests the API surfaces and the operational endpoints, and the
+//! middleware every request passes (request id, tracing, metrics, timeout, body limit).
+
+pub mod auth;
+pub mod extract;
+pub mod native;
+pub mod openapi;
+mod ops;
+pub mod problem;
+
+use std::time::Duration;
+
+use axum::{
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderName, StatusCode},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    Router,
+};
+use tower::ServiceBuilder;
+use tower_http::{
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::app::AppState;
+use problem::Problem;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The native OpenAPI document, as generated from the handlers.
+pub fn native_openapi() -> utoipa::openapi::OpenApi {
+    native::router().into_openapi()
+}
+
+/// Every route of the service.
+pub fn router(state: AppState) -> Router {
+    let (native, openapi) = native::router().split_for_parts();
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .merge(native)
+        .merge(ops::router(openapi))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(span))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(middleware::from_fn(crate::telemetry::track))
+                .layer(middleware::from_fn_with_state(timeout, time_limit))
+                .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES)),
+        )
+        .with_state(state)
+}
+
+/// The request's span: method, route template (never the raw path) and request id.
+fn span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str());
+    let id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("request", method = %request.method(), route, request_id = id)
+}
+
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took too long and was abandoned",
+        )
+        .into_response(),
+    }
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+}
+
+async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not accept that method",
+    )
+}

@@ -1,0 +1,166 @@
+//! `/v1/auth`: sign-up, sign-in, refresh and sign-out.
+
+use axum::{
+    extract::State,
+    http::{header, StatusCode},
+    response::IntoResponse,
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::me::UserView;
+use crate::{
+    app::AppState,
+    domain::{auth::Principal, session::RequestMeta, session::TokenPair, user::Signup, Error},
+    http::{
+        extract::Json,
+        problem::{ApiResult, Problem},
+    },
+};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    #[schema(example = "ada@example.com")]
+    email: String,
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 256)]
+    password: SecretString,
+    #[schema(example = "Ada Lovelace")]
+    name: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    email: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    refresh_token: String,
+}
+
+/// An access token and a refresh token.
+#[derive(Serialize, ToSchema)]
+pub struct TokenResponse {
+    access_token: String,
+    refresh_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds until the access token expires.
+    expires_in: u64,
+    /// The session these tokens belong to.
+    session_id: uuid::Uuid,
+}
+
+impl From<TokenPair> for TokenResponse {
+    fn from(p: TokenPair) -> Self {
+        TokenResponse {
+            access_token: p.access_token,
+            refresh_token: p.refresh_token,
+            token_type: "Bearer",
+            expires_in: p.expires_in,
+            session_id: p.session_id,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    user: UserView,
+    #[serde(flatten)]
+    tokens: TokenResponse,
+}
+
+/// Create an account (and its personal workspace, with you as owner) and sign in.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "auth",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, body = SignupResponse, headers(("Location" = String))),
+        (status = 409, description = "`email_taken`", body = Problem),
+        (status = 422, body = Problem),
+    ))]
+pub async fn signup(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Json(body): Json<SignupRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let (user, tokens) = state
+        .core
+        .signup(
+            Signup {
+                email: body.email,
+                password: body.password,
+                name: body.name,
+            },
+            &meta,
+        )
+        .await?;
+    let body = SignupResponse {
+        user: user.into(),
+        tokens: tokens.into(),
+    };
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, "/v1/me")],
+        axum::Json(body),
+    ))
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "`invalid_credentials`, the same for an unknown email and a wrong password", body = Problem),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Json(body): Json<LoginRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
+    let tokens = state.core.login(&body.email, body.password, &meta).await?;
+    Ok(axum::Json(tokens.into()))
+}
+
+/// Spend a refresh token for a new pair. Presenting a spent refresh token ends its session.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, body = Problem),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    Json(body): Json<RefreshRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
+    let tokens = state.core.refresh(&body.refresh_token).await?;
+    Ok(axum::Json(tokens.into()))
+}
+
+/// End the current session: its access and refresh tokens stop working at once.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The session is over"),
+        (status = 401, body = Problem),
+        (status = 422, description = "`not_a_session`: an API key has no session to end", body = Problem),
+    ))]
+pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+    let session_id = principal.session_id().ok_or_else(|| {
+        Error::invalid(
+            "authorization",
+            "not_a_session",
+            "logout ends a session; an API key is revoked with DELETE /v1/me/api-keys/{id}",
+        )
+    })?;
+    state
+        .core
+        .end_session(principal.user_id, session_id, "logout")
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,151 @@
+//! `/v1/me`: the caller's profile and sessions.
+
+use axum::{extract::State, http::StatusCode};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{
+    app::AppState,
+    domain::{auth::Principal, session::Session, user::ProfilePatch, user::User},
+    http::{
+        extract::{Json, Path},
+        problem::{ApiResult, Problem},
+    },
+};
+
+/// A user account.
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    id: Uuid,
+    email: String,
+    name: String,
+    email_verified: bool,
+    /// Created at sign-up; cannot be deleted.
+    personal_workspace_id: Option<Uuid>,
+    /// What single-workspace clients see as "my workspace".
+    primary_workspace_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id,
+            email: u.email,
+            name: u.name,
+            email_verified: u.email_verified,
+            personal_workspace_id: u.personal_workspace_id,
+            primary_workspace_id: u.primary_workspace_id,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    #[schema(max_length = 200)]
+    name: Option<String>,
+}
+
+/// A session (one sign-in).
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    id: Uuid,
+    /// True for the session making this request.
+    current: bool,
+    workspace_id: Option<Uuid>,
+    created_at: DateTime<Utc>,
+    last_used_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+}
+
+/// A list: every item fits on one page.
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    data: Vec<SessionView>,
+    next_cursor: Option<String>,
+    total: u64,
+}
+
+fn session_view(s: Session, current: Option<Uuid>) -> SessionView {
+    SessionView {
+        current: Some(s.id) == current,
+        id: s.id,
+        workspace_id: s.workspace_id,
+        created_at: s.created_at,
+        last_used_at: s.last_used_at,
+        expires_at: s.expires_at,
+        ip: s.ip,
+        user_agent: s.user_agent,
+    }
+}
+
+/// Your account.
+#[utoipa::path(get, path = "/v1/me", tag = "me", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = Problem)))]
+pub async fn get_me(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<axum::Json<UserView>> {
+    Ok(axum::Json(state.core.me(principal.user_id).await?.into()))
+}
+
+/// Change your profile.
+#[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = []), ("api_key" = [])),
+    request_body = UpdateMe,
+    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    principal: Principal,
+    Json(body): Json<UpdateMe>,
+) -> ApiResult<axum::Json<UserView>> {
+    let patch = ProfilePatch { name: body.name };
+    let user = state.core.update_me(principal.user_id, patch).await?;
+    Ok(axum::Json(user.into()))
+}
+
+/// Your active sessions, newest first.
+#[utoipa::path(get, path = "/v1/me/sessions", tag = "me", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 200, body = SessionList), (status = 401, body = Problem)))]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<axum::Json<SessionList>> {
+    let current = principal.session_id();
+    let data: Vec<SessionView> = state
+        .core
+        .sessions(principal.user_id)
+        .await?
+        .into_iter()
+        .map(|s| session_view(s, current))
+        .collect();
+    Ok(axum::Json(SessionList {
+        total: data.len() as u64,
+        data,
+        next_cursor: None,
+    }))
+}
+
+/// End one of your sessions (its tokens stop working at once).
+#[utoipa::path(delete, path = "/v1/me/sessions/{id}", tag = "me",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("id" = Uuid, Path, description = "Session id")),
+    responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn end_session(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    state
+        .core
+        .end_session(principal.user_id, id, "ended_by_user")
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

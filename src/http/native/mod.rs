@@ -1,0 +1,25 @@
+//! The native API (`/v1`): one file per resource; each handler extracts, calls one domain
+//! function and shapes the answer.
+
+mod api_keys;
+mod auth;
+mod me;
+
+use utoipa::OpenApi;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{app::AppState, http::openapi::NativeApi};
+
+/// The native routes together with their OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(NativeApi::openapi())
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(me::get_me, me::update_me))
+        .routes(routes!(me::list_sessions))
+        .routes(routes!(me::end_session))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::get, api_keys::revoke))
+}

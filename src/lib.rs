@@ -1,0 +1,9 @@
+//! Roster: a self-hosted workspaces service. See `docs/ARCHITECTURE.md` for the map.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod store;
+pub mod telemetry;

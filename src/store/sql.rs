@@ -1,0 +1,456 @@
+//! The `Store` implementation both backends share. SQLite and PostgreSQL accept the same
+//! statements here (`$N` placeholders, `RETURNING`, `ON CONFLICT`); what differs — connecting,
+//! migrations, how a write transaction begins and locks — is each backend's: a `pool` and `max`
+//! field, a `MIGRATOR` static, and inherent `begin_write` and `run_migrations`.
+
+/// Implements `Store` for a backend type that has what the module documentation lists.
+macro_rules! impl_store {
+    ($store:ty, $backend:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> $crate::store::Backend {
+                $backend
+            }
+
+            fn pool_stats(&self) -> $crate::store::PoolStats {
+                $crate::store::PoolStats {
+                    size: self.pool.size(),
+                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                    max: self.max,
+                }
+            }
+
+            async fn migrate(
+                &self,
+                candidate_key: $crate::domain::token::SigningKey,
+            ) -> $crate::store::StoreResult<()> {
+                self.run_migrations(candidate_key).await
+            }
+
+            async fn ready(&self) -> $crate::store::StoreResult<bool> {
+                let applied: Vec<(i64,)> =
+                    sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(MIGRATOR
+                    .iter()
+                    .all(|m| applied.iter().any(|(v,)| *v == m.version)))
+            }
+
+            async fn signing_keys(
+                &self,
+            ) -> $crate::store::StoreResult<Vec<$crate::domain::token::SigningKey>> {
+                let rows: Vec<$crate::store::rows::SigningKeyRow> = sqlx::query_as(
+                    "SELECT kid, private_der, public_raw, created_at FROM signing_keys",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn create_account(
+                &self,
+                a: &$crate::store::NewAccount,
+            ) -> $crate::store::StoreResult<$crate::domain::user::User> {
+                use $crate::store::{rows, ts::Ts};
+                let now = Ts(a.now);
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO users (id, email, email_key, name, password_hash, \
+                     email_verified, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(a.user_id)
+                .bind(&a.email)
+                .bind(&a.email_key)
+                .bind(&a.name)
+                .bind(&a.password_hash)
+                .bind(a.email_verified)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO workspaces (id, slug, name, is_personal, created_by, \
+                     created_at, updated_at) VALUES ($1, $2, $3, TRUE, $4, $5, $5)",
+                )
+                .bind(a.workspace_id)
+                .bind(&a.workspace_slug)
+                .bind(&a.workspace_name)
+                .bind(a.user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO memberships (workspace_id, user_id, role, created_at, \
+                     updated_at) VALUES ($1, $2, 'owner', $3, $3)",
+                )
+                .bind(a.workspace_id)
+                .bind(a.user_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                let row: rows::UserRow = sqlx::query_as(&format!(
+                    "UPDATE users SET personal_workspace_id = $2, primary_workspace_id = $2 \
+                     WHERE id = $1 RETURNING {}",
+                    rows::USER_COLUMNS
+                ))
+                .bind(a.user_id)
+                .bind(a.workspace_id)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(row.into())
+            }
+
+            async fn user(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::user::User>> {
+                use $crate::store::rows;
+                let row: Option<rows::UserRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM users WHERE id = $1",
+                    rows::USER_COLUMNS
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn credentials_by_email(
+                &self,
+                email_key: &str,
+            ) -> $crate::store::StoreResult<Option<(uuid::Uuid, Option<String>)>> {
+                Ok(
+                    sqlx::query_as("SELECT id, password_hash FROM users WHERE email_key = $1")
+                        .bind(email_key)
+                        .fetch_optional(&self.pool)
+                        .await?,
+                )
+            }
+
+            async fn update_user(
+                &self,
+                id: uuid::Uuid,
+                name: Option<&str>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::user::User>> {
+                use $crate::store::{rows, ts::Ts};
+                let row: Option<rows::UserRow> = sqlx::query_as(&format!(
+                    "UPDATE users SET name = COALESCE($2, name), updated_at = $3 \
+                     WHERE id = $1 RETURNING {}",
+                    rows::USER_COLUMNS
+                ))
+                .bind(id)
+                .bind(name)
+                .bind(Ts(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn set_password(
+                &self,
+                email_key: &str,
+                hash: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE users SET password_hash = $2, updated_at = $3 WHERE email_key = $1",
+                )
+                .bind(email_key)
+                .bind(hash)
+                .bind($crate::store::ts::Ts(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_session(
+                &self,
+                s: &$crate::store::NewSession,
+            ) -> $crate::store::StoreResult<()> {
+                use $crate::store::ts::Ts;
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO sessions (id, user_id, workspace_id, created_at, last_used_at, \
+                     expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+                )
+                .bind(s.id)
+                .bind(s.user_id)
+                .bind(s.workspace_id)
+                .bind(Ts(s.now))
+                .bind(Ts(s.expires_at))
+                .bind(&s.ip)
+                .bind(&s.user_agent)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(&s.refresh_hash)
+                .bind(s.id)
+                .bind(Ts(s.now))
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn rotate_refresh_token(
+                &self,
+                presented: &[u8],
+                next: &[u8],
+                now: chrono::DateTime<chrono::Utc>,
+                expires_at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<$crate::store::Rotation> {
+                use $crate::store::{ts::Ts, Rotation};
+                let mut tx = self.begin_write().await?;
+                let found: Option<(
+                    uuid::Uuid,
+                    Option<Ts>,
+                    uuid::Uuid,
+                    Option<uuid::Uuid>,
+                    Option<Ts>,
+                    Ts,
+                )> = sqlx::query_as(
+                    "SELECT rt.session_id, rt.spent_at, s.user_id, s.workspace_id, \
+                         s.ended_at, s.expires_at FROM refresh_tokens rt \
+                         JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1",
+                )
+                .bind(presented)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((session_id, spent_at, user_id, workspace_id, ended_at, session_expiry)) =
+                    found
+                else {
+                    return Ok(Rotation::Invalid);
+                };
+                if ended_at.is_some() || session_expiry.0 <= now {
+                    return Ok(Rotation::Invalid);
+                }
+                // Spend the token only if nobody else has: a concurrent presenter loses here.
+                let spent = if spent_at.is_none() {
+                    sqlx::query(
+                        "UPDATE refresh_tokens SET spent_at = $2 \
+                         WHERE token_hash = $1 AND spent_at IS NULL",
+                    )
+                    .bind(presented)
+                    .bind(Ts(now))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected()
+                        == 1
+                } else {
+                    false
+                };
+                if !spent {
+                    sqlx::query(
+                        "UPDATE sessions SET ended_at = $2, end_reason = 'refresh_token_reused' \
+                         WHERE id = $1 AND ended_at IS NULL",
+                    )
+                    .bind(session_id)
+                    .bind(Ts(now))
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(Rotation::Reused { session_id });
+                }
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, created_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(next)
+                .bind(session_id)
+                .bind(Ts(now))
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1")
+                    .bind(session_id)
+                    .bind(Ts(now))
+                    .bind(Ts(expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Rotation::Rotated {
+                    session_id,
+                    user_id,
+                    workspace_id,
+                })
+            }
+
+            async fn end_session(
+                &self,
+                user_id: uuid::Uuid,
+                session_id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+                reason: &str,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE sessions SET ended_at = $3, end_reason = $4 \
+                     WHERE id = $1 AND user_id = $2 AND ended_at IS NULL",
+                )
+                .bind(session_id)
+                .bind(user_id)
+                .bind($crate::store::ts::Ts(now))
+                .bind(reason)
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn active_sessions(
+                &self,
+                user_id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Vec<$crate::domain::session::Session>> {
+                use $crate::store::{rows, ts::Ts};
+                let found: Vec<rows::SessionRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM sessions WHERE user_id = $1 AND ended_at IS NULL \
+                     AND expires_at > $2 ORDER BY created_at DESC, id DESC",
+                    rows::SESSION_COLUMNS
+                ))
+                .bind(user_id)
+                .bind(Ts(now))
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(found.into_iter().map(Into::into).collect())
+            }
+
+            async fn session_auth(
+                &self,
+                session_id: uuid::Uuid,
+                user_id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Option<$crate::store::ActiveSession>> {
+                let found: Option<(Option<uuid::Uuid>,)> = sqlx::query_as(
+                    "SELECT workspace_id FROM sessions WHERE id = $1 AND user_id = $2 \
+                     AND ended_at IS NULL AND expires_at > $3",
+                )
+                .bind(session_id)
+                .bind(user_id)
+                .bind($crate::store::ts::Ts(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.map(|(workspace_id,)| $crate::store::ActiveSession { workspace_id }))
+            }
+
+            async fn create_api_key(
+                &self,
+                k: &$crate::store::NewApiKey,
+            ) -> $crate::store::StoreResult<$crate::domain::api_key::ApiKey> {
+                use $crate::store::{rows, ts::Ts};
+                let row: rows::ApiKeyRow = sqlx::query_as(&format!(
+                    "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
+                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     RETURNING {}",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(k.id)
+                .bind(k.user_id)
+                .bind(&k.name)
+                .bind(&k.prefix)
+                .bind(&k.secret_hash)
+                .bind(k.read_only)
+                .bind(Ts(k.now))
+                .bind(k.expires_at.map(Ts))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.into())
+            }
+
+            async fn api_keys(
+                &self,
+                user_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<$crate::domain::api_key::ApiKey>> {
+                use $crate::store::rows;
+                let found: Vec<rows::ApiKeyRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL \
+                     ORDER BY created_at DESC, id DESC",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(found.into_iter().map(Into::into).collect())
+            }
+
+            async fn api_key(
+                &self,
+                user_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::api_key::ApiKey>> {
+                use $crate::store::rows;
+                let found: Option<rows::ApiKeyRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM api_keys WHERE id = $1 AND user_id = $2 \
+                     AND revoked_at IS NULL",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(id)
+                .bind(user_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.map(Into::into))
+            }
+
+            async fn revoke_api_key(
+                &self,
+                user_id: uuid::Uuid,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<bool> {
+                let done = sqlx::query(
+                    "UPDATE api_keys SET revoked_at = $3 \
+                     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(id)
+                .bind(user_id)
+                .bind($crate::store::ts::Ts(now))
+                .execute(&self.pool)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn api_key_auth(
+                &self,
+                secret_hash: &[u8],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<Option<$crate::store::ApiKeyAuth>> {
+                use $crate::store::ts::Ts;
+                let found: Option<(uuid::Uuid, uuid::Uuid, bool, Option<Ts>)> = sqlx::query_as(
+                    "SELECT id, user_id, read_only, last_used_at FROM api_keys \
+                     WHERE secret_hash = $1 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $2)",
+                )
+                .bind(secret_hash)
+                .bind(Ts(now))
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.map(
+                    |(id, user_id, read_only, last_used_at)| $crate::store::ApiKeyAuth {
+                        id,
+                        user_id,
+                        read_only,
+                        last_used_at: last_used_at.map(|t| t.0),
+                    },
+                ))
+            }
+
+            async fn touch_api_key(
+                &self,
+                id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE api_keys SET last_used_at = $2 WHERE id = $1")
+                    .bind(id)
+                    .bind($crate::store::ts::Ts(now))
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

@@ -1,0 +1,71 @@
+//! The SQLite backend: one file, WAL, a 5 s busy timeout, foreign keys on, and write
+//! transactions that take the write lock up front (`BEGIN IMMEDIATE`) so they never deadlock
+//! upgrading a read lock.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    migrate::Migrator,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+    Sqlite, SqlitePool, Transaction,
+};
+
+use super::{sql::impl_store, ts::Ts, Backend, StoreResult};
+use crate::domain::token::SigningKey;
+
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// A store on an SQLite file.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    max: u32,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database a `sqlite:` URL names.
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // NORMAL in WAL mode survives a process crash (kill -9) without losing a commit;
+            // only an operating-system crash or power loss can drop the last transactions.
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(SqliteStore {
+            pool,
+            max: max_connections,
+        })
+    }
+
+    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| anyhow::anyhow!("SQLite migration failed: {e}"))?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) \
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&candidate.kid)
+        .bind(&candidate.private_der)
+        .bind(&candidate.public_raw)
+        .bind(Ts(candidate.created_at))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl_store!(SqliteStore, Backend::Sqlite);
