@@ -1,0 +1,301 @@
+//! `TestApp`: the real router served over real HTTP on 127.0.0.1, on a fresh SQLite file or a
+//! fresh PostgreSQL schema, with a clock the test can move and a raw pool to check the database.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use roster::{
+    app::{app, AppState},
+    config::{Config, Settings},
+    domain::clock::OffsetClock,
+};
+use serde_json::{json, Value};
+use sqlx::{PgPool, SqlitePool};
+
+/// The database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// A pool for checking the database state from the test, independent of the app.
+pub enum Raw {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl Raw {
+    /// Runs a `SELECT COUNT(*) …`-shaped query and returns the number.
+    pub async fn count(&self, sql: &str) -> i64 {
+        match self {
+            Raw::Sqlite(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
+            Raw::Postgres(p) => sqlx::query_scalar::<_, i64>(sql).fetch_one(p).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub database_url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    pub clock: Arc<OffsetClock>,
+    pub raw: Raw,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// An HTTP answer: status, headers and the body as JSON (or `Null` when not JSON).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an RFC 9457 problem document with this status and code.
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.text);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        assert_eq!(self.body["status"], status);
+        assert!(self.body["type"].is_string() && self.body["title"].is_string());
+        assert!(self.body["detail"].is_string());
+    }
+}
+
+/// A user signed up through the API.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub email: String,
+    pub password: String,
+    pub access: String,
+    pub refresh: String,
+    pub session_id: String,
+}
+
+/// A fresh PostgreSQL schema on the server `ROSTER_TEST_POSTGRES_URL` names, as a URL whose
+/// connections use it. `None` when the variable is unset; a panic when it is set and the
+/// server cannot be reached (a test that needs PostgreSQL fails, it does not skip).
+pub async fn postgres_schema_url() -> Option<String> {
+    let base = std::env::var("ROSTER_TEST_POSTGRES_URL").ok()?;
+    let admin = PgPool::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("ROSTER_TEST_POSTGRES_URL is set but unreachable: {e}"));
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&admin)
+        .await
+        .expect("create test schema");
+    admin.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+/// The settings of a test app on `database_url`.
+pub fn test_settings(database_url: &str) -> Settings {
+    Settings {
+        listen: Some("127.0.0.1:0".parse().expect("addr")),
+        database_url: Some(database_url.to_owned()),
+        public_url: Some("http://roster.test".into()),
+        database_max_connections: Some(8),
+        ..Settings::default()
+    }
+}
+
+impl TestApp {
+    /// Starts an app; `None` for PostgreSQL when `ROSTER_TEST_POSTGRES_URL` is unset.
+    pub async fn spawn(db: Db) -> Option<TestApp> {
+        Self::spawn_with(db, |_| {}).await
+    }
+
+    /// Starts an app with adjusted settings.
+    pub async fn spawn_with(db: Db, adjust: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+        let (database_url, dir) = match db {
+            Db::Sqlite => {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let url = format!("sqlite://{}", dir.path().join("roster.db").display());
+                (url, Some(dir))
+            }
+            Db::Postgres => (postgres_schema_url().await?, None),
+        };
+        let mut settings = test_settings(&database_url);
+        adjust(&mut settings);
+        let config = Config::resolve(settings).expect("test config");
+        let clock = Arc::new(OffsetClock::default());
+        let state = AppState::build(config, clock.clone())
+            .await
+            .expect("app state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = app(state.clone());
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("serve");
+        });
+        let raw = match db {
+            Db::Sqlite => Raw::Sqlite(SqlitePool::connect(&database_url).await.expect("raw")),
+            Db::Postgres => Raw::Postgres(PgPool::connect(&database_url).await.expect("raw")),
+        };
+        Some(TestApp {
+            base: format!("http://{addr}"),
+            database_url,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            state,
+            clock,
+            raw,
+            _dir: dir,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends a request with an optional bearer credential and JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(token) = bearer {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    /// Sends a prepared request.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        Self::read(req.send().await.expect("request")).await
+    }
+
+    pub async fn read(r: reqwest::Response) -> Resp {
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, path: &str, bearer: &str) -> Resp {
+        self.call("GET", path, Some(bearer), None).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> Resp {
+        self.call("POST", path, bearer, Some(body)).await
+    }
+
+    /// Signs up `email` with a fixed password and returns the account and its first tokens.
+    pub async fn signup(&self, email: &str, name: &str) -> Account {
+        let password = "correct horse battery staple";
+        let r = self
+            .post(
+                "/v1/auth/signup",
+                None,
+                json!({"email": email, "password": password, "name": name}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "signup: {}", r.text);
+        Account {
+            id: r.body["user"]["id"].as_str().expect("id").to_owned(),
+            email: email.to_owned(),
+            password: password.to_owned(),
+            access: r.body["access_token"].as_str().expect("access").to_owned(),
+            refresh: r.body["refresh_token"].as_str().expect("refresh").to_owned(),
+            session_id: r.body["session_id"].as_str().expect("sid").to_owned(),
+        }
+    }
+
+    /// Signs in again, starting a new session; returns the token response body.
+    pub async fn login(&self, email: &str, password: &str) -> Value {
+        let r = self
+            .post(
+                "/v1/auth/login",
+                None,
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "login: {}", r.text);
+        r.body
+    }
+
+    /// Creates an API key for the holder of `access` and returns (id, secret).
+    pub async fn api_key(&self, access: &str, body: Value) -> (String, String) {
+        let r = self.post("/v1/me/api-keys", Some(access), body).await;
+        assert_eq!(r.status, 201, "create key: {}", r.text);
+        (
+            r.body["id"].as_str().expect("id").to_owned(),
+            r.body["secret"].as_str().expect("secret").to_owned(),
+        )
+    }
+
+    /// The number of rows a `WHERE` clause selects from `table`.
+    pub async fn rows(&self, table: &str, filter: &str) -> i64 {
+        let sql = if filter.is_empty() {
+            format!("SELECT COUNT(*) FROM {table}")
+        } else {
+            format!("SELECT COUNT(*) FROM {table} WHERE {filter}")
+        };
+        self.raw.count(&sql).await
+    }
+}
+
+/// Declares tests that run once on SQLite and once on PostgreSQL. Each named `async fn`
+/// takes a `TestApp`; the generated tests are `<name>::sqlite` and `<name>::postgres`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    let app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite)
+                        .await
+                        .expect("sqlite app");
+                    super::$name(app).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    match $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await {
+                        Some(app) => super::$name(app).await,
+                        None => eprintln!("ROSTER_TEST_POSTGRES_URL is not set; PostgreSQL not tested"),
+                    }
+                }
+            }
+        )*
+    };
+}
