@@ -28,9 +28,15 @@ async fn signing_up_creates_the_user_and_their_personal_workspace_with_them_as_o
     assert_eq!(r.body["user"]["name"], "Ada");
     assert_eq!(r.body["token_type"], "Bearer");
     assert_eq!(r.body["expires_in"], 900);
-    assert!(r.body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
-    assert!(r.body["refresh_token"].as_str().is_some_and(|t| t.starts_with("rt_")));
-    let ws = r.body["user"]["personal_workspace_id"].as_str().expect("ws");
+    assert!(r.body["access_token"]
+        .as_str()
+        .is_some_and(|t| t.split('.').count() == 3));
+    assert!(r.body["refresh_token"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("rt_")));
+    let ws = r.body["user"]["personal_workspace_id"]
+        .as_str()
+        .expect("ws");
     assert_eq!(r.body["user"]["primary_workspace_id"], ws);
 
     assert_eq!(app.rows("users", "email_key = 'ada@example.com'").await, 1);
@@ -38,7 +44,10 @@ async fn signing_up_creates_the_user_and_their_personal_workspace_with_them_as_o
     assert_eq!(app.rows("memberships", "role = 'owner'").await, 1);
     assert_eq!(app.rows("sessions", "ended_at IS NULL").await, 1);
     // Only the hash of the password is stored.
-    assert_eq!(app.rows("users", "password_hash LIKE '$argon2id$%'").await, 1);
+    assert_eq!(
+        app.rows("users", "password_hash LIKE '$argon2id$%'").await,
+        1
+    );
 
     let me = app
         .get("/v1/me", r.body["access_token"].as_str().expect("token"))
@@ -107,17 +116,29 @@ async fn a_failed_sign_in_answers_the_same_for_an_unknown_email_and_a_wrong_pass
     wrong.assert_problem(401, "invalid_credentials");
     unknown.assert_problem(401, "invalid_credentials");
     assert_eq!(wrong.body, unknown.body);
-    assert_eq!(app.rows("sessions", "").await, 1, "only the sign-up session");
+    assert_eq!(
+        app.rows("sessions", "").await,
+        1,
+        "only the sign-up session"
+    );
 }
 
 async fn the_profile_reads_back_what_was_written_and_refuses_mass_assignment(app: TestApp) {
     let a = app.signup("ken@example.com", "Ken").await;
     let r = app
-        .call("PATCH", "/v1/me", Some(&a.access), Some(json!({"name": "  Ken Thompson "})))
+        .call(
+            "PATCH",
+            "/v1/me",
+            Some(&a.access),
+            Some(json!({"name": "  Ken Thompson "})),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["name"], "Ken Thompson");
-    assert_eq!(app.get("/v1/me", &a.access).await.body["name"], "Ken Thompson");
+    assert_eq!(
+        app.get("/v1/me", &a.access).await.body["name"],
+        "Ken Thompson"
+    );
 
     for body in [
         json!({"email_verified": true}),
@@ -126,12 +147,17 @@ async fn the_profile_reads_back_what_was_written_and_refuses_mass_assignment(app
         json!({"name": "x".repeat(201)}),
         json!({"name": 7}),
     ] {
-        let r = app.call("PATCH", "/v1/me", Some(&a.access), Some(body.clone())).await;
+        let r = app
+            .call("PATCH", "/v1/me", Some(&a.access), Some(body.clone()))
+            .await;
         r.assert_problem(422, "validation_failed");
     }
     assert_eq!(
-        app.rows("users", "name = 'Ken Thompson' AND email_key = 'ken@example.com' AND NOT email_verified")
-            .await,
+        app.rows(
+            "users",
+            "name = 'Ken Thompson' AND email_key = 'ken@example.com' AND NOT email_verified"
+        )
+        .await,
         1
     );
 }

@@ -19,12 +19,19 @@ on_both_databases!(
 async fn a_key_is_shown_once_and_never_listed_with_its_secret(app: TestApp) {
     let a = app.signup("keys@example.com", "Keys").await;
     let r = app
-        .post("/v1/me/api-keys", Some(&a.access), json!({"name": "deploy"}))
+        .post(
+            "/v1/me/api-keys",
+            Some(&a.access),
+            json!({"name": "deploy"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.body["id"].as_str().expect("id");
     let secret = r.body["secret"].as_str().expect("secret");
-    assert_eq!(r.header("location"), Some(format!("/v1/me/api-keys/{id}").as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v1/me/api-keys/{id}").as_str())
+    );
     assert!(secret.starts_with("rk_") && secret.len() == 46);
     assert_eq!(r.body["prefix"], &secret[..11]);
     assert_eq!(r.body["name"], "deploy");
@@ -46,7 +53,11 @@ async fn a_key_works_as_a_bearer_token_and_as_x_api_key_and_records_its_use(app:
     let (id, secret) = app.api_key(&a.access, json!({})).await;
     assert_eq!(app.get("/v1/me", &secret).await.body["id"], a.id.as_str());
     let r = app
-        .send(app.client.get(app.url("/v1/me")).header("X-API-Key", &secret))
+        .send(
+            app.client
+                .get(app.url("/v1/me"))
+                .header("X-API-Key", &secret),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["id"], a.id.as_str());
@@ -67,12 +78,23 @@ async fn a_revoked_key_is_refused_on_the_very_next_request(app: TestApp) {
     let (id, secret) = app.api_key(&a.access, json!({"name": "old"})).await;
     assert_eq!(app.get("/v1/me", &secret).await.status, 200);
     let r = app
-        .call("DELETE", &format!("/v1/me/api-keys/{id}"), Some(&a.access), None)
+        .call(
+            "DELETE",
+            &format!("/v1/me/api-keys/{id}"),
+            Some(&a.access),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    app.get("/v1/me", &secret).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/me", &secret)
+        .await
+        .assert_problem(401, "unauthenticated");
     let r = app
-        .send(app.client.get(app.url("/v1/me")).header("X-API-Key", &secret))
+        .send(
+            app.client
+                .get(app.url("/v1/me"))
+                .header("X-API-Key", &secret),
+        )
         .await;
     r.assert_problem(401, "unauthenticated");
     app.get(&format!("/v1/me/api-keys/{id}"), &a.access)
@@ -90,16 +112,23 @@ async fn an_expired_key_is_refused(app: TestApp) {
         .await;
     assert_eq!(app.get("/v1/me", &secret).await.status, 200);
     app.clock.advance(Duration::from_secs(3601));
-    app.get("/v1/me", &secret).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/me", &secret)
+        .await
+        .assert_problem(401, "unauthenticated");
 }
 
 async fn a_read_only_key_can_read_but_not_change_anything(app: TestApp) {
     let a = app.signup("ro@example.com", "Read Only").await;
     let (_, secret) = app.api_key(&a.access, json!({"read_only": true})).await;
     assert_eq!(app.get("/v1/me", &secret).await.status, 200);
-    app.call("PATCH", "/v1/me", Some(&secret), Some(json!({"name": "Changed"})))
-        .await
-        .assert_problem(403, "api_key_read_only");
+    app.call(
+        "PATCH",
+        "/v1/me",
+        Some(&secret),
+        Some(json!({"name": "Changed"})),
+    )
+    .await
+    .assert_problem(403, "api_key_read_only");
     app.post("/v1/me/api-keys", Some(&secret), json!({}))
         .await
         .assert_problem(403, "api_key_read_only");
@@ -114,9 +143,14 @@ async fn another_users_key_is_not_found(app: TestApp) {
     app.get(&format!("/v1/me/api-keys/{id}"), &a.access)
         .await
         .assert_problem(404, "not_found");
-    app.call("DELETE", &format!("/v1/me/api-keys/{id}"), Some(&a.access), None)
-        .await
-        .assert_problem(404, "not_found");
+    app.call(
+        "DELETE",
+        &format!("/v1/me/api-keys/{id}"),
+        Some(&a.access),
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
     assert_eq!(app.get("/v1/me", &secret).await.status, 200);
     assert_eq!(app.rows("api_keys", "revoked_at IS NULL").await, 1);
 }

@@ -59,7 +59,11 @@ async fn malformed_oversized_and_mistyped_bodies_get_a_4xx_problem_and_write_not
     }
 
     // A body that is not declared as JSON.
-    for content_type in [None, Some("text/plain"), Some("application/x-www-form-urlencoded")] {
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
         let mut req = app
             .client
             .post(app.url("/v1/auth/login"))
@@ -67,7 +71,9 @@ async fn malformed_oversized_and_mistyped_bodies_get_a_4xx_problem_and_write_not
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
-        app.send(req).await.assert_problem(415, "unsupported_media_type");
+        app.send(req)
+            .await
+            .assert_problem(415, "unsupported_media_type");
     }
 
     assert_eq!(app.rows("users", "").await, 1);

@@ -234,7 +234,10 @@ impl TestApp {
             email: email.to_owned(),
             password: password.to_owned(),
             access: r.body["access_token"].as_str().expect("access").to_owned(),
-            refresh: r.body["refresh_token"].as_str().expect("refresh").to_owned(),
+            refresh: r.body["refresh_token"]
+                .as_str()
+                .expect("refresh")
+                .to_owned(),
             session_id: r.body["session_id"].as_str().expect("sid").to_owned(),
         }
     }

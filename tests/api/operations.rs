@@ -19,15 +19,31 @@ async fn health_readiness_and_metrics_answer(app: TestApp) {
     app.signup("metrics@example.com", "Metrics").await;
     let r = app.send(app.client.get(app.url("/metrics"))).await;
     assert_eq!(r.status, 200);
-    assert!(r.text.contains("http_requests_total{method=\"POST\",route=\"/v1/auth/signup\",status=\"201\"}"), "{}", r.text);
-    assert!(r.text.contains("http_request_duration_seconds_bucket"), "{}", r.text);
-    assert!(r.text.contains("db_pool_connections{state=\"idle\"}"), "{}", r.text);
+    assert!(
+        r.text.contains(
+            "http_requests_total{method=\"POST\",route=\"/v1/auth/signup\",status=\"201\"}"
+        ),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("http_request_duration_seconds_bucket"),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains("db_pool_connections{state=\"idle\"}"),
+        "{}",
+        r.text
+    );
     assert!(r.text.contains("db_pool_max_connections 8"), "{}", r.text);
 }
 
 async fn the_jwks_publishes_the_key_that_signs_access_tokens(app: TestApp) {
     let a = app.signup("jwks@example.com", "Jwks").await;
-    let r = app.send(app.client.get(app.url("/.well-known/jwks.json"))).await;
+    let r = app
+        .send(app.client.get(app.url("/.well-known/jwks.json")))
+        .await;
     assert_eq!(r.status, 200);
     let keys = r.body["keys"].as_array().expect("keys");
     assert_eq!(keys.len(), 1);
@@ -45,7 +61,9 @@ async fn the_jwks_publishes_the_key_that_signs_access_tokens(app: TestApp) {
     let data = jsonwebtoken::decode::<serde_json::Value>(&a.access, &key, &v).expect("verifies");
     assert_eq!(data.claims["sub"], a.id.as_str());
     assert_eq!(data.claims["iss"], "http://roster.test");
-    let raw = URL_SAFE_NO_PAD.decode(keys[0]["x"].as_str().expect("x")).expect("b64");
+    let raw = URL_SAFE_NO_PAD
+        .decode(keys[0]["x"].as_str().expect("x"))
+        .expect("b64");
     assert_eq!(raw.len(), 32);
     assert_eq!(app.rows("signing_keys", "").await, 1);
 }
@@ -54,7 +72,11 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_kept(app: TestAp
     let r = app.send(app.client.get(app.url("/v1/me"))).await;
     assert!(r.header("x-request-id").is_some_and(|id| id.len() == 36));
     let r = app
-        .send(app.client.get(app.url("/healthz")).header("x-request-id", "trace-me-42"))
+        .send(
+            app.client
+                .get(app.url("/healthz"))
+                .header("x-request-id", "trace-me-42"),
+        )
         .await;
     assert_eq!(r.header("x-request-id"), Some("trace-me-42"));
 }
@@ -62,14 +84,34 @@ async fn every_response_carries_a_request_id_and_a_given_one_is_kept(app: TestAp
 async fn the_openapi_document_and_the_docs_page_are_served(app: TestApp) {
     let r = app.send(app.client.get(app.url("/v1/openapi.json"))).await;
     assert_eq!(r.status, 200);
-    assert!(r.body["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")));
-    assert_eq!(r.body, serde_json::to_value(roster::http::native_openapi()).expect("json"));
-    for path in ["/v1/auth/signup", "/v1/auth/login", "/v1/auth/refresh", "/v1/auth/logout", "/v1/me", "/v1/me/sessions/{id}", "/v1/me/api-keys/{id}"] {
-        assert!(r.body["paths"][path].is_object(), "{path} missing from the document");
+    assert!(r.body["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    assert_eq!(
+        r.body,
+        serde_json::to_value(roster::http::native_openapi()).expect("json")
+    );
+    for path in [
+        "/v1/auth/signup",
+        "/v1/auth/login",
+        "/v1/auth/refresh",
+        "/v1/auth/logout",
+        "/v1/me",
+        "/v1/me/sessions/{id}",
+        "/v1/me/api-keys/{id}",
+    ] {
+        assert!(
+            r.body["paths"][path].is_object(),
+            "{path} missing from the document"
+        );
     }
     let docs = app.send(app.client.get(app.url("/docs"))).await;
     assert_eq!(docs.status, 200);
-    assert!(docs.text.contains("<html") || docs.text.contains("<!doctype"), "{}", docs.text);
+    assert!(
+        docs.text.contains("<html") || docs.text.contains("<!doctype"),
+        "{}",
+        docs.text
+    );
 }
 
 #[test]

@@ -72,7 +72,9 @@ async fn two_replicas_share_keys_and_revocation(database_url: &str) {
     let (a, b) = (&replicas[0].base, &replicas[1].base);
     let signup = client
         .post(format!("{a}/v1/auth/signup"))
-        .json(&json!({"email": "replica@example.com", "password": "replicated secret", "name": "R"}))
+        .json(
+            &json!({"email": "replica@example.com", "password": "replicated secret", "name": "R"}),
+        )
         .send()
         .await
         .expect("signup");
@@ -80,18 +82,47 @@ async fn two_replicas_share_keys_and_revocation(database_url: &str) {
     let body: serde_json::Value = signup.json().await.expect("json");
     let token = body["access_token"].as_str().expect("token");
     for base in [a, b, &replicas[2].base] {
-        let r = client.get(format!("{base}/v1/me")).bearer_auth(token).send().await.expect("me");
+        let r = client
+            .get(format!("{base}/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me");
         assert_eq!(r.status(), 200, "token from A refused by {base}");
     }
-    let jwks_a: serde_json::Value = client.get(format!("{a}/.well-known/jwks.json")).send().await.expect("jwks").json().await.expect("json");
-    let jwks_b: serde_json::Value = client.get(format!("{b}/.well-known/jwks.json")).send().await.expect("jwks").json().await.expect("json");
+    let jwks_a: serde_json::Value = client
+        .get(format!("{a}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    let jwks_b: serde_json::Value = client
+        .get(format!("{b}/.well-known/jwks.json"))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(jwks_a, jwks_b);
     assert_eq!(jwks_a["keys"].as_array().map(Vec::len), Some(1));
 
-    let out = client.post(format!("{a}/v1/auth/logout")).bearer_auth(token).send().await.expect("logout");
+    let out = client
+        .post(format!("{a}/v1/auth/logout"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("logout");
     assert_eq!(out.status(), 204);
     for base in [b, &replicas[2].base, a] {
-        let r = client.get(format!("{base}/v1/me")).bearer_auth(token).send().await.expect("me");
+        let r = client
+            .get(format!("{base}/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me");
         assert_eq!(r.status(), 401, "{base} still accepts a logged-out token");
     }
 }
@@ -115,11 +146,18 @@ async fn processes_on_one_sqlite_file_start_together_and_agree_on_tokens_and_rev
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_in_process_app_and_a_replica_share_one_database() {
     // The test harness's app and a separate process see the same sessions.
-    let app = TestApp::spawn(crate::helpers::Db::Sqlite).await.expect("app");
+    let app = TestApp::spawn(crate::helpers::Db::Sqlite)
+        .await
+        .expect("app");
     let a = app.signup("shared@example.com", "Shared").await;
     let mut replica = start(&app.database_url);
     let client = reqwest::Client::new();
     wait_ready(&client, &mut replica).await;
-    let r = client.get(format!("{}/v1/me", replica.base)).bearer_auth(&a.access).send().await.expect("me");
+    let r = client
+        .get(format!("{}/v1/me", replica.base))
+        .bearer_auth(&a.access)
+        .send()
+        .await
+        .expect("me");
     assert_eq!(r.status(), 200);
 }

@@ -23,17 +23,26 @@ async fn after_logout_the_access_and_refresh_tokens_are_refused_on_the_very_next
 ) {
     let a = app.signup("out@example.com", "Out").await;
     assert_eq!(app.get("/v1/me", &a.access).await.status, 200);
-    let r = app.call("POST", "/v1/auth/logout", Some(&a.access), None).await;
+    let r = app
+        .call("POST", "/v1/auth/logout", Some(&a.access), None)
+        .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    app.get("/v1/me", &a.access).await.assert_problem(401, "unauthenticated");
-    app.post("/v1/auth/refresh", None, json!({"refresh_token": a.refresh}))
+    app.get("/v1/me", &a.access)
         .await
         .assert_problem(401, "unauthenticated");
+    app.post(
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": a.refresh}),
+    )
+    .await
+    .assert_problem(401, "unauthenticated");
     app.call("POST", "/v1/auth/logout", Some(&a.access), None)
         .await
         .assert_problem(401, "unauthenticated");
     assert_eq!(
-        app.rows("sessions", "ended_at IS NOT NULL AND end_reason = 'logout'").await,
+        app.rows("sessions", "ended_at IS NOT NULL AND end_reason = 'logout'")
+            .await,
         1
     );
 }
@@ -41,7 +50,11 @@ async fn after_logout_the_access_and_refresh_tokens_are_refused_on_the_very_next
 async fn refreshing_spends_the_token_and_hands_out_a_working_pair(app: TestApp) {
     let a = app.signup("fresh@example.com", "Fresh").await;
     let r = app
-        .post("/v1/auth/refresh", None, json!({"refresh_token": a.refresh}))
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": a.refresh}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["token_type"], "Bearer");
@@ -61,22 +74,37 @@ async fn refreshing_spends_the_token_and_hands_out_a_working_pair(app: TestApp) 
 async fn presenting_a_spent_refresh_token_ends_its_session(app: TestApp) {
     let a = app.signup("reuse@example.com", "Reuse").await;
     let first = app
-        .post("/v1/auth/refresh", None, json!({"refresh_token": a.refresh}))
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": a.refresh}),
+        )
         .await;
     assert_eq!(first.status, 200);
     let stolen_replay = app
-        .post("/v1/auth/refresh", None, json!({"refresh_token": a.refresh}))
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": a.refresh}),
+        )
         .await;
     stolen_replay.assert_problem(401, "unauthenticated");
     // The whole session is over: the newest pair is dead too.
     let newest_access = first.body["access_token"].as_str().expect("access");
     let newest_refresh = first.body["refresh_token"].as_str().expect("refresh");
-    app.get("/v1/me", newest_access).await.assert_problem(401, "unauthenticated");
-    app.post("/v1/auth/refresh", None, json!({"refresh_token": newest_refresh}))
+    app.get("/v1/me", newest_access)
         .await
         .assert_problem(401, "unauthenticated");
+    app.post(
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": newest_refresh}),
+    )
+    .await
+    .assert_problem(401, "unauthenticated");
     assert_eq!(
-        app.rows("sessions", "end_reason = 'refresh_token_reused'").await,
+        app.rows("sessions", "end_reason = 'refresh_token_reused'")
+            .await,
         1
     );
 }
@@ -84,7 +112,11 @@ async fn presenting_a_spent_refresh_token_ends_its_session(app: TestApp) {
 async fn parallel_refreshes_of_one_token_let_at_most_one_through(app: TestApp) {
     let a = app.signup("racer@example.com", "Racer").await;
     let tries = (0..20).map(|_| {
-        app.post("/v1/auth/refresh", None, json!({"refresh_token": a.refresh}))
+        app.post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": a.refresh}),
+        )
     });
     let results = join_all(tries).await;
     let ok = results.iter().filter(|r| r.status == 200).count();
@@ -92,7 +124,10 @@ async fn parallel_refreshes_of_one_token_let_at_most_one_through(app: TestApp) {
     assert!(results.iter().all(|r| r.status == 200 || r.status == 401));
     // The losers presented a spent token, so the session is over.
     assert_eq!(app.rows("sessions", "ended_at IS NULL").await, 0);
-    assert_eq!(app.rows("refresh_tokens", "spent_at IS NULL").await, ok as i64);
+    assert_eq!(
+        app.rows("refresh_tokens", "spent_at IS NULL").await,
+        ok as i64
+    );
 }
 
 async fn ending_a_session_from_the_list_stops_its_tokens_at_once(app: TestApp) {
@@ -108,16 +143,26 @@ async fn ending_a_session_from_the_list_stops_its_tokens_at_once(app: TestApp) {
 
     let other = second["session_id"].as_str().expect("sid");
     let r = app
-        .call("DELETE", &format!("/v1/me/sessions/{other}"), Some(&a.access), None)
+        .call(
+            "DELETE",
+            &format!("/v1/me/sessions/{other}"),
+            Some(&a.access),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     app.get("/v1/me", second["access_token"].as_str().expect("t"))
         .await
         .assert_problem(401, "unauthenticated");
     assert_eq!(app.get("/v1/me", &a.access).await.status, 200);
-    app.call("DELETE", &format!("/v1/me/sessions/{other}"), Some(&a.access), None)
-        .await
-        .assert_problem(404, "not_found");
+    app.call(
+        "DELETE",
+        &format!("/v1/me/sessions/{other}"),
+        Some(&a.access),
+        None,
+    )
+    .await
+    .assert_problem(404, "not_found");
     assert_eq!(app.get("/v1/me/sessions", &a.access).await.body["total"], 1);
 }
 
@@ -139,16 +184,28 @@ async fn a_session_of_another_user_cannot_be_ended(app: TestApp) {
 async fn an_access_token_stops_working_when_its_lifetime_and_the_leeway_have_passed(app: TestApp) {
     let a = app.signup("tick@example.com", "Tick").await;
     app.clock.advance(Duration::from_secs(15 * 60 + 3));
-    assert_eq!(app.get("/v1/me", &a.access).await.status, 200, "within the 5 s leeway");
+    assert_eq!(
+        app.get("/v1/me", &a.access).await.status,
+        200,
+        "within the 5 s leeway"
+    );
     app.clock.advance(Duration::from_secs(5));
-    app.get("/v1/me", &a.access).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/me", &a.access)
+        .await
+        .assert_problem(401, "unauthenticated");
     // The refresh token still works and yields a fresh access token.
     let r = app
-        .post("/v1/auth/refresh", None, json!({"refresh_token": a.refresh}))
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": a.refresh}),
+        )
         .await;
     assert_eq!(r.status, 200);
     assert_eq!(
-        app.get("/v1/me", r.body["access_token"].as_str().expect("t")).await.status,
+        app.get("/v1/me", r.body["access_token"].as_str().expect("t"))
+            .await
+            .status,
         200
     );
 }
@@ -156,8 +213,12 @@ async fn an_access_token_stops_working_when_its_lifetime_and_the_leeway_have_pas
 async fn a_refresh_token_stops_working_after_its_lifetime(app: TestApp) {
     let a = app.signup("old@example.com", "Old").await;
     app.clock.advance(Duration::from_secs(30 * 86400 + 1));
-    app.post("/v1/auth/refresh", None, json!({"refresh_token": a.refresh}))
-        .await
-        .assert_problem(401, "unauthenticated");
+    app.post(
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": a.refresh}),
+    )
+    .await
+    .assert_problem(401, "unauthenticated");
     assert_eq!(app.rows("refresh_tokens", "spent_at IS NULL").await, 1);
 }

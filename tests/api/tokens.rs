@@ -55,7 +55,11 @@ async fn every_bad_credential_in_the_corpus_is_refused_with_401(app: TestApp) {
     // refusal below is for the reason its name gives.
     let control = sign(&ed_header(&real.kid), &claims(json!({})), &real_key);
     assert_eq!(app.get("/v1/me", &control).await.status, 200);
-    let within_leeway = sign(&ed_header(&real.kid), &claims(json!({"exp": now - 2})), &real_key);
+    let within_leeway = sign(
+        &ed_header(&real.kid),
+        &claims(json!({"exp": now - 2})),
+        &real_key,
+    );
     assert_eq!(app.get("/v1/me", &within_leeway).await.status, 200);
 
     let stranger = SigningKey::generate(chrono::Utc::now()).expect("key");
@@ -72,25 +76,130 @@ async fn every_bad_credential_in_the_corpus_is_refused_with_401(app: TestApp) {
     jku.jku = Some("http://127.0.0.1:9/jwks.json".into());
 
     let corpus: Vec<(&str, String)> = vec![
-        ("alg none", unsigned(json!({"alg": "none", "typ": "at+jwt", "kid": real.kid}), &claims(json!({})))),
-        ("alg none without kid", unsigned(json!({"alg": "none"}), &claims(json!({})))),
-        ("HS256 keyed with the raw public key", sign(&hs_header, &claims(json!({})), &EncodingKey::from_secret(&real.public_raw))),
-        ("HS256 keyed with the JWK x value", sign(&hs_header, &claims(json!({})), &EncodingKey::from_secret(x.as_bytes()))),
-        ("wrong audience", sign(&ed_header(&real.kid), &claims(json!({"aud": "someone-else"})), &real_key)),
-        ("wrong issuer", sign(&ed_header(&real.kid), &claims(json!({"iss": "http://evil.test"})), &real_key)),
-        ("refresh type claim", sign(&ed_header(&real.kid), &claims(json!({"typ": "refresh"})), &real_key)),
-        ("missing type claim", sign(&ed_header(&real.kid), &claims(json!({"typ": null})), &real_key)),
-        ("JWT typ header", sign(&jwt_typ, &claims(json!({})), &real_key)),
+        (
+            "alg none",
+            unsigned(
+                json!({"alg": "none", "typ": "at+jwt", "kid": real.kid}),
+                &claims(json!({})),
+            ),
+        ),
+        (
+            "alg none without kid",
+            unsigned(json!({"alg": "none"}), &claims(json!({}))),
+        ),
+        (
+            "HS256 keyed with the raw public key",
+            sign(
+                &hs_header,
+                &claims(json!({})),
+                &EncodingKey::from_secret(&real.public_raw),
+            ),
+        ),
+        (
+            "HS256 keyed with the JWK x value",
+            sign(
+                &hs_header,
+                &claims(json!({})),
+                &EncodingKey::from_secret(x.as_bytes()),
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"aud": "someone-else"})),
+                &real_key,
+            ),
+        ),
+        (
+            "wrong issuer",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"iss": "http://evil.test"})),
+                &real_key,
+            ),
+        ),
+        (
+            "refresh type claim",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"typ": "refresh"})),
+                &real_key,
+            ),
+        ),
+        (
+            "missing type claim",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"typ": null})),
+                &real_key,
+            ),
+        ),
+        (
+            "JWT typ header",
+            sign(&jwt_typ, &claims(json!({})), &real_key),
+        ),
         ("no kid", sign(&no_kid, &claims(json!({})), &real_key)),
-        ("missing exp", sign(&ed_header(&real.kid), &claims(json!({"exp": null})), &real_key)),
-        ("missing aud", sign(&ed_header(&real.kid), &claims(json!({"aud": null})), &real_key)),
-        ("missing iss", sign(&ed_header(&real.kid), &claims(json!({"iss": null})), &real_key)),
-        ("expired beyond the leeway", sign(&ed_header(&real.kid), &claims(json!({"exp": now - 10})), &real_key)),
-        ("session of another user", sign(&ed_header(&real.kid), &claims(json!({"sid": b.session_id})), &real_key)),
-        ("unknown session", sign(&ed_header(&real.kid), &claims(json!({"sid": uuid::Uuid::new_v4()})), &real_key)),
-        ("signed by a key the service does not hold", sign(&ed_header(&stranger.kid), &claims(json!({})), &stranger_key)),
-        ("foreign key claiming our kid", sign(&ed_header(&real.kid), &claims(json!({})), &stranger_key)),
-        ("jku header pointing elsewhere", sign(&jku, &claims(json!({})), &stranger_key)),
+        (
+            "missing exp",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"exp": null})),
+                &real_key,
+            ),
+        ),
+        (
+            "missing aud",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"aud": null})),
+                &real_key,
+            ),
+        ),
+        (
+            "missing iss",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"iss": null})),
+                &real_key,
+            ),
+        ),
+        (
+            "expired beyond the leeway",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"exp": now - 10})),
+                &real_key,
+            ),
+        ),
+        (
+            "session of another user",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"sid": b.session_id})),
+                &real_key,
+            ),
+        ),
+        (
+            "unknown session",
+            sign(
+                &ed_header(&real.kid),
+                &claims(json!({"sid": uuid::Uuid::new_v4()})),
+                &real_key,
+            ),
+        ),
+        (
+            "signed by a key the service does not hold",
+            sign(&ed_header(&stranger.kid), &claims(json!({})), &stranger_key),
+        ),
+        (
+            "foreign key claiming our kid",
+            sign(&ed_header(&real.kid), &claims(json!({})), &stranger_key),
+        ),
+        (
+            "jku header pointing elsewhere",
+            sign(&jku, &claims(json!({})), &stranger_key),
+        ),
         ("tampered payload", {
             let mut parts: Vec<String> = control.split('.').map(str::to_owned).collect();
             parts[1] = URL_SAFE_NO_PAD.encode(claims(json!({"sub": b.id})).to_string());
@@ -113,11 +222,17 @@ async fn every_bad_credential_in_the_corpus_is_refused_with_401(app: TestApp) {
 
     for header in ["Bearer ", "Bearer", "Basic dXNlcjpwYXNz", "", "Token abc"] {
         let r = app
-            .send(app.client.get(app.url("/v1/me")).header("authorization", header))
+            .send(
+                app.client
+                    .get(app.url("/v1/me"))
+                    .header("authorization", header),
+            )
             .await;
         r.assert_problem(401, "unauthenticated");
     }
-    let r = app.send(app.client.get(app.url("/v1/me")).header("x-api-key", "")).await;
+    let r = app
+        .send(app.client.get(app.url("/v1/me")).header("x-api-key", ""))
+        .await;
     r.assert_problem(401, "unauthenticated");
     let r = app.send(app.client.get(app.url("/v1/me"))).await;
     r.assert_problem(401, "unauthenticated");

@@ -1,0 +1,225 @@
+//! The `roster` command line: configuration errors, `print-config`, `openapi`, `migrate`, and
+//! the operator commands for users and API keys.
+
+use std::{
+    io::Write,
+    process::{Command, Output, Stdio},
+};
+
+fn roster(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
+    cmd.args(args)
+        .env_remove("ROSTER_DATABASE_URL")
+        .env_remove("ROSTER_LISTEN")
+        .env_remove("ROSTER_PUBLIC_URL")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn roster");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().expect("wait")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_misconfiguration_fails_at_start_and_says_what_to_change() {
+    for (env, expected) in [
+        (("ROSTER_PUBLIC_URL", "not a url"), "ROSTER_PUBLIC_URL"),
+        (("ROSTER_DATABASE_URL", "mysql://x"), "ROSTER_DATABASE_URL"),
+        (
+            ("ROSTER_ACCESS_TOKEN_TTL", "soon"),
+            "ROSTER_ACCESS_TOKEN_TTL",
+        ),
+        (("ROSTER_LOG_FORMAT", "xml"), "ROSTER_LOG_FORMAT"),
+    ] {
+        let out = roster(&["serve"], &[env], None);
+        assert_eq!(out.status.code(), Some(2), "{env:?}");
+        assert!(
+            text(&out.stderr).contains(expected),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = roster(&["serve", "--listen", "nonsense"], &[], None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--listen"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn print_config_shows_the_resolved_settings_with_secrets_redacted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("roster.toml");
+    std::fs::write(
+        &file,
+        "listen = \"127.0.0.1:9999\"\naccess_token_ttl = \"5m\"\n",
+    )
+    .expect("write");
+    let out = roster(
+        &[
+            "print-config",
+            "--config",
+            file.to_str().expect("path"),
+            "--access-token-ttl",
+            "7m",
+        ],
+        &[(
+            "ROSTER_DATABASE_URL",
+            "postgres://roster:s3cret-pw@db.internal/roster",
+        )],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(!printed.contains("s3cret-pw"), "{printed}");
+    assert!(printed.contains("REDACTED"));
+    assert!(
+        printed.contains("listen = \"127.0.0.1:9999\""),
+        "file value kept: {printed}"
+    );
+    assert!(
+        printed.contains("access_token_ttl = \"7m\""),
+        "flag beats file: {printed}"
+    );
+    assert!(
+        printed.contains("public_url = \"http://127.0.0.1:9999/\""),
+        "{printed}"
+    );
+
+    std::fs::write(&file, "listne = \"typo\"\n").expect("write");
+    let out = roster(
+        &["print-config", "--config", file.to_str().expect("path")],
+        &[],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("listne"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn openapi_prints_the_native_document() {
+    let out = roster(&["openapi"], &[], None);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1")));
+    assert!(doc["paths"]["/v1/auth/signup"].is_object());
+}
+
+#[test]
+fn operators_create_users_set_passwords_and_create_api_keys_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let db = [("ROSTER_DATABASE_URL", url.as_str())];
+
+    let out = roster(&["migrate"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("cli.db").exists());
+
+    let out = roster(
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ops@Example.com",
+            "--name",
+            "Ops",
+        ],
+        &db,
+        Some("first password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim().len(), 36, "prints the user id");
+
+    let out = roster(
+        &[
+            "user",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "Again",
+        ],
+        &db,
+        Some("first password\n"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = roster(
+        &[
+            "user",
+            "create",
+            "--email",
+            "weak@example.com",
+            "--name",
+            "W",
+        ],
+        &db,
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("password"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = roster(
+        &["user", "set-password", "--email", "OPS@example.com"],
+        &db,
+        Some("second password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = roster(
+        &["user", "set-password", "--email", "ghost@example.com"],
+        &db,
+        Some("second password\n"),
+    );
+    assert!(!out.status.success());
+
+    let out = roster(
+        &[
+            "api-key",
+            "create",
+            "--email",
+            "ops@example.com",
+            "--name",
+            "robot",
+            "--expires-in",
+            "90d",
+        ],
+        &db,
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = text(&out.stdout).trim().to_owned();
+    assert!(secret.starts_with("rk_") && secret.len() == 46, "{secret}");
+}
