@@ -114,6 +114,24 @@ async fn the_openapi_document_and_the_docs_page_are_served(app: TestApp) {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_time_limit_is_answered_503() {
+    let app = TestApp::spawn_with(crate::helpers::Db::Sqlite, |s| {
+        s.request_timeout = Some("1ms".into());
+    })
+    .await
+    .expect("app");
+    // Sign-up hashes a password with argon2id, which takes far longer than 1 ms.
+    let r = app
+        .post(
+            "/v1/auth/signup",
+            None,
+            serde_json::json!({"email": "slow@example.com", "password": "long enough", "name": "S"}),
+        )
+        .await;
+    r.assert_problem(503, "timeout");
+}
+
 #[test]
 fn the_native_openapi_document_matches_its_snapshot() {
     let doc = serde_json::to_value(roster::http::native_openapi()).expect("json");
