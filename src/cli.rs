@@ -10,7 +10,10 @@ use secrecy::SecretString;
 use crate::{
     app::{app, AppState},
     config::{Config, Settings},
-    domain::{api_key::NewKey, clock::SystemClock, email::Email, user::parse_name, Error},
+    domain::{
+        api_key::NewKey, clock::SystemClock, email::Email, session::RequestMeta, user::parse_name,
+        Error,
+    },
     telemetry,
 };
 
@@ -153,6 +156,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                         expires_at,
                         read_only,
                     },
+                    &operator(),
                 )
                 .await
                 .map_err(describe)?;
@@ -173,7 +177,7 @@ async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {
             let name = parse_name("name", &name).map_err(describe)?;
             let hash = core.passwords.hash(password).await.map_err(describe)?;
             let user = core
-                .create_account(email, name, Some(hash), true)
+                .create_account(email, name, Some(hash), true, &operator())
                 .await
                 .map_err(describe)?;
             println!("{}", user.id);
@@ -187,6 +191,14 @@ async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The request metadata of an operator command, as audit events record it.
+fn operator() -> RequestMeta {
+    RequestMeta {
+        ip: None,
+        user_agent: Some("roster-cli".into()),
+    }
 }
 
 fn read_password() -> anyhow::Result<SecretString> {

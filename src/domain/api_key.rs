@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{secret, Core, Error, Result};
+use super::{audit::Actor, secret, session::RequestMeta, Core, Error, Result};
 use crate::store::NewApiKey;
 
 /// Prefix of every API key.
@@ -36,7 +36,12 @@ pub struct NewKey {
 
 impl Core {
     /// Creates a key for `user_id`; the secret is in the answer and nowhere else.
-    pub async fn create_api_key(&self, user_id: Uuid, input: NewKey) -> Result<(ApiKey, String)> {
+    pub async fn create_api_key(
+        &self,
+        user_id: Uuid,
+        input: NewKey,
+        meta: &RequestMeta,
+    ) -> Result<(ApiKey, String)> {
         let now = self.clock.now();
         let name = match input.name.as_deref().map(str::trim) {
             None | Some("") => None,
@@ -74,7 +79,8 @@ impl Core {
             now,
             expires_at: input.expires_at,
         };
-        let created = self.store.create_api_key(&key).await?;
+        let actor = Actor::new(Some(user_id), meta, now);
+        let created = self.store.create_api_key(&key, &actor).await?;
         Ok((created, secret.text))
     }
 
@@ -93,12 +99,9 @@ impl Core {
     }
 
     /// Revokes one of the user's keys; it stops working at once.
-    pub async fn revoke_api_key(&self, user_id: Uuid, id: Uuid) -> Result<()> {
-        if self
-            .store
-            .revoke_api_key(user_id, id, self.clock.now())
-            .await?
-        {
+    pub async fn revoke_api_key(&self, user_id: Uuid, id: Uuid, meta: &RequestMeta) -> Result<()> {
+        let actor = Actor::new(Some(user_id), meta, self.clock.now());
+        if self.store.revoke_api_key(user_id, id, &actor).await? {
             Ok(())
         } else {
             Err(Error::NotFound)

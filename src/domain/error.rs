@@ -85,6 +85,7 @@ impl From<StoreError> for Error {
             StoreError::UniqueViolation(c) => {
                 Error::Internal(anyhow::anyhow!("unexpected unique violation: {c}"))
             }
+            StoreError::Refused(e) => *e,
             StoreError::Other(e) => Error::Internal(e),
         }
     }

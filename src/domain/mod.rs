@@ -2,11 +2,15 @@
 //! invitations. Every rule lives here; the API surfaces only translate. No HTTP or SQL types.
 
 pub mod api_key;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod email;
 pub mod error;
+pub mod member;
+pub mod paging;
 pub mod password;
+pub mod role;
 pub mod secret;
 pub mod session;
 pub mod token;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{secret, Core, Error, Result};
+use super::{audit::Actor, secret, Core, Error, Result};
 use crate::store::{NewSession, Rotation};
 
 /// A sign-in.
@@ -60,12 +60,13 @@ impl Core {
             ip: meta.ip.clone(),
             user_agent: meta.user_agent.clone(),
         };
-        self.store.create_session(&session).await?;
+        let actor = Actor::new(Some(user_id), meta, now);
+        self.store.create_session(&session, &actor).await?;
         self.pair(session.id, user_id, workspace_id, refresh.text)
     }
 
     /// Spends a refresh token for a new pair. A token that was already spent ends its session.
-    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair> {
+    pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> Result<TokenPair> {
         if !refresh_token.starts_with(REFRESH_PREFIX) {
             return Err(Error::Unauthenticated);
         }
@@ -76,8 +77,8 @@ impl Core {
             .rotate_refresh_token(
                 &secret::hash(refresh_token),
                 &next.hash,
-                now,
                 now + self.settings.refresh_ttl,
+                &Actor::new(None, meta, now),
             )
             .await?;
         match rotation {
@@ -95,10 +96,17 @@ impl Core {
     }
 
     /// Ends one of the user's sessions; `NotFound` when it is not theirs or already ended.
-    pub async fn end_session(&self, user_id: Uuid, session_id: Uuid, reason: &str) -> Result<()> {
+    pub async fn end_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        reason: &str,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let actor = Actor::new(Some(user_id), meta, self.clock.now());
         if self
             .store
-            .end_session(user_id, session_id, self.clock.now(), reason)
+            .end_session(user_id, session_id, reason, &actor)
             .await?
         {
             Ok(())

@@ -5,8 +5,8 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{
-    email::Email, password, session::RequestMeta, session::TokenPair, workspace, Core, Error,
-    Result,
+    audit::Actor, email::Email, password, session::RequestMeta, session::TokenPair, workspace,
+    Core, Error, Result,
 };
 use crate::store::{NewAccount, StoreError};
 
@@ -69,7 +69,7 @@ impl Core {
         password::validate("password", &input.password)?;
         let password_hash = self.passwords.hash(input.password).await?;
         let user = self
-            .create_account(email, name, Some(password_hash), false)
+            .create_account(email, name, Some(password_hash), false, meta)
             .await?;
         let tokens = self.start_session(user.id, None, meta).await?;
         Ok((user, tokens))
@@ -82,6 +82,7 @@ impl Core {
         name: String,
         password_hash: Option<String>,
         email_verified: bool,
+        meta: &RequestMeta,
     ) -> Result<User> {
         let now = self.clock.now();
         let account = NewAccount {
@@ -96,9 +97,10 @@ impl Core {
             email_verified,
             now,
         };
-        match self.store.create_account(&account).await {
+        let actor = Actor::new(Some(account.user_id), meta, now);
+        match self.store.create_account(&account, &actor).await {
             Ok(user) => Ok(user),
-            Err(StoreError::UniqueViolation(_)) => Err(Error::conflict(
+            Err(StoreError::UniqueViolation(c)) if c.contains("email") => Err(Error::conflict(
                 "email_taken",
                 "an account with this email already exists",
             )),
@@ -139,14 +141,23 @@ impl Core {
     }
 
     /// Updates the caller's profile.
-    pub async fn update_me(&self, user_id: Uuid, patch: ProfilePatch) -> Result<User> {
+    pub async fn update_me(
+        &self,
+        user_id: Uuid,
+        patch: ProfilePatch,
+        meta: &RequestMeta,
+    ) -> Result<User> {
         let name = patch
             .name
             .as_deref()
             .map(|n| parse_name("name", n))
             .transpose()?;
         self.store
-            .update_user(user_id, name.as_deref(), self.clock.now())
+            .update_user(
+                user_id,
+                name.as_deref(),
+                &Actor::new(Some(user_id), meta, self.clock.now()),
+            )
             .await?
             .ok_or(Error::Unauthenticated)
     }

@@ -1,6 +1,305 @@
-//! Workspaces. This part holds what accounts need: the personal workspace's slug.
+//! Workspaces: profile, slug, plan; listing mine, creating, reading, updating, deleting, and
+//! revoking every member's sessions. `Access` is a caller's verified standing in one workspace.
 
+use chrono::{DateTime, Utc};
 use rand::{rngs::OsRng, RngCore};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{
+    audit::Actor,
+    auth::Principal,
+    email::Email,
+    paging::{Page, PageRequest},
+    role::{Action, Role},
+    session::RequestMeta,
+    Core, Error, FieldError, Result,
+};
+use crate::store::StoreError;
+
+/// A workspace named in a path: by id, or by slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceRef {
+    Id(Uuid),
+    Slug(String),
+}
+
+impl WorkspaceRef {
+    /// A UUID is an id; anything else is a slug (slugs can never look like a UUID).
+    pub fn parse(text: &str) -> WorkspaceRef {
+        match Uuid::parse_str(text) {
+            Ok(id) => WorkspaceRef::Id(id),
+            Err(_) => WorkspaceRef::Slug(text.to_ascii_lowercase()),
+        }
+    }
+}
+
+/// The profile fields of a workspace: every one reads back exactly as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    pub logo_url: Option<String>,
+    pub description: Option<String>,
+    pub website: Option<String>,
+    pub timezone: Option<String>,
+    pub billing_email: Option<String>,
+    pub support_email: Option<String>,
+    /// `imperial` or `metric`.
+    pub unit_system: Option<String>,
+    pub slack_connect_url: Option<String>,
+    pub lane: Option<String>,
+    /// A free-form JSON object.
+    pub map_home: Option<Value>,
+    /// `NORMAL`, `NOUPLOAD` or `BLUR`.
+    pub world_video_mode: Option<String>,
+    pub raw_file_downloads: bool,
+}
+
+/// A workspace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workspace {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub is_personal: bool,
+    pub plan: String,
+    pub member_count: u64,
+    pub created_by: Option<Uuid>,
+    pub profile: Profile,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Workspace {
+    /// The fields an audit event records.
+    pub fn snapshot(&self) -> Value {
+        let p = &self.profile;
+        serde_json::json!({
+            "name": self.name, "slug": self.slug, "plan": self.plan,
+            "logo_url": p.logo_url, "description": p.description, "website": p.website,
+            "timezone": p.timezone, "billing_email": p.billing_email,
+            "support_email": p.support_email, "unit_system": p.unit_system,
+            "slack_connect_url": p.slack_connect_url, "lane": p.lane, "map_home": p.map_home,
+            "world_video_mode": p.world_video_mode, "raw_file_downloads": p.raw_file_downloads,
+        })
+    }
+}
+
+/// The fields that differ between two snapshots, as (before, after).
+pub fn diff(before: &Value, after: &Value) -> (Value, Value) {
+    let (mut old, mut new) = (serde_json::Map::new(), serde_json::Map::new());
+    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
+        for (key, value) in a {
+            if b.get(key) != Some(value) {
+                old.insert(key.clone(), b.get(key).cloned().unwrap_or(Value::Null));
+                new.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    (Value::Object(old), Value::Object(new))
+}
+
+/// A caller's verified standing in a workspace: who, which workspace, which role. Built by
+/// `Core::authorize` from one database read.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub principal: Principal,
+    pub workspace: Workspace,
+    pub role: Role,
+}
+
+impl Access {
+    pub fn require(&self, action: Action) -> Result<()> {
+        self.role.require(action)
+    }
+
+    pub fn user_id(&self) -> Uuid {
+        self.principal.user_id
+    }
+}
+
+/// A change to a workspace. `None` leaves a field alone; `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkspacePatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+    pub logo_url: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub website: Option<Option<String>>,
+    pub timezone: Option<Option<String>>,
+    pub billing_email: Option<Option<String>>,
+    pub support_email: Option<Option<String>>,
+    pub unit_system: Option<Option<String>>,
+    pub slack_connect_url: Option<Option<String>>,
+    pub lane: Option<Option<String>>,
+    pub map_home: Option<Option<Value>>,
+    pub world_video_mode: Option<Option<String>>,
+    pub raw_file_downloads: Option<bool>,
+}
+
+pub const MAX_WORKSPACE_NAME_LEN: usize = 255;
+pub const MAX_SLUG_LEN: usize = 63;
+const MAX_URL_LEN: usize = 2048;
+const MAX_DESCRIPTION_LEN: usize = 5000;
+const MAX_MAP_HOME_BYTES: usize = 16 * 1024;
+
+impl WorkspacePatch {
+    /// Checks every field that is set, reporting all problems at once.
+    pub fn validate(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        if let Some(name) = &self.name {
+            text(&mut errors, "name", Some(name), 1, MAX_WORKSPACE_NAME_LEN);
+        }
+        if let Some(slug) = &self.slug {
+            if let Err(e) = validate_slug(slug) {
+                errors.push(e);
+            }
+        }
+        let urls = [
+            ("logo_url", &self.logo_url),
+            ("website", &self.website),
+            ("slack_connect_url", &self.slack_connect_url),
+        ];
+        for (field, value) in urls {
+            if let Some(v) = value {
+                text(&mut errors, field, v.as_deref(), 0, MAX_URL_LEN);
+            }
+        }
+        if let Some(v) = &self.description {
+            text(
+                &mut errors,
+                "description",
+                v.as_deref(),
+                0,
+                MAX_DESCRIPTION_LEN,
+            );
+        }
+        if let Some(v) = &self.timezone {
+            text(&mut errors, "timezone", v.as_deref(), 0, 50);
+        }
+        if let Some(v) = &self.lane {
+            text(&mut errors, "lane", v.as_deref(), 0, 50);
+        }
+        for (field, value) in [
+            ("billing_email", &self.billing_email),
+            ("support_email", &self.support_email),
+        ] {
+            if let Some(Some(v)) = value {
+                if !v.is_empty() {
+                    if let Err(Error::Validation(mut e)) = Email::parse_field(field, v) {
+                        errors.append(&mut e);
+                    }
+                }
+            }
+        }
+        if let Some(Some(v)) = &self.unit_system {
+            if v != "imperial" && v != "metric" {
+                errors.push(FieldError::new(
+                    "unit_system",
+                    "invalid",
+                    "`imperial` or `metric`",
+                ));
+            }
+        }
+        if let Some(Some(v)) = &self.world_video_mode {
+            if !matches!(v.as_str(), "NORMAL" | "NOUPLOAD" | "BLUR") {
+                errors.push(FieldError::new(
+                    "world_video_mode",
+                    "invalid",
+                    "`NORMAL`, `NOUPLOAD` or `BLUR`",
+                ));
+            }
+        }
+        if let Some(Some(v)) = &self.map_home {
+            if !v.is_object() {
+                errors.push(FieldError::new("map_home", "invalid", "a JSON object"));
+            } else if v.to_string().len() > MAX_MAP_HOME_BYTES {
+                errors.push(FieldError::new("map_home", "too_long", "at most 16 KiB"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+
+    /// Applies the patch to a workspace (already validated).
+    pub fn apply(&self, ws: &mut Workspace) {
+        fn set<T: Clone>(target: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                *target = v.clone();
+            }
+        }
+        set(
+            &mut ws.name,
+            &self.name.as_ref().map(|n| n.trim().to_owned()),
+        );
+        set(&mut ws.slug, &self.slug);
+        let p = &mut ws.profile;
+        set(&mut p.logo_url, &self.logo_url);
+        set(&mut p.description, &self.description);
+        set(&mut p.website, &self.website);
+        set(&mut p.timezone, &self.timezone);
+        set(&mut p.billing_email, &self.billing_email);
+        set(&mut p.support_email, &self.support_email);
+        set(&mut p.unit_system, &self.unit_system);
+        set(&mut p.slack_connect_url, &self.slack_connect_url);
+        set(&mut p.lane, &self.lane);
+        set(&mut p.map_home, &self.map_home);
+        set(&mut p.world_video_mode, &self.world_video_mode);
+        set(&mut p.raw_file_downloads, &self.raw_file_downloads);
+    }
+}
+
+fn text(errors: &mut Vec<FieldError>, field: &str, value: Option<&str>, min: usize, max: usize) {
+    let Some(v) = value else { return };
+    let n = v.trim().chars().count();
+    if n < min {
+        errors.push(FieldError::new(
+            field,
+            "required",
+            format!("{field} must not be empty"),
+        ));
+    } else if v.chars().count() > max {
+        errors.push(FieldError::new(
+            field,
+            "too_long",
+            format!("{field} has at most {max} characters"),
+        ));
+    } else if v
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        errors.push(FieldError::new(field, "invalid", "no control characters"));
+    }
+}
+
+/// A slug: 1 to 63 lower-case ASCII letters, digits and single dashes, never a UUID.
+pub fn validate_slug(slug: &str) -> std::result::Result<(), FieldError> {
+    let well_formed = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_LEN
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !slug.starts_with('-')
+        && !slug.ends_with('-')
+        && !slug.contains("--");
+    if !well_formed {
+        return Err(FieldError::new(
+            "slug",
+            "invalid",
+            "1 to 63 lower-case letters, digits and single dashes",
+        ));
+    }
+    if Uuid::parse_str(slug).is_ok() {
+        return Err(FieldError::new(
+            "slug",
+            "invalid",
+            "a slug cannot look like an id",
+        ));
+    }
+    Ok(())
+}
 
 /// Turns a name into a URL-safe slug: lower-case ASCII letters and digits joined by `-`.
 pub fn slugify(name: &str) -> String {
@@ -16,17 +315,166 @@ pub fn slugify(name: &str) -> String {
         }
     }
     let slug = slug.trim_end_matches('-').to_owned();
-    if slug.is_empty() {
+    if slug.is_empty() || Uuid::parse_str(&slug).is_ok() {
         "workspace".to_owned()
     } else {
         slug
     }
 }
 
-/// A slug for a personal workspace: the owner's name and a random suffix, so two people with
-/// the same name never collide.
+/// `base` with a random suffix, for when the plain slug is taken.
+fn suffixed(base: &str) -> String {
+    format!("{base}-{:08x}", OsRng.next_u32())
+}
+
+/// A slug for a personal workspace: the owner's name and a random suffix.
 pub fn personal_slug(owner_name: &str) -> String {
-    format!("{}-{:08x}", slugify(owner_name), OsRng.next_u32())
+    suffixed(&slugify(owner_name))
+}
+
+/// A new workspace: a name, optionally a slug, and profile fields.
+#[derive(Debug, Clone, Default)]
+pub struct NewWorkspaceInput {
+    pub name: String,
+    pub slug: Option<String>,
+    pub profile: WorkspacePatch,
+}
+
+/// What storage needs to create a workspace with its first owner.
+pub struct NewWorkspace {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub owner_id: Uuid,
+    pub profile: Profile,
+}
+
+impl Core {
+    /// Resolves a bearer credential and a workspace in one database read: 401 for a bad
+    /// credential, 404 when the workspace does not exist or the caller is not a member.
+    pub async fn authorize(&self, bearer: &str, ws: &WorkspaceRef) -> Result<Access> {
+        self.authorize_in(bearer, ws).await
+    }
+
+    /// The caller's workspaces with their role in each, oldest membership first.
+    pub async fn my_workspaces(
+        &self,
+        principal: &Principal,
+        page: &PageRequest,
+    ) -> Result<Page<(Workspace, Role)>> {
+        Ok(self.store.workspaces_of(principal.user_id, page).await?)
+    }
+
+    /// Creates a workspace with the caller as its owner.
+    pub async fn create_workspace(
+        &self,
+        principal: &Principal,
+        input: NewWorkspaceInput,
+        meta: &RequestMeta,
+    ) -> Result<Workspace> {
+        let mut check = input.profile.clone();
+        check.name = Some(input.name.clone());
+        check.slug = input.slug.clone();
+        check.validate()?;
+        let actor = Actor::new(Some(principal.user_id), meta, self.clock.now());
+        let mut blank = Workspace {
+            id: Uuid::now_v7(),
+            slug: String::new(),
+            name: String::new(),
+            is_personal: false,
+            plan: String::new(),
+            member_count: 0,
+            created_by: Some(principal.user_id),
+            profile: Profile::default(),
+            created_at: actor.at,
+            updated_at: actor.at,
+        };
+        input.profile.apply(&mut blank);
+        let base = input.slug.clone().unwrap_or_else(|| slugify(&input.name));
+        let mut slug = base.clone();
+        for attempt in 0..5 {
+            let new = NewWorkspace {
+                id: blank.id,
+                slug: slug.clone(),
+                name: input.name.trim().to_owned(),
+                owner_id: principal.user_id,
+                profile: blank.profile.clone(),
+            };
+            match self.store.create_workspace(&new, &actor).await {
+                Ok(ws) => return Ok(ws),
+                Err(StoreError::UniqueViolation(c)) if c.contains("slug") => {
+                    if input.slug.is_some() {
+                        return Err(slug_taken());
+                    }
+                    tracing::debug!(attempt, %slug, "derived slug taken; adding a suffix");
+                    slug = suffixed(&base);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(slug_taken())
+    }
+
+    /// Reads a workspace.
+    pub fn workspace(&self, access: &Access) -> Result<Workspace> {
+        access.require(Action::ReadWorkspace)?;
+        Ok(access.workspace.clone())
+    }
+
+    /// Updates a workspace's name, slug or profile.
+    pub async fn update_workspace(
+        &self,
+        access: &Access,
+        patch: WorkspacePatch,
+        meta: &RequestMeta,
+    ) -> Result<Workspace> {
+        access.require(Action::UpdateWorkspace)?;
+        patch.validate()?;
+        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
+        match self
+            .store
+            .update_workspace(access.workspace.id, &patch, &actor)
+            .await
+        {
+            Err(StoreError::UniqueViolation(c)) if c.contains("slug") => Err(slug_taken()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Deletes a workspace with its memberships and the sessions bound to it. Owner only; a
+    /// personal workspace cannot be deleted.
+    pub async fn delete_workspace(&self, access: &Access, meta: &RequestMeta) -> Result<()> {
+        access.require(Action::DeleteWorkspace)?;
+        if access.workspace.is_personal {
+            return Err(Error::conflict(
+                "personal_workspace",
+                "a personal workspace cannot be deleted",
+            ));
+        }
+        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
+        Ok(self
+            .store
+            .delete_workspace(access.workspace.id, &actor)
+            .await?)
+    }
+
+    /// Ends every session of every member of the workspace, the caller's included. Owner only.
+    pub async fn revoke_workspace_sessions(
+        &self,
+        access: &Access,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
+        access.require(Action::RevokeSessions)?;
+        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
+        Ok(self
+            .store
+            .revoke_workspace_sessions(access.workspace.id, &actor)
+            .await?)
+    }
+}
+
+fn slug_taken() -> Error {
+    Error::conflict("slug_taken", "another workspace already uses this slug")
 }
 
 #[cfg(test)]
@@ -39,5 +487,49 @@ mod tests {
         assert_eq!(slugify("Ünïcode ☃"), "n-code");
         assert_eq!(slugify("!!!"), "workspace");
         assert!(slugify(&"x".repeat(500)).len() <= 40);
+        assert!(validate_slug(&slugify("A name")).is_ok());
+    }
+
+    #[test]
+    fn a_slug_is_never_mistaken_for_an_id() {
+        let id = Uuid::new_v4().to_string();
+        assert!(validate_slug(&id).is_err());
+        assert_eq!(
+            WorkspaceRef::parse(&id),
+            WorkspaceRef::Id(Uuid::parse_str(&id).expect("uuid"))
+        );
+        assert_eq!(
+            WorkspaceRef::parse("Acme"),
+            WorkspaceRef::Slug("acme".into())
+        );
+        for bad in ["", "-a", "a-", "a--b", "A", "a b", &"a".repeat(64)] {
+            assert!(validate_slug(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_patch_reports_every_bad_field_at_once() {
+        let patch = WorkspacePatch {
+            name: Some(String::new()),
+            unit_system: Some(Some("furlongs".into())),
+            map_home: Some(Some(serde_json::json!([1]))),
+            billing_email: Some(Some("nope".into())),
+            timezone: Some(Some("x".repeat(51))),
+            ..WorkspacePatch::default()
+        };
+        let Err(Error::Validation(errors)) = patch.validate() else {
+            panic!("must fail")
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "timezone",
+                "billing_email",
+                "unit_system",
+                "map_home"
+            ]
+        );
     }
 }

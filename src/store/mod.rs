@@ -1,5 +1,5 @@
-//! Storage: one `Store` trait and two backends (SQLite, PostgreSQL), each with its own
-//! migrations embedded in the binary. SQL that both dialects accept lives once, in `sql.rs`.
+//! Storage: the `Store` traits and two backends (SQLite, PostgreSQL), each with its own
+//! migrations embedded in the binary. SQL that both dialects accept lives once, in `sql/`.
 
 mod postgres;
 mod rows;
@@ -13,7 +13,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::domain::{api_key::ApiKey, session::Session, token::SigningKey, user::User};
+use crate::domain::{
+    api_key::ApiKey,
+    audit::{Actor, AuditEvent, AuditFilter},
+    member::{Member, MemberFilter, MemberTarget},
+    paging::{Page, PageRequest},
+    role::Role,
+    session::Session,
+    token::SigningKey,
+    user::User,
+    workspace::{NewWorkspace, Workspace, WorkspacePatch, WorkspaceRef},
+    Error,
+};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -27,8 +38,17 @@ pub enum StoreError {
     /// The database cannot be reached or the pool is exhausted.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A domain rule refused the change inside its transaction (which was rolled back).
+    #[error("refused: {0}")]
+    Refused(Box<Error>),
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+}
+
+impl From<Error> for StoreError {
+    fn from(e: Error) -> Self {
+        StoreError::Refused(Box::new(e))
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -131,8 +151,13 @@ pub struct ApiKeyAuth {
 }
 
 /// Everything the domain asks of storage.
+pub trait Store: StoreCore + AccountStore + WorkspaceStore {}
+
+impl<T: StoreCore + AccountStore + WorkspaceStore> Store for T {}
+
+/// The database itself: migrations, readiness, pool, signing keys.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait StoreCore: Send + Sync {
     fn backend(&self) -> Backend;
     fn pool_stats(&self) -> PoolStats;
 
@@ -143,8 +168,12 @@ pub trait Store: Send + Sync {
     async fn ready(&self) -> StoreResult<bool>;
 
     async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
+}
 
-    async fn create_account(&self, account: &NewAccount) -> StoreResult<User>;
+/// Users, sessions and API keys. Every change writes its audit event in its transaction.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    async fn create_account(&self, account: &NewAccount, actor: &Actor) -> StoreResult<User>;
     async fn user(&self, id: Uuid) -> StoreResult<Option<User>>;
     /// The user id and password hash for an email key.
     async fn credentials_by_email(
@@ -155,7 +184,7 @@ pub trait Store: Send + Sync {
         &self,
         id: Uuid,
         name: Option<&str>,
-        now: DateTime<Utc>,
+        actor: &Actor,
     ) -> StoreResult<Option<User>>;
     /// Sets the password of the user with this email key; false when there is none.
     async fn set_password(
@@ -165,21 +194,21 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
 
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    async fn create_session(&self, session: &NewSession, actor: &Actor) -> StoreResult<()>;
     async fn rotate_refresh_token(
         &self,
         presented: &[u8],
         next: &[u8],
-        now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        actor: &Actor,
     ) -> StoreResult<Rotation>;
     /// Ends a session of this user; false when there is no such active session.
     async fn end_session(
         &self,
         user_id: Uuid,
         session_id: Uuid,
-        now: DateTime<Utc>,
         reason: &str,
+        actor: &Actor,
     ) -> StoreResult<bool>;
     async fn active_sessions(&self, user_id: Uuid, now: DateTime<Utc>)
         -> StoreResult<Vec<Session>>;
@@ -192,15 +221,10 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ActiveSession>>;
 
-    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<ApiKey>;
+    async fn create_api_key(&self, key: &NewApiKey, actor: &Actor) -> StoreResult<ApiKey>;
     async fn api_keys(&self, user_id: Uuid) -> StoreResult<Vec<ApiKey>>;
     async fn api_key(&self, user_id: Uuid, id: Uuid) -> StoreResult<Option<ApiKey>>;
-    async fn revoke_api_key(
-        &self,
-        user_id: Uuid,
-        id: Uuid,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool>;
+    async fn revoke_api_key(&self, user_id: Uuid, id: Uuid, actor: &Actor) -> StoreResult<bool>;
     /// The per-request check for an API key: by hash, not revoked, not expired.
     async fn api_key_auth(
         &self,
@@ -208,6 +232,81 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ApiKeyAuth>>;
     async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+}
+
+/// Workspaces, memberships and the audit log.
+#[async_trait]
+pub trait WorkspaceStore: Send + Sync {
+    /// The per-request check of a workspace-scoped call made with an access token: session
+    /// active, workspace found, caller a member — one indexed query. `None` on any miss.
+    async fn session_workspace_access(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        ws: &WorkspaceRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ActiveSession, Workspace, Role)>>;
+    /// The same for an API key.
+    async fn key_workspace_access(
+        &self,
+        secret_hash: &[u8],
+        ws: &WorkspaceRef,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ApiKeyAuth, Workspace, Role)>>;
+
+    async fn workspaces_of(
+        &self,
+        user_id: Uuid,
+        page: &PageRequest,
+    ) -> StoreResult<Page<(Workspace, Role)>>;
+    async fn create_workspace(&self, ws: &NewWorkspace, actor: &Actor) -> StoreResult<Workspace>;
+    async fn update_workspace(
+        &self,
+        id: Uuid,
+        patch: &WorkspacePatch,
+        actor: &Actor,
+    ) -> StoreResult<Workspace>;
+    /// Deletes a workspace if the actor is still its owner.
+    async fn delete_workspace(&self, id: Uuid, actor: &Actor) -> StoreResult<()>;
+    /// Ends every session of every member; the number ended.
+    async fn revoke_workspace_sessions(&self, id: Uuid, actor: &Actor) -> StoreResult<u64>;
+
+    /// A page of members; `total_hint` spares the count when no filter applies.
+    async fn members(
+        &self,
+        workspace_id: Uuid,
+        filter: &MemberFilter,
+        page: &PageRequest,
+        total_hint: Option<u64>,
+    ) -> StoreResult<Page<Member>>;
+    async fn member(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Member>>;
+    async fn add_member(
+        &self,
+        workspace_id: Uuid,
+        target: &MemberTarget,
+        role: Role,
+        actor: &Actor,
+    ) -> StoreResult<Member>;
+    async fn change_role(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        role: Role,
+        actor: &Actor,
+    ) -> StoreResult<Member>;
+    async fn remove_member(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        actor: &Actor,
+    ) -> StoreResult<()>;
+
+    async fn audit_events(
+        &self,
+        workspace_id: Uuid,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StoreResult<Page<AuditEvent>>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if it is missing.

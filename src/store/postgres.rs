@@ -12,6 +12,10 @@ use sqlx::{
 use super::{sql::impl_store, ts::Ts, Backend, StoreResult};
 use crate::domain::token::SigningKey;
 
+/// Reads a workspace row inside a write transaction, locking it until commit where the backend
+/// needs that (SQLite's `BEGIN IMMEDIATE` already excludes every other writer).
+const LOCK_WORKSPACE: &str = "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE";
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The advisory lock key held while migrating and creating the first signing key.
@@ -73,4 +77,4 @@ impl PostgresStore {
     }
 }
 
-impl_store!(PostgresStore, Backend::Postgres);
+impl_store!(PostgresStore, Postgres, Backend::Postgres);

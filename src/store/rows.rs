@@ -3,7 +3,16 @@
 use uuid::Uuid;
 
 use super::ts::Ts;
-use crate::domain::{api_key::ApiKey, session::Session, token::SigningKey, user::User};
+use crate::domain::{
+    api_key::ApiKey,
+    audit::AuditEvent,
+    member::Member,
+    role::Role,
+    session::Session,
+    token::SigningKey,
+    user::User,
+    workspace::{Profile, Workspace},
+};
 
 pub const USER_COLUMNS: &str = "id, email, name, email_verified, personal_workspace_id, \
      primary_workspace_id, created_at, updated_at";
@@ -109,6 +118,166 @@ impl From<SigningKeyRow> for SigningKey {
             kid: r.kid,
             private_der: r.private_der,
             public_raw: r.public_raw,
+            created_at: r.created_at.0,
+        }
+    }
+}
+
+/// Workspace columns, read through the alias `w`.
+pub const WORKSPACE_COLUMNS: &str = "w.id, w.slug, w.name, w.is_personal, w.plan, \
+     w.member_count, w.created_by, w.logo_url, w.description, w.website, w.timezone, \
+     w.billing_email, w.support_email, w.unit_system, w.slack_connect_url, w.lane, w.map_home, \
+     w.world_video_mode, w.raw_file_downloads, w.created_at, w.updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct WorkspaceRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    is_personal: bool,
+    plan: String,
+    member_count: i64,
+    created_by: Option<Uuid>,
+    logo_url: Option<String>,
+    description: Option<String>,
+    website: Option<String>,
+    timezone: Option<String>,
+    billing_email: Option<String>,
+    support_email: Option<String>,
+    unit_system: Option<String>,
+    slack_connect_url: Option<String>,
+    lane: Option<String>,
+    map_home: Option<String>,
+    world_video_mode: Option<String>,
+    raw_file_downloads: bool,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+impl From<WorkspaceRow> for Workspace {
+    fn from(r: WorkspaceRow) -> Self {
+        Workspace {
+            id: r.id,
+            slug: r.slug,
+            name: r.name,
+            is_personal: r.is_personal,
+            plan: r.plan,
+            member_count: u64::try_from(r.member_count).unwrap_or(0),
+            created_by: r.created_by,
+            profile: Profile {
+                logo_url: r.logo_url,
+                description: r.description,
+                website: r.website,
+                timezone: r.timezone,
+                billing_email: r.billing_email,
+                support_email: r.support_email,
+                unit_system: r.unit_system,
+                slack_connect_url: r.slack_connect_url,
+                lane: r.lane,
+                map_home: r.map_home.and_then(|m| serde_json::from_str(&m).ok()),
+                world_video_mode: r.world_video_mode,
+                raw_file_downloads: r.raw_file_downloads,
+            },
+            created_at: r.created_at.0,
+            updated_at: r.updated_at.0,
+        }
+    }
+}
+
+/// A workspace with the role of the member it was read for (`member_role`).
+#[derive(sqlx::FromRow)]
+pub struct RoledWorkspaceRow {
+    pub member_role: String,
+    pub member_since: Ts,
+    #[sqlx(flatten)]
+    pub workspace: WorkspaceRow,
+}
+
+/// A workspace-scoped access check made with an access token.
+#[derive(sqlx::FromRow)]
+pub struct SessionAccessRow {
+    pub bound_workspace_id: Option<Uuid>,
+    pub member_role: String,
+    #[sqlx(flatten)]
+    pub workspace: WorkspaceRow,
+}
+
+/// A workspace-scoped access check made with an API key.
+#[derive(sqlx::FromRow)]
+pub struct KeyAccessRow {
+    pub key_id: Uuid,
+    pub key_user_id: Uuid,
+    pub key_read_only: bool,
+    pub key_last_used_at: Option<Ts>,
+    pub member_role: String,
+    #[sqlx(flatten)]
+    pub workspace: WorkspaceRow,
+}
+
+/// Parses a role column (constrained by a CHECK, so a miss is a bug).
+pub fn role(text: &str) -> anyhow::Result<Role> {
+    Role::parse(text).ok_or_else(|| anyhow::anyhow!("unknown role {text:?} in the database"))
+}
+
+pub const MEMBER_COLUMNS: &str =
+    "m.user_id, u.email, u.name, m.role, m.created_at AS joined_at, m.updated_at";
+
+#[derive(sqlx::FromRow)]
+pub struct MemberRow {
+    user_id: Uuid,
+    email: String,
+    name: String,
+    role: String,
+    joined_at: Ts,
+    updated_at: Ts,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = anyhow::Error;
+    fn try_from(r: MemberRow) -> anyhow::Result<Self> {
+        Ok(Member {
+            user_id: r.user_id,
+            email: r.email,
+            name: r.name,
+            role: role(&r.role)?,
+            joined_at: r.joined_at.0,
+            updated_at: r.updated_at.0,
+        })
+    }
+}
+
+pub const AUDIT_COLUMNS: &str = "id, workspace_id, actor_id, action, target_type, target_id, \
+     before, after, ip, user_agent, created_at";
+
+#[derive(sqlx::FromRow)]
+pub struct AuditRow {
+    id: Uuid,
+    workspace_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    action: String,
+    target_type: String,
+    target_id: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: Ts,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(r: AuditRow) -> Self {
+        let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+        AuditEvent {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            actor_id: r.actor_id,
+            action: r.action,
+            target_type: r.target_type,
+            target_id: r.target_id,
+            before: json(r.before),
+            after: json(r.after),
+            ip: r.ip,
+            user_agent: r.user_agent,
             created_at: r.created_at.0,
         }
     }

@@ -13,6 +13,13 @@ use sqlx::{
 use super::{sql::impl_store, ts::Ts, Backend, StoreResult};
 use crate::domain::token::SigningKey;
 
+/// Reads a workspace row inside a write transaction, locking it until commit where the backend
+/// needs that (SQLite's `BEGIN IMMEDIATE` already excludes every other writer).
+const LOCK_WORKSPACE: &str = "SELECT id FROM workspaces WHERE id = $1";
+
+/// How often a failed migration run is retried before it counts as a real failure.
+const MIGRATION_ATTEMPTS: u32 = 8;
+
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// A store on an SQLite file.
@@ -48,10 +55,20 @@ impl SqliteStore {
     }
 
     async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {
-        MIGRATOR
-            .run(&self.pool)
-            .await
-            .map_err(|e| anyhow::anyhow!("SQLite migration failed: {e}"))?;
+        // SQLite has no advisory lock: when several processes start on one file, the losers'
+        // first attempt fails on what the winner created, and a retry finds it all applied.
+        let mut attempt = 0;
+        loop {
+            match MIGRATOR.run(&self.pool).await {
+                Ok(()) => break,
+                Err(e) if attempt < MIGRATION_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "migration raced another process; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(anyhow::anyhow!("SQLite migration failed: {e}").into()),
+            }
+        }
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) \
@@ -68,4 +85,4 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, Backend::Sqlite);
+impl_store!(SqliteStore, Sqlite, Backend::Sqlite);

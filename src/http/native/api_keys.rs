@@ -15,6 +15,7 @@ use crate::{
     domain::{
         api_key::{ApiKey, NewKey},
         auth::Principal,
+        session::RequestMeta,
     },
     http::{
         extract::{Json, Path},
@@ -106,6 +107,7 @@ pub async fn list(
         (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<AppState>,
+    meta: RequestMeta,
     principal: Principal,
     Json(body): Json<CreateApiKey>,
 ) -> ApiResult<impl IntoResponse> {
@@ -114,7 +116,10 @@ pub async fn create(
         expires_at: body.expires_at,
         read_only: body.read_only,
     };
-    let (key, secret) = state.core.create_api_key(principal.user_id, input).await?;
+    let (key, secret) = state
+        .core
+        .create_api_key(principal.user_id, input, &meta)
+        .await?;
     let location = HeaderValue::try_from(format!("/v1/me/api-keys/{}", key.id))
         .map_err(anyhow::Error::from)?;
     Ok((
@@ -147,9 +152,13 @@ pub async fn get(
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn revoke(
     State(state): State<AppState>,
+    meta: RequestMeta,
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    state.core.revoke_api_key(principal.user_id, id).await?;
+    state
+        .core
+        .revoke_api_key(principal.user_id, id, &meta)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

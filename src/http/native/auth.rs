@@ -136,9 +136,10 @@ pub async fn login(
     ))]
 pub async fn refresh(
     State(state): State<AppState>,
+    meta: RequestMeta,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
-    let tokens = state.core.refresh(&body.refresh_token).await?;
+    let tokens = state.core.refresh(&body.refresh_token, &meta).await?;
     Ok(axum::Json(tokens.into()))
 }
 
@@ -150,7 +151,11 @@ pub async fn refresh(
         (status = 401, body = Problem),
         (status = 422, description = "`not_a_session`: an API key has no session to end", body = Problem),
     ))]
-pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+) -> ApiResult<StatusCode> {
     let session_id = principal.session_id().ok_or_else(|| {
         Error::invalid(
             "authorization",
@@ -160,7 +165,7 @@ pub async fn logout(State(state): State<AppState>, principal: Principal) -> ApiR
     })?;
     state
         .core
-        .end_session(principal.user_id, session_id, "logout")
+        .end_session(principal.user_id, session_id, "logout", &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

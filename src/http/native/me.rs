@@ -8,7 +8,9 @@ use uuid::Uuid;
 
 use crate::{
     app::AppState,
-    domain::{auth::Principal, session::Session, user::ProfilePatch, user::User},
+    domain::{
+        auth::Principal, session::RequestMeta, session::Session, user::ProfilePatch, user::User,
+    },
     http::{
         extract::{Json, Path},
         problem::{ApiResult, Problem},
@@ -103,11 +105,15 @@ pub async fn get_me(
     responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn update_me(
     State(state): State<AppState>,
+    meta: RequestMeta,
     principal: Principal,
     Json(body): Json<UpdateMe>,
 ) -> ApiResult<axum::Json<UserView>> {
     let patch = ProfilePatch { name: body.name };
-    let user = state.core.update_me(principal.user_id, patch).await?;
+    let user = state
+        .core
+        .update_me(principal.user_id, patch, &meta)
+        .await?;
     Ok(axum::Json(user.into()))
 }
 
@@ -140,12 +146,13 @@ pub async fn list_sessions(
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn end_session(
     State(state): State<AppState>,
+    meta: RequestMeta,
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     state
         .core
-        .end_session(principal.user_id, id, "ended_by_user")
+        .end_session(principal.user_id, id, "ended_by_user", &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

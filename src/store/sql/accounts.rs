@@ -1,69 +1,29 @@
-//! The `Store` implementation both backends share. SQLite and PostgreSQL accept the same
-//! statements here (`$N` placeholders, `RETURNING`, `ON CONFLICT`); what differs — connecting,
-//! migrations, how a write transaction begins and locks — is each backend's: a `pool` and `max`
-//! field, a `MIGRATOR` static, and inherent `begin_write` and `run_migrations`.
+//! Shared SQL for users, sessions and API keys (`AccountStore`).
 
-/// Implements `Store` for a backend type that has what the module documentation lists.
-macro_rules! impl_store {
-    ($store:ty, $backend:expr) => {
+/// Implements `AccountStore` for a backend (see the parent module for what it needs).
+macro_rules! impl_account_store {
+    ($store:ty) => {
         #[async_trait::async_trait]
-        impl $crate::store::Store for $store {
-            fn backend(&self) -> $crate::store::Backend {
-                $backend
-            }
-
-            fn pool_stats(&self) -> $crate::store::PoolStats {
-                $crate::store::PoolStats {
-                    size: self.pool.size(),
-                    idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-                    max: self.max,
-                }
-            }
-
-            async fn migrate(
-                &self,
-                candidate_key: $crate::domain::token::SigningKey,
-            ) -> $crate::store::StoreResult<()> {
-                self.run_migrations(candidate_key).await
-            }
-
-            async fn ready(&self) -> $crate::store::StoreResult<bool> {
-                let applied: Vec<(i64,)> =
-                    sqlx::query_as("SELECT version FROM _sqlx_migrations WHERE success")
-                        .fetch_all(&self.pool)
-                        .await?;
-                Ok(MIGRATOR
-                    .iter()
-                    .all(|m| applied.iter().any(|(v,)| *v == m.version)))
-            }
-
-            async fn signing_keys(
-                &self,
-            ) -> $crate::store::StoreResult<Vec<$crate::domain::token::SigningKey>> {
-                let rows: Vec<$crate::store::rows::SigningKeyRow> = sqlx::query_as(
-                    "SELECT kid, private_der, public_raw, created_at FROM signing_keys",
-                )
-                .fetch_all(&self.pool)
-                .await?;
-                Ok(rows.into_iter().map(Into::into).collect())
-            }
-
+        impl $crate::store::AccountStore for $store {
             async fn create_account(
                 &self,
                 a: &$crate::store::NewAccount,
+                actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::user::User> {
+                use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{rows, ts::Ts};
                 let now = Ts(a.now);
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
-                    "INSERT INTO users (id, email, email_key, name, password_hash, \
+                    "INSERT INTO users (id, email, email_key, name, name_key, password_hash, \
                      email_verified, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
                 )
                 .bind(a.user_id)
                 .bind(&a.email)
                 .bind(&a.email_key)
                 .bind(&a.name)
+                .bind(a.name.to_lowercase())
                 .bind(&a.password_hash)
                 .bind(a.email_verified)
                 .bind(now)
@@ -71,7 +31,7 @@ macro_rules! impl_store {
                 .await?;
                 sqlx::query(
                     "INSERT INTO workspaces (id, slug, name, is_personal, created_by, \
-                     created_at, updated_at) VALUES ($1, $2, $3, TRUE, $4, $5, $5)",
+                     member_count, created_at, updated_at) VALUES ($1, $2, $3, TRUE, $4, 1, $5, $5)",
                 )
                 .bind(a.workspace_id)
                 .bind(&a.workspace_slug)
@@ -98,6 +58,40 @@ macro_rules! impl_store {
                 .bind(a.workspace_id)
                 .fetch_one(&mut *tx)
                 .await?;
+                let events = [
+                    NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::USER_SIGNED_UP,
+                        target_type: "user",
+                        target_id: Some(a.user_id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({"email": a.email, "name": a.name})),
+                    },
+                    NewEvent {
+                        workspace_id: Some(a.workspace_id),
+                        actor,
+                        action: actions::WORKSPACE_CREATED,
+                        target_type: "workspace",
+                        target_id: Some(a.workspace_id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({
+                            "name": a.workspace_name, "slug": a.workspace_slug, "personal": true,
+                        })),
+                    },
+                    NewEvent {
+                        workspace_id: Some(a.workspace_id),
+                        actor,
+                        action: actions::MEMBER_ADDED,
+                        target_type: "user",
+                        target_id: Some(a.user_id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({"role": "owner"})),
+                    },
+                ];
+                for e in &events {
+                    Self::record(&mut tx, e).await?;
+                }
                 tx.commit().await?;
                 Ok(row.into())
             }
@@ -133,20 +127,46 @@ macro_rules! impl_store {
                 &self,
                 id: uuid::Uuid,
                 name: Option<&str>,
-                now: chrono::DateTime<chrono::Utc>,
+                actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<Option<$crate::domain::user::User>> {
+                use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{rows, ts::Ts};
-                let row: Option<rows::UserRow> = sqlx::query_as(&format!(
-                    "UPDATE users SET name = COALESCE($2, name), updated_at = $3 \
-                     WHERE id = $1 RETURNING {}",
+                let mut tx = self.begin_write().await?;
+                let before: Option<(String,)> =
+                    sqlx::query_as("SELECT name FROM users WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((old_name,)) = before else {
+                    return Ok(None);
+                };
+                let row: rows::UserRow = sqlx::query_as(&format!(
+                    "UPDATE users SET name = COALESCE($2, name), name_key = COALESCE($3, name_key), \
+                     updated_at = $4 WHERE id = $1 RETURNING {}",
                     rows::USER_COLUMNS
                 ))
                 .bind(id)
                 .bind(name)
-                .bind(Ts(now))
-                .fetch_optional(&self.pool)
+                .bind(name.map(str::to_lowercase))
+                .bind(Ts(actor.at))
+                .fetch_one(&mut *tx)
                 .await?;
-                Ok(row.map(Into::into))
+                let user: $crate::domain::user::User = row.into();
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::USER_UPDATED,
+                        target_type: "user",
+                        target_id: Some(id.to_string()),
+                        before: Some(serde_json::json!({"name": old_name})),
+                        after: Some(serde_json::json!({"name": user.name})),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Some(user))
             }
 
             async fn set_password(
@@ -169,7 +189,9 @@ macro_rules! impl_store {
             async fn create_session(
                 &self,
                 s: &$crate::store::NewSession,
+                actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<()> {
+                use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::ts::Ts;
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
@@ -194,6 +216,19 @@ macro_rules! impl_store {
                 .bind(Ts(s.now))
                 .execute(&mut *tx)
                 .await?;
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: s.workspace_id,
+                        actor,
+                        action: actions::SESSION_STARTED,
+                        target_type: "session",
+                        target_id: Some(s.id.to_string()),
+                        before: None,
+                        after: None,
+                    },
+                )
+                .await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -202,10 +237,12 @@ macro_rules! impl_store {
                 &self,
                 presented: &[u8],
                 next: &[u8],
-                now: chrono::DateTime<chrono::Utc>,
                 expires_at: chrono::DateTime<chrono::Utc>,
+                actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::store::Rotation> {
+                use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{ts::Ts, Rotation};
+                let now = actor.at;
                 let mut tx = self.begin_write().await?;
                 let found: Option<(
                     uuid::Uuid,
@@ -216,8 +253,8 @@ macro_rules! impl_store {
                     Ts,
                 )> = sqlx::query_as(
                     "SELECT rt.session_id, rt.spent_at, s.user_id, s.workspace_id, \
-                         s.ended_at, s.expires_at FROM refresh_tokens rt \
-                         JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1",
+                     s.ended_at, s.expires_at FROM refresh_tokens rt \
+                     JOIN sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1",
                 )
                 .bind(presented)
                 .fetch_optional(&mut *tx)
@@ -231,8 +268,8 @@ macro_rules! impl_store {
                     return Ok(Rotation::Invalid);
                 }
                 // Spend the token only if nobody else has: a concurrent presenter loses here.
-                let spent = if spent_at.is_none() {
-                    sqlx::query(
+                let spent = spent_at.is_none()
+                    && sqlx::query(
                         "UPDATE refresh_tokens SET spent_at = $2 \
                          WHERE token_hash = $1 AND spent_at IS NULL",
                     )
@@ -241,10 +278,7 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?
                     .rows_affected()
-                        == 1
-                } else {
-                    false
-                };
+                        == 1;
                 if !spent {
                     sqlx::query(
                         "UPDATE sessions SET ended_at = $2, end_reason = 'refresh_token_reused' \
@@ -253,6 +287,22 @@ macro_rules! impl_store {
                     .bind(session_id)
                     .bind(Ts(now))
                     .execute(&mut *tx)
+                    .await?;
+                    Self::record(
+                        &mut tx,
+                        &NewEvent {
+                            workspace_id,
+                            actor: &$crate::domain::audit::Actor {
+                                user_id: Some(user_id),
+                                ..actor.clone()
+                            },
+                            action: actions::SESSION_REUSE_DETECTED,
+                            target_type: "session",
+                            target_id: Some(session_id.to_string()),
+                            before: None,
+                            after: Some(serde_json::json!({"ended": true})),
+                        },
+                    )
                     .await?;
                     tx.commit().await?;
                     return Ok(Rotation::Reused { session_id });
@@ -266,12 +316,14 @@ macro_rules! impl_store {
                 .bind(Ts(now))
                 .execute(&mut *tx)
                 .await?;
-                sqlx::query("UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1")
-                    .bind(session_id)
-                    .bind(Ts(now))
-                    .bind(Ts(expires_at))
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1",
+                )
+                .bind(session_id)
+                .bind(Ts(now))
+                .bind(Ts(expires_at))
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(Rotation::Rotated {
                     session_id,
@@ -284,20 +336,39 @@ macro_rules! impl_store {
                 &self,
                 user_id: uuid::Uuid,
                 session_id: uuid::Uuid,
-                now: chrono::DateTime<chrono::Utc>,
                 reason: &str,
+                actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query(
+                use $crate::domain::audit::{actions, NewEvent};
+                let mut tx = self.begin_write().await?;
+                let ended: Option<(Option<uuid::Uuid>,)> = sqlx::query_as(
                     "UPDATE sessions SET ended_at = $3, end_reason = $4 \
-                     WHERE id = $1 AND user_id = $2 AND ended_at IS NULL",
+                     WHERE id = $1 AND user_id = $2 AND ended_at IS NULL RETURNING workspace_id",
                 )
                 .bind(session_id)
                 .bind(user_id)
-                .bind($crate::store::ts::Ts(now))
+                .bind($crate::store::ts::Ts(actor.at))
                 .bind(reason)
-                .execute(&self.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                let Some((workspace_id,)) = ended else {
+                    return Ok(false);
+                };
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id,
+                        actor,
+                        action: actions::SESSION_ENDED,
+                        target_type: "session",
+                        target_id: Some(session_id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({"reason": reason})),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn active_sessions(
@@ -339,8 +410,11 @@ macro_rules! impl_store {
             async fn create_api_key(
                 &self,
                 k: &$crate::store::NewApiKey,
+                actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::api_key::ApiKey> {
+                use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{rows, ts::Ts};
+                let mut tx = self.begin_write().await?;
                 let row: rows::ApiKeyRow = sqlx::query_as(&format!(
                     "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
                      created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -355,8 +429,24 @@ macro_rules! impl_store {
                 .bind(k.read_only)
                 .bind(Ts(k.now))
                 .bind(k.expires_at.map(Ts))
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *tx)
                 .await?;
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::API_KEY_CREATED,
+                        target_type: "api_key",
+                        target_id: Some(k.id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({
+                            "name": k.name, "prefix": k.prefix, "read_only": k.read_only,
+                        })),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
                 Ok(row.into())
             }
 
@@ -398,18 +488,37 @@ macro_rules! impl_store {
                 &self,
                 user_id: uuid::Uuid,
                 id: uuid::Uuid,
-                now: chrono::DateTime<chrono::Utc>,
+                actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<bool> {
+                use $crate::domain::audit::{actions, NewEvent};
+                let mut tx = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 \
                      WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
                 )
                 .bind(id)
                 .bind(user_id)
-                .bind($crate::store::ts::Ts(now))
-                .execute(&self.pool)
+                .bind($crate::store::ts::Ts(actor.at))
+                .execute(&mut *tx)
                 .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::API_KEY_REVOKED,
+                        target_type: "api_key",
+                        target_id: Some(id.to_string()),
+                        before: None,
+                        after: None,
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn api_key_auth(
@@ -453,4 +562,4 @@ macro_rules! impl_store {
     };
 }
 
-pub(crate) use impl_store;
+pub(crate) use impl_account_store;
