@@ -89,13 +89,15 @@ impl Core {
             .await?)
     }
 
-    /// One member.
+    /// One member. An id outside the workspace is 404 whatever the caller's role.
     pub async fn member(&self, access: &Access, user_id: Uuid) -> Result<Member> {
-        access.require(Action::ReadMember)?;
-        self.store
+        let member = self
+            .store
             .member(access.workspace.id, user_id)
             .await?
-            .ok_or(Error::NotFound)
+            .ok_or(Error::NotFound)?;
+        access.require(Action::ReadMember)?;
+        Ok(member)
     }
 
     /// Adds an existing user to the workspace with `role`.
@@ -115,7 +117,9 @@ impl Core {
     }
 
     /// Changes a member's role. A lower role takes effect on the member's next request, and
-    /// their sessions bound to this workspace end.
+    /// their sessions bound to this workspace end. The rules (`role::check_role_change` and the
+    /// last-owner check) are applied inside the transaction, after the target is found, so an
+    /// id outside the workspace is 404 whatever the caller's role.
     pub async fn change_role(
         &self,
         access: &Access,
@@ -123,7 +127,6 @@ impl Core {
         role: Role,
         meta: &RequestMeta,
     ) -> Result<Member> {
-        access.require(Action::ManageMembers)?;
         let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
         Ok(self
             .store

@@ -1,17 +1,24 @@
 //! The `Principal` extractor: `Authorization: Bearer <access JWT | rk_ API key>` or
-//! `X-API-Key: <key>`, resolved by the domain with one database read. Also `RequestMeta`.
+//! `X-API-Key: <key>`, resolved by the domain with one database read; the `Access` extractor,
+//! which resolves the credential and the `{ws}` path segment together, also in one read; and
+//! `RequestMeta`.
 
 use std::net::SocketAddr;
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts},
+    extract::{ConnectInfo, FromRequestParts, RawPathParams},
     http::{header, request::Parts, Method},
 };
 
 use super::problem::ApiError;
 use crate::{
     app::AppState,
-    domain::{auth::Principal, session::RequestMeta, Error},
+    domain::{
+        auth::Principal,
+        session::RequestMeta,
+        workspace::{Access, WorkspaceRef},
+        Error,
+    },
 };
 
 /// No credential is longer than this; longer ones are refused before any work.
@@ -21,16 +28,44 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let credential = bearer(parts).ok_or(Error::Unauthenticated)?;
-        if credential.is_empty() || credential.len() > MAX_CREDENTIAL_LEN {
-            return Err(Error::Unauthenticated.into());
-        }
-        let principal = state.core.authenticate(credential).await?;
-        if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            principal.require_write()?;
-        }
+        let principal = state.core.authenticate(credential(parts)?).await?;
+        require_write_if_changing(parts, &principal)?;
         Ok(principal)
     }
+}
+
+/// A caller's standing in the workspace named by the `{ws}` path segment (an id or a slug).
+impl FromRequestParts<AppState> for Access {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| anyhow::anyhow!("no path parameters on a workspace route: {e}"))?;
+        let ws = params
+            .iter()
+            .find(|(name, _)| *name == "ws")
+            .map(|(_, value)| WorkspaceRef::parse(value))
+            .ok_or_else(|| anyhow::anyhow!("a workspace route without {{ws}}"))?;
+        let access = state.core.authorize(credential(parts)?, &ws).await?;
+        require_write_if_changing(parts, &access.principal)?;
+        Ok(access)
+    }
+}
+
+fn credential(parts: &Parts) -> Result<&str, ApiError> {
+    match bearer(parts) {
+        Some(c) if !c.is_empty() && c.len() <= MAX_CREDENTIAL_LEN => Ok(c),
+        _ => Err(Error::Unauthenticated.into()),
+    }
+}
+
+/// A read-only API key may only read.
+fn require_write_if_changing(parts: &Parts, principal: &Principal) -> Result<(), ApiError> {
+    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        principal.require_write()?;
+    }
+    Ok(())
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {

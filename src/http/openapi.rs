@@ -16,6 +16,9 @@ use utoipa::{
     tags(
         (name = "auth", description = "Sign-up, sign-in, token refresh, sign-out"),
         (name = "me", description = "The caller's account, sessions and API keys"),
+        (name = "workspaces", description = "Workspaces, and the caller's role in each"),
+        (name = "members", description = "Members and their roles"),
+        (name = "audit", description = "The audit log of a workspace"),
     )
 )]
 pub struct NativeApi;

@@ -2,8 +2,12 @@
 //! function and shapes the answer.
 
 mod api_keys;
+mod audit;
 mod auth;
 mod me;
+mod members;
+mod nullable;
+mod workspaces;
 
 use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -22,4 +26,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me::end_session))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::revoke))
+        .routes(routes!(workspaces::list, workspaces::create))
+        .routes(routes!(workspaces::get, workspaces::update, workspaces::delete))
+        .routes(routes!(workspaces::leave))
+        .routes(routes!(workspaces::revoke_sessions))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::get, members::update, members::remove))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
 }
