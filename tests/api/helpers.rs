@@ -265,6 +265,72 @@ impl TestApp {
         )
     }
 
+    /// Creates a workspace as the holder of `access`; returns its body.
+    pub async fn workspace(&self, access: &str, name: &str) -> Value {
+        let r = self
+            .post("/v1/workspaces", Some(access), json!({"name": name}))
+            .await;
+        assert_eq!(r.status, 201, "create workspace: {}", r.text);
+        r.body
+    }
+
+    /// Adds an existing user to a workspace with a role (as an owner or admin).
+    pub async fn add(&self, manager: &str, ws: &str, account: &Account, role: &str) {
+        let r = self
+            .post(
+                &format!("/v1/workspaces/{ws}/members"),
+                Some(manager),
+                json!({"user_id": account.id, "role": role}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "add {role}: {}", r.text);
+    }
+
+    /// Sets a member's role (as an owner).
+    pub async fn set_role(&self, owner: &str, ws: &str, user_id: &str, role: &str) {
+        let r = self
+            .call(
+                "PATCH",
+                &format!("/v1/workspaces/{ws}/members/{user_id}"),
+                Some(owner),
+                Some(json!({"role": role})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "set role {role}: {}", r.text);
+    }
+
+    /// The role a user has in a workspace according to the database, if any.
+    pub async fn role_in_db(&self, ws: &str, user_id: &str) -> Option<String> {
+        let sql = "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2";
+        let ws = uuid::Uuid::parse_str(ws).expect("ws id");
+        let user = uuid::Uuid::parse_str(user_id).expect("user id");
+        match &self.raw {
+            Raw::Sqlite(p) => sqlx::query_scalar(sql).bind(ws).bind(user).fetch_optional(p).await,
+            Raw::Postgres(p) => sqlx::query_scalar(sql).bind(ws).bind(user).fetch_optional(p).await,
+        }
+        .expect("role query")
+    }
+
+    /// A snapshot of row counts of every table, to show that refused calls changed nothing.
+    pub async fn census(&self) -> Vec<i64> {
+        let mut counts = Vec::new();
+        for table in [
+            "users",
+            "workspaces",
+            "memberships",
+            "memberships WHERE role = 'owner'",
+            "memberships WHERE role = 'admin'",
+            "memberships WHERE role = 'editor'",
+            "memberships WHERE role = 'viewer'",
+            "sessions WHERE ended_at IS NULL",
+            "api_keys WHERE revoked_at IS NULL",
+            "audit_events",
+        ] {
+            counts.push(self.raw.count(&format!("SELECT COUNT(*) FROM {table}")).await);
+        }
+        counts
+    }
+
     /// The number of rows a `WHERE` clause selects from `table`.
     pub async fn rows(&self, table: &str, filter: &str) -> i64 {
         let sql = if filter.is_empty() {

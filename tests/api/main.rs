@@ -9,3 +9,6 @@ mod operations;
 mod replicas;
 mod sessions;
 mod tokens;
+mod members;
+mod workspaces;
+mod owners;
