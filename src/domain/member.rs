@@ -134,16 +134,15 @@ impl Core {
             .await?)
     }
 
-    /// Removes a member (or, for the caller themself, leaves). Their access ends at once.
+    /// Removes a member (or, for the caller themself, leaves). Their access ends at once. As
+    /// with role changes, `role::check_removal` and the last-owner check run in the transaction,
+    /// after the target is found.
     pub async fn remove_member(
         &self,
         access: &Access,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> Result<()> {
-        if user_id != access.user_id() {
-            access.require(Action::ManageMembers)?;
-        }
         let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
         Ok(self
             .store

@@ -12,3 +12,5 @@ mod tokens;
 mod members;
 mod workspaces;
 mod owners;
+mod revocation;
+mod tenancy;
