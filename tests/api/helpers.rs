@@ -305,8 +305,20 @@ impl TestApp {
         let ws = uuid::Uuid::parse_str(ws).expect("ws id");
         let user = uuid::Uuid::parse_str(user_id).expect("user id");
         match &self.raw {
-            Raw::Sqlite(p) => sqlx::query_scalar(sql).bind(ws).bind(user).fetch_optional(p).await,
-            Raw::Postgres(p) => sqlx::query_scalar(sql).bind(ws).bind(user).fetch_optional(p).await,
+            Raw::Sqlite(p) => {
+                sqlx::query_scalar(sql)
+                    .bind(ws)
+                    .bind(user)
+                    .fetch_optional(p)
+                    .await
+            }
+            Raw::Postgres(p) => {
+                sqlx::query_scalar(sql)
+                    .bind(ws)
+                    .bind(user)
+                    .fetch_optional(p)
+                    .await
+            }
         }
         .expect("role query")
     }
@@ -326,7 +338,11 @@ impl TestApp {
             "api_keys WHERE revoked_at IS NULL",
             "audit_events",
         ] {
-            counts.push(self.raw.count(&format!("SELECT COUNT(*) FROM {table}")).await);
+            counts.push(
+                self.raw
+                    .count(&format!("SELECT COUNT(*) FROM {table}"))
+                    .await,
+            );
         }
         counts
     }

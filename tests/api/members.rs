@@ -19,13 +19,17 @@ on_both_databases!(
     what_each_role_may_read,
 );
 
-async fn member_pages_are_stable_complete_and_unaffected_by_members_joining_meanwhile(app: TestApp) {
+async fn member_pages_are_stable_complete_and_unaffected_by_members_joining_meanwhile(
+    app: TestApp,
+) {
     let owner = app.signup("pager@example.com", "Pager").await;
     let ws = app.workspace(&owner.access, "Paged").await;
     let id = ws["id"].as_str().expect("id").to_owned();
     let mut people = Vec::new();
     for i in 0..12 {
-        let p = app.signup(&format!("p{i:02}@example.com"), &format!("Person {i:02}")).await;
+        let p = app
+            .signup(&format!("p{i:02}@example.com"), &format!("Person {i:02}"))
+            .await;
         app.add(&owner.access, &id, &p, "viewer").await;
         people.push(p);
     }
@@ -44,7 +48,9 @@ async fn member_pages_are_stable_complete_and_unaffected_by_members_joining_mean
         }
         // Someone joins between pages: they appear at the end, never twice, never skipping.
         if round < 2 {
-            let p = app.signup(&format!("late{round}@example.com"), "Late").await;
+            let p = app
+                .signup(&format!("late{round}@example.com"), "Late")
+                .await;
             app.add(&owner.access, &id, &p, "editor").await;
             late += 1;
         }
@@ -60,14 +66,40 @@ async fn member_pages_are_stable_complete_and_unaffected_by_members_joining_mean
     assert_eq!(unique.len(), seen.len(), "a member appeared twice");
     assert_eq!(seen.len(), 13 + late, "a member was skipped");
     assert_eq!(seen[0], owner.id, "oldest membership first");
-    assert_eq!(&seen[1..13], people.iter().map(|p| p.id.clone()).collect::<Vec<_>>().as_slice());
-    let r = app.get(&format!("/v1/workspaces/{id}/members?limit=201"), &owner.access).await;
+    assert_eq!(
+        &seen[1..13],
+        people
+            .iter()
+            .map(|p| p.id.clone())
+            .collect::<Vec<_>>()
+            .as_slice()
+    );
+    let r = app
+        .get(
+            &format!("/v1/workspaces/{id}/members?limit=201"),
+            &owner.access,
+        )
+        .await;
     r.assert_problem(422, "validation_failed");
-    let r = app.get(&format!("/v1/workspaces/{id}/members?role=captain"), &owner.access).await;
+    let r = app
+        .get(
+            &format!("/v1/workspaces/{id}/members?role=captain"),
+            &owner.access,
+        )
+        .await;
     r.assert_problem(400, "invalid_query");
-    let r = app.get(&format!("/v1/workspaces/{id}/members?role=editor"), &owner.access).await;
+    let r = app
+        .get(
+            &format!("/v1/workspaces/{id}/members?role=editor"),
+            &owner.access,
+        )
+        .await;
     assert_eq!(r.body["total"], 2);
-    assert!(r.body["data"].as_array().expect("data").iter().all(|m| m["role"] == "editor"));
+    assert!(r.body["data"]
+        .as_array()
+        .expect("data")
+        .iter()
+        .all(|m| m["role"] == "editor"));
 }
 
 async fn search_matches_email_and_name_case_insensitively_and_literally(app: TestApp) {
@@ -108,8 +140,16 @@ async fn search_matches_email_and_name_case_insensitively_and_literally(app: Tes
     assert_eq!(search("100%").await, ["percent@example.com"]);
     assert_eq!(search("%").await, ["percent@example.com"]);
     assert_eq!(search("_").await, ["under_score@example.com"]);
-    assert_eq!(search("o_e").await, Vec::<String>::new(), "`_` is literal, not a wildcard");
-    assert_eq!(search("a%e").await, Vec::<String>::new(), "`%` is literal, not a wildcard");
+    assert_eq!(
+        search("o_e").await,
+        Vec::<String>::new(),
+        "`_` is literal, not a wildcard"
+    );
+    assert_eq!(
+        search("a%e").await,
+        Vec::<String>::new(),
+        "`%` is literal, not a wildcard"
+    );
     assert_eq!(search("zzz").await, Vec::<String>::new());
     assert_eq!(search("example.com").await.len(), 5);
 }
@@ -134,31 +174,63 @@ async fn adding_a_member_follows_the_rules(app: TestApp) {
     app.add(&owner.access, &id, &editor, "editor").await;
     let path = format!("/v1/workspaces/{id}/members");
 
-    app.post(&path, Some(&admin.access), json!({"email": newcomer.email, "role": "owner"}))
-        .await
-        .assert_problem(403, "cannot_grant_owner");
-    app.post(&path, Some(&editor.access), json!({"email": newcomer.email, "role": "viewer"}))
-        .await
-        .assert_problem(403, "insufficient_role");
-    app.post(&path, Some(&admin.access), json!({"email": "nobody@example.com", "role": "viewer"}))
-        .await
-        .assert_problem(422, "validation_failed");
+    app.post(
+        &path,
+        Some(&admin.access),
+        json!({"email": newcomer.email, "role": "owner"}),
+    )
+    .await
+    .assert_problem(403, "cannot_grant_owner");
+    app.post(
+        &path,
+        Some(&editor.access),
+        json!({"email": newcomer.email, "role": "viewer"}),
+    )
+    .await
+    .assert_problem(403, "insufficient_role");
+    app.post(
+        &path,
+        Some(&admin.access),
+        json!({"email": "nobody@example.com", "role": "viewer"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
     app.post(&path, Some(&admin.access), json!({"role": "viewer"}))
         .await
         .assert_problem(422, "validation_failed");
-    app.post(&path, Some(&admin.access), json!({"email": newcomer.email, "role": "boss"}))
-        .await
-        .assert_problem(422, "validation_failed");
+    app.post(
+        &path,
+        Some(&admin.access),
+        json!({"email": newcomer.email, "role": "boss"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
     let r = app
-        .post(&path, Some(&admin.access), json!({"email": "  NEW@example.com ", "role": "admin"}))
+        .post(
+            &path,
+            Some(&admin.access),
+            json!({"email": "  NEW@example.com ", "role": "admin"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["role"], "admin");
-    app.post(&path, Some(&owner.access), json!({"user_id": newcomer.id, "role": "viewer"}))
-        .await
-        .assert_problem(409, "already_member");
-    assert_eq!(app.role_in_db(&id, &newcomer.id).await.as_deref(), Some("admin"));
-    assert_eq!(app.get(&format!("/v1/workspaces/{id}"), &owner.access).await.body["member_count"], 4);
+    app.post(
+        &path,
+        Some(&owner.access),
+        json!({"user_id": newcomer.id, "role": "viewer"}),
+    )
+    .await
+    .assert_problem(409, "already_member");
+    assert_eq!(
+        app.role_in_db(&id, &newcomer.id).await.as_deref(),
+        Some("admin")
+    );
+    assert_eq!(
+        app.get(&format!("/v1/workspaces/{id}"), &owner.access)
+            .await
+            .body["member_count"],
+        4
+    );
 }
 
 /// A workspace with an owner (who resets things) and one member for each actor role.
@@ -194,10 +266,18 @@ async fn every_role_change_follows_the_permission_table(app: TestApp) {
             for new in ROLES {
                 app.set_role(&boss.access, &id, &target.id, current).await;
                 let r = app
-                    .call("PATCH", &path, Some(&actor.access), Some(json!({"role": new})))
+                    .call(
+                        "PATCH",
+                        &path,
+                        Some(&actor.access),
+                        Some(json!({"role": new})),
+                    )
                     .await;
                 let expected = allowed_change(actor_role, current, new);
-                let now = app.role_in_db(&id, &target.id).await.expect("still a member");
+                let now = app
+                    .role_in_db(&id, &target.id)
+                    .await
+                    .expect("still a member");
                 if expected {
                     assert_eq!(r.status, 200, "{actor_role} {current}->{new}: {}", r.text);
                     assert_eq!(r.body["role"], new);
@@ -224,7 +304,12 @@ async fn every_removal_follows_the_permission_table(app: TestApp) {
                 app.set_role(&boss.access, &id, &target.id, current).await;
             }
             let r = app
-                .call("DELETE", &format!("/v1/workspaces/{id}/members/{}", target.id), Some(&actor.access), None)
+                .call(
+                    "DELETE",
+                    &format!("/v1/workspaces/{id}/members/{}", target.id),
+                    Some(&actor.access),
+                    None,
+                )
                 .await;
             let expected = match *actor_role {
                 "owner" => true,
@@ -244,27 +329,54 @@ async fn every_removal_follows_the_permission_table(app: TestApp) {
     // Everyone may remove themselves, except the last owner.
     for (role, actor) in actors.iter().rev() {
         let r = app
-            .call("DELETE", &format!("/v1/workspaces/{id}/members/{}", actor.id), Some(&actor.access), None)
+            .call(
+                "DELETE",
+                &format!("/v1/workspaces/{id}/members/{}", actor.id),
+                Some(&actor.access),
+                None,
+            )
             .await;
         assert_eq!(r.status, 204, "{role} leaving: {}", r.text);
     }
-    app.call("DELETE", &format!("/v1/workspaces/{id}/members/{}", boss.id), Some(&boss.access), None)
-        .await
-        .assert_problem(409, "last_owner");
-    assert_eq!(app.role_in_db(&id, &boss.id).await.as_deref(), Some("owner"));
+    app.call(
+        "DELETE",
+        &format!("/v1/workspaces/{id}/members/{}", boss.id),
+        Some(&boss.access),
+        None,
+    )
+    .await
+    .assert_problem(409, "last_owner");
+    assert_eq!(
+        app.role_in_db(&id, &boss.id).await.as_deref(),
+        Some("owner")
+    );
 }
 
 async fn what_each_role_may_read(app: TestApp) {
     let (_boss, id, actors) = cast(&app).await;
     for (role, actor) in &actors {
-        let ws = app.get(&format!("/v1/workspaces/{id}"), &actor.access).await;
-        let list = app.get(&format!("/v1/workspaces/{id}/members"), &actor.access).await;
-        let one = app
-            .get(&format!("/v1/workspaces/{id}/members/{}", actor.id), &actor.access)
+        let ws = app
+            .get(&format!("/v1/workspaces/{id}"), &actor.access)
             .await;
-        let audit = app.get(&format!("/v1/workspaces/{id}/audit-events"), &actor.access).await;
+        let list = app
+            .get(&format!("/v1/workspaces/{id}/members"), &actor.access)
+            .await;
+        let one = app
+            .get(
+                &format!("/v1/workspaces/{id}/members/{}", actor.id),
+                &actor.access,
+            )
+            .await;
+        let audit = app
+            .get(&format!("/v1/workspaces/{id}/audit-events"), &actor.access)
+            .await;
         let patch = app
-            .call("PATCH", &format!("/v1/workspaces/{id}"), Some(&actor.access), Some(json!({"description": *role})))
+            .call(
+                "PATCH",
+                &format!("/v1/workspaces/{id}"),
+                Some(&actor.access),
+                Some(json!({"description": *role})),
+            )
             .await;
         assert_eq!(list.status, 200, "{role} lists members");
         assert_eq!(list.body["total"], 7);
@@ -277,7 +389,15 @@ async fn what_each_role_may_read(app: TestApp) {
             assert_eq!(one.status, 200, "{role}");
         }
         let manager = matches!(*role, "owner" | "admin");
-        assert_eq!(audit.status, if manager { 200 } else { 403 }, "{role} audit");
-        assert_eq!(patch.status, if manager { 200 } else { 403 }, "{role} update");
+        assert_eq!(
+            audit.status,
+            if manager { 200 } else { 403 },
+            "{role} audit"
+        );
+        assert_eq!(
+            patch.status,
+            if manager { 200 } else { 403 },
+            "{role} update"
+        );
     }
 }

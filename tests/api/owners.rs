@@ -32,7 +32,10 @@ async fn race(app: &TestApp, kind: Race) {
                 let id = ws["id"].as_str().expect("id").to_owned();
                 app.add(&a.access, &id, &b, "owner").await;
                 let member = |actor: &str, target: &str| {
-                    (actor.to_owned(), format!("/v1/workspaces/{id}/members/{target}"))
+                    (
+                        actor.to_owned(),
+                        format!("/v1/workspaces/{id}/members/{target}"),
+                    )
                 };
                 let ((ta, pa), (tb, pb)) = match kind {
                     Race::DemoteEachOther | Race::RemoveEachOther => {
@@ -64,8 +67,14 @@ async fn race(app: &TestApp, kind: Race) {
         .collect::<Vec<u32>>()
         .await;
     assert_eq!(outcomes.len(), TRIES);
-    assert!(outcomes.iter().all(|&n| n <= 1), "both changes of a pair succeeded");
-    assert!(outcomes.iter().all(|&n| n == 1), "neither change of a pair succeeded");
+    assert!(
+        outcomes.iter().all(|&n| n <= 1),
+        "both changes of a pair succeeded"
+    );
+    assert!(
+        outcomes.iter().all(|&n| n == 1),
+        "neither change of a pair succeeded"
+    );
     let ownerless = app
         .rows(
             "workspaces w",
@@ -73,7 +82,10 @@ async fn race(app: &TestApp, kind: Race) {
         )
         .await;
     assert_eq!(ownerless, 0, "workspaces left without an owner");
-    assert_eq!(app.rows("workspaces", "NOT is_personal").await, TRIES as i64);
+    assert_eq!(
+        app.rows("workspaces", "NOT is_personal").await,
+        TRIES as i64
+    );
     assert_eq!(
         app.rows("memberships", "role = 'owner'").await,
         2 + TRIES as i64,

@@ -11,13 +11,17 @@ on_both_databases!(
     revoke_sessions_ends_every_session_of_every_member_including_the_callers,
 );
 
-async fn a_removed_member_loses_the_workspace_by_every_credential_on_the_next_request(app: TestApp) {
+async fn a_removed_member_loses_the_workspace_by_every_credential_on_the_next_request(
+    app: TestApp,
+) {
     let owner = app.signup("remover@example.com", "Remover").await;
     let member = app.signup("removed@example.com", "Removed").await;
     let ws = app.workspace(&owner.access, "Revocable").await;
     let id = ws["id"].as_str().expect("id").to_owned();
     app.add(&owner.access, &id, &member, "admin").await;
-    let (_, key) = app.api_key(&member.access, json!({"name": "member key"})).await;
+    let (_, key) = app
+        .api_key(&member.access, json!({"name": "member key"}))
+        .await;
     let bound = app
         .state
         .core
@@ -34,32 +38,63 @@ async fn a_removed_member_loses_the_workspace_by_every_credential_on_the_next_re
     }
 
     let r = app
-        .call("DELETE", &format!("{path}/members/{}", member.id), Some(&owner.access), None)
+        .call(
+            "DELETE",
+            &format!("{path}/members/{}", member.id),
+            Some(&owner.access),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
 
     for credential in [&member.access, &key] {
-        app.get(&path, credential).await.assert_problem(404, "not_found");
-        app.get(&format!("{path}/members"), credential).await.assert_problem(404, "not_found");
-        app.call("PATCH", &path, Some(credential), Some(json!({"name": "mine now"})))
+        app.get(&path, credential)
             .await
             .assert_problem(404, "not_found");
+        app.get(&format!("{path}/members"), credential)
+            .await
+            .assert_problem(404, "not_found");
+        app.call(
+            "PATCH",
+            &path,
+            Some(credential),
+            Some(json!({"name": "mine now"})),
+        )
+        .await
+        .assert_problem(404, "not_found");
     }
     // A fresh access token from the member's refresh token does not bring the workspace back.
     let renewed = app
-        .post("/v1/auth/refresh", None, json!({"refresh_token": member.refresh}))
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": member.refresh}),
+        )
         .await;
     assert_eq!(renewed.status, 200);
     app.get(&path, renewed.body["access_token"].as_str().expect("t"))
         .await
         .assert_problem(404, "not_found");
     // The session bound to the workspace is over altogether.
-    app.get("/v1/me", &bound.access_token).await.assert_problem(401, "unauthenticated");
-    app.post("/v1/auth/refresh", None, json!({"refresh_token": bound.refresh_token}))
+    app.get("/v1/me", &bound.access_token)
         .await
         .assert_problem(401, "unauthenticated");
-    assert_eq!(app.rows("sessions", "end_reason = 'removed_from_workspace'").await, 1);
-    assert_eq!(app.get(&path, &owner.access).await.body["name"], "Revocable");
+    app.post(
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": bound.refresh_token}),
+    )
+    .await
+    .assert_problem(401, "unauthenticated");
+    assert_eq!(
+        app.rows("sessions", "end_reason = 'removed_from_workspace'")
+            .await,
+        1
+    );
+    assert_eq!(
+        app.get(&path, &owner.access).await.body["name"],
+        "Revocable"
+    );
 }
 
 async fn a_lowered_role_applies_on_the_very_next_request_and_ends_bound_sessions(app: TestApp) {
@@ -82,22 +117,37 @@ async fn a_lowered_role_applies_on_the_very_next_request_and_ends_bound_sessions
     let path = format!("/v1/workspaces/{id}");
     for credential in [&member.access, &key] {
         let r = app
-            .call("PATCH", &path, Some(credential), Some(json!({"description": "as admin"})))
+            .call(
+                "PATCH",
+                &path,
+                Some(credential),
+                Some(json!({"description": "as admin"})),
+            )
             .await;
         assert_eq!(r.status, 200);
     }
     app.set_role(&owner.access, &id, &member.id, "viewer").await;
     for credential in [&member.access, &key] {
-        app.call("PATCH", &path, Some(credential), Some(json!({"description": "as viewer"})))
-            .await
-            .assert_problem(403, "insufficient_role");
+        app.call(
+            "PATCH",
+            &path,
+            Some(credential),
+            Some(json!({"description": "as viewer"})),
+        )
+        .await
+        .assert_problem(403, "insufficient_role");
         app.get(&format!("{path}/audit-events"), credential)
             .await
             .assert_problem(403, "insufficient_role");
         let r = app.get(&path, credential).await;
-        assert_eq!((r.status, r.body["my_role"].as_str()), (200, Some("viewer")));
+        assert_eq!(
+            (r.status, r.body["my_role"].as_str()),
+            (200, Some("viewer"))
+        );
     }
-    app.get("/v1/me", &bound.access_token).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/me", &bound.access_token)
+        .await
+        .assert_problem(401, "unauthenticated");
     assert_eq!(app.rows("workspaces", "description = 'as admin'").await, 1);
     assert_eq!(app.rows("sessions", "end_reason = 'role_lowered'").await, 1);
 }
@@ -128,7 +178,9 @@ async fn revoke_sessions_ends_every_session_of_every_member_including_the_caller
         viewer.access.as_str(),
         second["access_token"].as_str().expect("t"),
     ] {
-        app.get("/v1/me", token).await.assert_problem(401, "unauthenticated");
+        app.get("/v1/me", token)
+            .await
+            .assert_problem(401, "unauthenticated");
     }
     for refresh in [&owner.refresh, &admin.refresh, &viewer.refresh] {
         app.post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
@@ -136,8 +188,17 @@ async fn revoke_sessions_ends_every_session_of_every_member_including_the_caller
             .assert_problem(401, "unauthenticated");
     }
     // API keys are revoked separately; people outside the workspace are untouched.
-    assert_eq!(app.get(&format!("/v1/workspaces/{id}"), &viewer_key).await.status, 200);
+    assert_eq!(
+        app.get(&format!("/v1/workspaces/{id}"), &viewer_key)
+            .await
+            .status,
+        200
+    );
     assert_eq!(app.get("/v1/me", &outsider.access).await.status, 200);
     assert_eq!(app.rows("sessions", "ended_at IS NULL").await, 1);
-    assert_eq!(app.rows("audit_events", "action = 'workspace.sessions_revoked'").await, 1);
+    assert_eq!(
+        app.rows("audit_events", "action = 'workspace.sessions_revoked'")
+            .await,
+        1
+    );
 }

@@ -9,7 +9,9 @@ const ROLES: [&str; 6] = ["owner", "admin", "editor", "field_worker", "viewer", 
 
 on_both_databases!(every_operation_with_another_workspaces_ids_is_404_as_every_role_and_credential);
 
-async fn every_operation_with_another_workspaces_ids_is_404_as_every_role_and_credential(app: TestApp) {
+async fn every_operation_with_another_workspaces_ids_is_404_as_every_role_and_credential(
+    app: TestApp,
+) {
     let home_owner = app.signup("home@example.com", "Home").await;
     let away_owner = app.signup("away@example.com", "Away").await;
     let away_member = app.signup("away-member@example.com", "Away Member").await;
@@ -18,7 +20,8 @@ async fn every_operation_with_another_workspaces_ids_is_404_as_every_role_and_cr
     let home_id = home["id"].as_str().expect("id").to_owned();
     let away_id = away["id"].as_str().expect("id").to_owned();
     let away_slug = away["slug"].as_str().expect("slug").to_owned();
-    app.add(&away_owner.access, &away_id, &away_member, "editor").await;
+    app.add(&away_owner.access, &away_id, &away_member, "editor")
+        .await;
 
     let mut actors = Vec::new();
     for role in ROLES {
@@ -39,12 +42,24 @@ async fn every_operation_with_another_workspaces_ids_is_404_as_every_role_and_cr
             ("POST", format!("{base}/leave"), None),
             ("POST", format!("{base}/revoke-sessions"), None),
             ("GET", format!("{base}/members"), None),
-            ("POST", format!("{base}/members"), Some(json!({"email": "home@example.com", "role": "owner"}))),
+            (
+                "POST",
+                format!("{base}/members"),
+                Some(json!({"email": "home@example.com", "role": "owner"})),
+            ),
             ("GET", format!("{base}/members/{foreign_user}"), None),
-            ("PATCH", format!("{base}/members/{foreign_user}"), Some(json!({"role": "viewer"}))),
+            (
+                "PATCH",
+                format!("{base}/members/{foreign_user}"),
+                Some(json!({"role": "viewer"})),
+            ),
             ("DELETE", format!("{base}/members/{foreign_user}"), None),
             ("GET", format!("{base}/audit-events"), None),
-            ("GET", format!("{base}/audit-events/export?format=csv"), None),
+            (
+                "GET",
+                format!("{base}/audit-events/export?format=csv"),
+                None,
+            ),
         ]);
     }
     // The caller's own workspace in the path, another workspace's member in the id.
@@ -68,8 +83,14 @@ async fn every_operation_with_another_workspaces_ids_is_404_as_every_role_and_cr
         }
     }
     assert_eq!(tries, 6 * 2 * 27);
-    assert_eq!(app.census().await, before, "a refused call changed the database");
-    let away_now = app.get(&format!("/v1/workspaces/{away_id}"), &away_owner.access).await;
+    assert_eq!(
+        app.census().await,
+        before,
+        "a refused call changed the database"
+    );
+    let away_now = app
+        .get(&format!("/v1/workspaces/{away_id}"), &away_owner.access)
+        .await;
     assert_eq!(away_now.body["name"], "Away Base");
     assert_eq!(away_now.body["member_count"], 2);
 }

@@ -17,11 +17,18 @@ on_both_databases!(
 async fn creating_a_workspace_makes_me_its_owner_with_a_unique_slug(app: TestApp) {
     let a = app.signup("founder@example.com", "Founder").await;
     let r = app
-        .post("/v1/workspaces", Some(&a.access), json!({"name": "Acme Field Ops"}))
+        .post(
+            "/v1/workspaces",
+            Some(&a.access),
+            json!({"name": "Acme Field Ops"}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let id = r.body["id"].as_str().expect("id");
-    assert_eq!(r.header("location"), Some(format!("/v1/workspaces/{id}").as_str()));
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/v1/workspaces/{id}").as_str())
+    );
     assert_eq!(r.body["slug"], "acme-field-ops");
     assert_eq!(r.body["my_role"], "owner");
     assert_eq!(r.body["member_count"], 1);
@@ -30,7 +37,9 @@ async fn creating_a_workspace_makes_me_its_owner_with_a_unique_slug(app: TestApp
 
     let again = app.workspace(&a.access, "Acme  Field-Ops!").await;
     assert_ne!(again["slug"], "acme-field-ops");
-    assert!(again["slug"].as_str().is_some_and(|s| s.starts_with("acme-field-ops-")));
+    assert!(again["slug"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("acme-field-ops-")));
 
     app.post(
         "/v1/workspaces",
@@ -39,12 +48,16 @@ async fn creating_a_workspace_makes_me_its_owner_with_a_unique_slug(app: TestApp
     )
     .await
     .assert_problem(409, "slug_taken");
-    app.post("/v1/workspaces", Some(&a.access), json!({"slug": "no-name"}))
-        .await
-        .assert_problem(422, "validation_failed");
+    app.post(
+        "/v1/workspaces",
+        Some(&a.access),
+        json!({"slug": "no-name"}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
     assert_eq!(app.rows("workspaces", "NOT is_personal").await, 2);
     assert_eq!(
-        app.rows("memberships", &format!("role = 'owner' AND workspace_id IN (SELECT id FROM workspaces WHERE slug = 'acme-field-ops')")).await,
+        app.rows("memberships", "role = 'owner' AND workspace_id IN (SELECT id FROM workspaces WHERE slug = 'acme-field-ops')").await,
         1
     );
     // Read by id and by slug alike.
@@ -58,7 +71,8 @@ async fn listing_my_workspaces_shows_my_role_in_each_in_stable_pages(app: TestAp
     let a = app.signup("lister@example.com", "Lister").await;
     let b = app.signup("boss@example.com", "Boss").await;
     let theirs = app.workspace(&b.access, "Boss Co").await;
-    app.add(&b.access, theirs["id"].as_str().expect("id"), &a, "viewer").await;
+    app.add(&b.access, theirs["id"].as_str().expect("id"), &a, "viewer")
+        .await;
     for i in 0..3 {
         app.workspace(&a.access, &format!("Mine {i}")).await;
     }
@@ -73,7 +87,10 @@ async fn listing_my_workspaces_shows_my_role_in_each_in_stable_pages(app: TestAp
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["total"], 5);
         for w in r.body["data"].as_array().expect("data") {
-            seen.push((w["name"].as_str().expect("name").to_owned(), w["my_role"].clone()));
+            seen.push((
+                w["name"].as_str().expect("name").to_owned(),
+                w["my_role"].clone(),
+            ));
         }
         cursor = r.body["next_cursor"].as_str().map(str::to_owned);
         if cursor.is_none() {
@@ -113,7 +130,12 @@ async fn every_profile_field_reads_back_exactly_as_written(app: TestApp) {
         "raw_file_downloads": true,
     });
     let r = app
-        .call("PATCH", &format!("/v1/workspaces/{id}"), Some(&a.access), Some(profile.clone()))
+        .call(
+            "PATCH",
+            &format!("/v1/workspaces/{id}"),
+            Some(&a.access),
+            Some(profile.clone()),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let read = app.get("/v1/workspaces/profiled-renamed", &a.access).await;
@@ -134,7 +156,14 @@ async fn every_profile_field_reads_back_exactly_as_written(app: TestApp) {
     assert!(r.body["logo_url"].is_null() && r.body["map_home"].is_null());
     assert_eq!(r.body["website"], "https://example.com");
     assert_eq!(r.body["timezone"], "Europe/Berlin");
-    assert_eq!(app.rows("workspaces", "slug = 'profiled-renamed' AND logo_url IS NULL AND timezone = 'Europe/Berlin'").await, 1);
+    assert_eq!(
+        app.rows(
+            "workspaces",
+            "slug = 'profiled-renamed' AND logo_url IS NULL AND timezone = 'Europe/Berlin'"
+        )
+        .await,
+        1
+    );
 }
 
 async fn bad_profile_values_and_read_only_fields_are_refused(app: TestApp) {
@@ -184,10 +213,20 @@ async fn deleting_a_workspace_takes_its_memberships_and_bound_sessions_with_it(a
         )
         .await
         .expect("bound session");
-    assert_eq!(app.get(&format!("/v1/workspaces/{id}"), &bound.access_token).await.status, 200);
+    assert_eq!(
+        app.get(&format!("/v1/workspaces/{id}"), &bound.access_token)
+            .await
+            .status,
+        200
+    );
 
     let r = app
-        .call("DELETE", &format!("/v1/workspaces/{id}"), Some(&owner.access), None)
+        .call(
+            "DELETE",
+            &format!("/v1/workspaces/{id}"),
+            Some(&owner.access),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     app.get(&format!("/v1/workspaces/{id}"), &owner.access)
@@ -199,14 +238,26 @@ async fn deleting_a_workspace_takes_its_memberships_and_bound_sessions_with_it(a
     app.get("/v1/me", &bound.access_token)
         .await
         .assert_problem(401, "unauthenticated");
-    app.post("/v1/auth/refresh", None, json!({"refresh_token": bound.refresh_token}))
-        .await
-        .assert_problem(401, "unauthenticated");
+    app.post(
+        "/v1/auth/refresh",
+        None,
+        json!({"refresh_token": bound.refresh_token}),
+    )
+    .await
+    .assert_problem(401, "unauthenticated");
     // The member's own unbound session is untouched.
     assert_eq!(app.get("/v1/me", &member.access).await.status, 200);
     assert_eq!(app.rows("workspaces", "NOT is_personal").await, 0);
-    assert_eq!(app.rows("memberships", "").await, 2, "only the personal workspaces' owners");
-    assert_eq!(app.rows("audit_events", "action = 'workspace.deleted'").await, 1);
+    assert_eq!(
+        app.rows("memberships", "").await,
+        2,
+        "only the personal workspaces' owners"
+    );
+    assert_eq!(
+        app.rows("audit_events", "action = 'workspace.deleted'")
+            .await,
+        1
+    );
 }
 
 async fn only_an_owner_deletes_and_a_personal_workspace_is_never_deleted(app: TestApp) {
@@ -215,14 +266,24 @@ async fn only_an_owner_deletes_and_a_personal_workspace_is_never_deleted(app: Te
     let ws = app.workspace(&owner.access, "Kept").await;
     let id = ws["id"].as_str().expect("id");
     app.add(&owner.access, id, &admin, "admin").await;
-    app.call("DELETE", &format!("/v1/workspaces/{id}"), Some(&admin.access), None)
-        .await
-        .assert_problem(403, "insufficient_role");
+    app.call(
+        "DELETE",
+        &format!("/v1/workspaces/{id}"),
+        Some(&admin.access),
+        None,
+    )
+    .await
+    .assert_problem(403, "insufficient_role");
     let me = app.get("/v1/me", &owner.access).await;
     let personal = me.body["personal_workspace_id"].as_str().expect("personal");
-    app.call("DELETE", &format!("/v1/workspaces/{personal}"), Some(&owner.access), None)
-        .await
-        .assert_problem(409, "personal_workspace");
+    app.call(
+        "DELETE",
+        &format!("/v1/workspaces/{personal}"),
+        Some(&owner.access),
+        None,
+    )
+    .await
+    .assert_problem(409, "personal_workspace");
     assert_eq!(app.rows("workspaces", "").await, 3);
 }
 
@@ -233,16 +294,38 @@ async fn a_member_can_leave_but_the_last_owner_cannot(app: TestApp) {
     let id = ws["id"].as_str().expect("id");
     app.add(&owner.access, id, &member, "viewer").await;
     let r = app
-        .call("POST", &format!("/v1/workspaces/{id}/leave"), Some(&member.access), None)
+        .call(
+            "POST",
+            &format!("/v1/workspaces/{id}/leave"),
+            Some(&member.access),
+            None,
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     app.get(&format!("/v1/workspaces/{id}"), &member.access)
         .await
         .assert_problem(404, "not_found");
-    app.call("POST", &format!("/v1/workspaces/{id}/leave"), Some(&owner.access), None)
-        .await
-        .assert_problem(409, "last_owner");
-    assert_eq!(app.rows("memberships", &format!("workspace_id IN (SELECT id FROM workspaces WHERE slug = 'club')")).await, 1);
-    assert_eq!(app.get(&format!("/v1/workspaces/{id}"), &owner.access).await.body["member_count"], 1);
+    app.call(
+        "POST",
+        &format!("/v1/workspaces/{id}/leave"),
+        Some(&owner.access),
+        None,
+    )
+    .await
+    .assert_problem(409, "last_owner");
+    assert_eq!(
+        app.rows(
+            "memberships",
+            "workspace_id IN (SELECT id FROM workspaces WHERE slug = 'club')"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.get(&format!("/v1/workspaces/{id}"), &owner.access)
+            .await
+            .body["member_count"],
+        1
+    );
     assert_eq!(app.rows("audit_events", "action = 'member.left'").await, 1);
 }

@@ -174,7 +174,10 @@ pub async fn export(
                         Ok(p) => Some(p),
                         Err(e) => {
                             tracing::error!(error = %e, "audit export stopped");
-                            return Some((Err(std::io::Error::other("export failed")), (None, false, state, access, filter)));
+                            return Some((
+                                Err(std::io::Error::other("export failed")),
+                                (None, false, state, access, filter),
+                            ));
                         }
                     }
                 }
@@ -186,7 +189,10 @@ pub async fn export(
             } else {
                 json_chunk(&page.data, first_chunk, last)
             };
-            Some((Ok::<Bytes, std::io::Error>(chunk), (next, false, state, access, filter)))
+            Some((
+                Ok::<Bytes, std::io::Error>(chunk),
+                (next, false, state, access, filter),
+            ))
         },
     );
     let (content_type, name) = if csv {
@@ -208,8 +214,17 @@ pub async fn export(
 }
 
 const CSV_HEADER: [&str; 11] = [
-    "id", "created_at", "action", "actor_id", "target_type", "target_id", "before", "after", "ip",
-    "user_agent", "workspace_id",
+    "id",
+    "created_at",
+    "action",
+    "actor_id",
+    "target_type",
+    "target_id",
+    "before",
+    "after",
+    "ip",
+    "user_agent",
+    "workspace_id",
 ];
 
 /// A cell as written to CSV: text that a spreadsheet would run as a formula is quoted with `'`.
@@ -230,7 +245,8 @@ fn csv_chunk(events: &[AuditEvent], with_header: bool) -> Bytes {
     for e in events {
         let _ = w.write_record([
             e.id.to_string(),
-            e.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            e.created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             cell(&e.action),
             opt(e.actor_id.map(|a| a.to_string())),
             cell(&e.target_type),

@@ -131,10 +131,18 @@ pub async fn add(
         (Some(id), None) => MemberTarget::Id(id),
         (None, Some(email)) => MemberTarget::Email(Email::parse(&email)?),
         _ => {
-            return Err(Error::invalid("user_id", "one_of", "give exactly one of user_id and email").into())
+            return Err(Error::invalid(
+                "user_id",
+                "one_of",
+                "give exactly one of user_id and email",
+            )
+            .into())
         }
     };
-    let member = state.core.add_member(&access, target, body.role, &meta).await?;
+    let member = state
+        .core
+        .add_member(&access, target, body.role, &meta)
+        .await?;
     let location = HeaderValue::try_from(format!(
         "/v1/workspaces/{}/members/{}",
         access.workspace.id, member.user_id
@@ -157,7 +165,9 @@ pub async fn get(
     access: Access,
     Path(MemberPath { user_id, .. }): Path<MemberPath>,
 ) -> ApiResult<axum::Json<MemberView>> {
-    Ok(axum::Json(state.core.member(&access, user_id).await?.into()))
+    Ok(axum::Json(
+        state.core.member(&access, user_id).await?.into(),
+    ))
 }
 
 /// Change a member's role. Owners may set any role but never leave zero owners; admins may

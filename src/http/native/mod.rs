@@ -27,7 +27,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::revoke))
         .routes(routes!(workspaces::list, workspaces::create))
-        .routes(routes!(workspaces::get, workspaces::update, workspaces::delete))
+        .routes(routes!(
+            workspaces::get,
+            workspaces::update,
+            workspaces::delete
+        ))
         .routes(routes!(workspaces::leave))
         .routes(routes!(workspaces::revoke_sessions))
         .routes(routes!(members::list, members::add))

@@ -222,7 +222,10 @@ pub async fn create(
         slug: profile.slug.take(),
         profile,
     };
-    let ws = state.core.create_workspace(&principal, input, &meta).await?;
+    let ws = state
+        .core
+        .create_workspace(&principal, input, &meta)
+        .await?;
     let location =
         HeaderValue::try_from(format!("/v1/workspaces/{}", ws.id)).map_err(anyhow::Error::from)?;
     Ok((
@@ -238,7 +241,10 @@ pub async fn create(
     params(("ws" = String, Path, description = "Workspace id or slug")),
     responses((status = 200, body = WorkspaceView), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<AppState>, access: Access) -> ApiResult<axum::Json<WorkspaceView>> {
+pub async fn get(
+    State(state): State<AppState>,
+    access: Access,
+) -> ApiResult<axum::Json<WorkspaceView>> {
     let ws = state.core.workspace(&access)?;
     Ok(axum::Json(view(ws, access.role)))
 }
