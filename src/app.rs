@@ -11,6 +11,7 @@ use crate::{
     domain::{
         clock::Clock, password::Passwords, token::KeyRing, token::SigningKey, Core, CoreSettings,
     },
+    mail::{FileMailer, Mailer, SmtpMailer},
     store, telemetry,
 };
 
@@ -46,12 +47,25 @@ impl AppState {
             settings: CoreSettings {
                 access_ttl,
                 refresh_ttl,
+                public_url: config.public_url.to_string(),
+                limits: config.limits,
             },
         };
         Ok(AppState {
             core: Arc::new(core),
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
+        })
+    }
+}
+
+impl AppState {
+    /// The mail transport the configuration names: SMTP, or the development folder.
+    pub fn mailer(&self) -> anyhow::Result<Arc<dyn Mailer>> {
+        let from = self.config.mail_from.clone();
+        Ok(match &self.config.smtp_url {
+            Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), from)?),
+            None => Arc::new(FileMailer::new(self.config.mail_dir.clone(), from)?),
         })
     }
 }

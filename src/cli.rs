@@ -14,6 +14,7 @@ use crate::{
         api_key::NewKey, clock::SystemClock, email::Email, session::RequestMeta, user::parse_name,
         Error,
     },
+    outbox::Worker,
     telemetry,
 };
 
@@ -35,6 +36,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run only the outbox worker (deliver queued mail) until stopped.
+    Worker,
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
@@ -116,6 +119,16 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Worker => {
+            telemetry::init_logging(config.log_format);
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            let worker = Worker::new(state.core.clone(), state.mailer()?);
+            tracing::info!("outbox worker running");
+            worker
+                .run(state.config.outbox_interval, shutdown_signal())
+                .await;
+            Ok(())
+        }
         Command::Migrate => {
             telemetry::init_logging(config.log_format);
             AppState::build(config, Arc::new(SystemClock)).await?;
@@ -245,12 +258,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         backend = ?state.core.store.backend(),
         "roster listening"
     );
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = if state.config.outbox_worker {
+        let worker = Worker::new(state.core.clone(), state.mailer()?);
+        let interval = state.config.outbox_interval;
+        Some(tokio::spawn(worker.run(interval, async {
+            let _ = worker_stopped.await;
+        })))
+    } else {
+        None
+    };
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    let _ = stop_worker.send(());
+    if let Some(worker) = worker {
+        let _ = worker.await;
+    }
     tracing::info!("shut down");
     Ok(())
 }

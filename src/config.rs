@@ -48,6 +48,39 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, global = true, env = "ROSTER_LOG_FORMAT")]
     pub log_format: Option<String>,
+
+    /// SMTP server for outgoing mail, e.g. `smtp://127.0.0.1:2525` or
+    /// `smtps://user:password@mail.example.com`; unset: mail is written to `mail_dir`.
+    #[arg(long, global = true, env = "ROSTER_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing mail, e.g. `Roster <no-reply@example.com>`.
+    #[arg(long, global = true, env = "ROSTER_MAIL_FROM")]
+    pub mail_from: Option<String>,
+
+    /// Folder the development mail transport writes `.eml` files to (when no SMTP is set).
+    #[arg(long, global = true, env = "ROSTER_MAIL_DIR")]
+    pub mail_dir: Option<PathBuf>,
+
+    /// Whether `serve` also runs the outbox worker (`true`/`false`).
+    #[arg(long, global = true, env = "ROSTER_OUTBOX_WORKER")]
+    pub outbox_worker: Option<bool>,
+
+    /// How often the outbox worker looks for mail to send, e.g. `1s`.
+    #[arg(long, global = true, env = "ROSTER_OUTBOX_INTERVAL")]
+    pub outbox_interval: Option<String>,
+
+    /// Invitations one person may send per hour (0: no limit).
+    #[arg(long, global = true, env = "ROSTER_INVITE_RATE_LIMIT")]
+    pub invite_rate_limit: Option<u32>,
+
+    /// Invitations one person may resend per hour (0: no limit).
+    #[arg(long, global = true, env = "ROSTER_RESEND_RATE_LIMIT")]
+    pub resend_rate_limit: Option<u32>,
+
+    /// Sign-in attempts per email per minute (0: no limit).
+    #[arg(long, global = true, env = "ROSTER_LOGIN_RATE_LIMIT")]
+    pub login_rate_limit: Option<u32>,
 }
 
 impl Settings {
@@ -67,6 +100,14 @@ impl Settings {
                 .database_max_connections
                 .or(lower.database_max_connections),
             log_format: self.log_format.or(lower.log_format),
+            smtp_url: self.smtp_url.or(lower.smtp_url),
+            mail_from: self.mail_from.or(lower.mail_from),
+            mail_dir: self.mail_dir.or(lower.mail_dir),
+            outbox_worker: self.outbox_worker.or(lower.outbox_worker),
+            outbox_interval: self.outbox_interval.or(lower.outbox_interval),
+            invite_rate_limit: self.invite_rate_limit.or(lower.invite_rate_limit),
+            resend_rate_limit: self.resend_rate_limit.or(lower.resend_rate_limit),
+            login_rate_limit: self.login_rate_limit.or(lower.login_rate_limit),
         }
     }
 }
@@ -91,6 +132,12 @@ pub struct Config {
     pub password_hash_concurrency: usize,
     pub database_max_connections: u32,
     pub log_format: LogFormat,
+    pub smtp_url: Option<SecretString>,
+    pub mail_from: lettre::message::Mailbox,
+    pub mail_dir: PathBuf,
+    pub outbox_worker: bool,
+    pub outbox_interval: Duration,
+    pub limits: crate::domain::invitation::Limits,
 }
 
 /// A configuration problem, worded to say what to change.
@@ -179,7 +226,38 @@ impl Config {
                 )))
             }
         };
+        if let Some(url) = &s.smtp_url {
+            if !(url.starts_with("smtp://") || url.starts_with("smtps://")) {
+                return Err(ConfigError(
+                    "ROSTER_SMTP_URL (--smtp-url) must start with smtp:// or smtps://".into(),
+                ));
+            }
+        }
+        let mail_from = s
+            .mail_from
+            .as_deref()
+            .unwrap_or("Roster <roster@localhost>")
+            .parse::<lettre::message::Mailbox>()
+            .map_err(|e| {
+                ConfigError(format!(
+                    "ROSTER_MAIL_FROM (--mail-from) must be an address such as \"Roster <no-reply@example.com>\": {e}"
+                ))
+            })?;
+        let outbox_interval = duration(
+            "ROSTER_OUTBOX_INTERVAL (--outbox-interval)",
+            s.outbox_interval.as_deref().unwrap_or("1s"),
+        )?;
         Ok(Config {
+            smtp_url: s.smtp_url.map(SecretString::from),
+            mail_from,
+            mail_dir: s.mail_dir.unwrap_or_else(|| PathBuf::from("mail")),
+            outbox_worker: s.outbox_worker.unwrap_or(true),
+            outbox_interval,
+            limits: crate::domain::invitation::Limits {
+                invites_per_hour: s.invite_rate_limit.unwrap_or(100),
+                resends_per_hour: s.resend_rate_limit.unwrap_or(10),
+                logins_per_minute: s.login_rate_limit.unwrap_or(15),
+            },
             listen,
             database_url: SecretString::from(database_url),
             public_url,
@@ -199,17 +277,7 @@ impl Config {
 
     /// A printable TOML rendering with secrets redacted.
     pub fn redacted(&self) -> String {
-        let mut db = Url::parse(self.database_url.expose_secret())
-            .map(|mut u| {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("REDACTED"));
-                }
-                u.to_string()
-            })
-            .unwrap_or_else(|_| "REDACTED".into());
-        if db.is_empty() {
-            db = "REDACTED".into();
-        }
+        let db = redact_url(self.database_url.expose_secret());
         let mut table = toml::Table::new();
         table.insert("listen".into(), self.listen.to_string().into());
         table.insert("database_url".into(), db.into());
@@ -240,6 +308,37 @@ impl Config {
             "database_max_connections".into(),
             i64::from(self.database_max_connections).into(),
         );
+        let smtp = self
+            .smtp_url
+            .as_ref()
+            .map(|u| redact_url(u.expose_secret()));
+        if let Some(smtp) = smtp {
+            table.insert("smtp_url".into(), smtp.into());
+        }
+        table.insert("mail_from".into(), self.mail_from.to_string().into());
+        table.insert(
+            "mail_dir".into(),
+            self.mail_dir.display().to_string().into(),
+        );
+        table.insert("outbox_worker".into(), self.outbox_worker.into());
+        table.insert(
+            "outbox_interval".into(),
+            humantime::format_duration(self.outbox_interval)
+                .to_string()
+                .into(),
+        );
+        table.insert(
+            "invite_rate_limit".into(),
+            i64::from(self.limits.invites_per_hour).into(),
+        );
+        table.insert(
+            "resend_rate_limit".into(),
+            i64::from(self.limits.resends_per_hour).into(),
+        );
+        table.insert(
+            "login_rate_limit".into(),
+            i64::from(self.limits.logins_per_minute).into(),
+        );
         table.insert(
             "log_format".into(),
             match self.log_format {
@@ -250,6 +349,18 @@ impl Config {
         );
         toml::to_string(&table).unwrap_or_default()
     }
+}
+
+/// A URL with its password replaced (or all of it, if it does not parse).
+fn redact_url(url: &str) -> String {
+    Url::parse(url)
+        .map(|mut u| {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("REDACTED"));
+            }
+            u.to_string()
+        })
+        .unwrap_or_else(|_| "REDACTED".into())
 }
 
 fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
@@ -288,6 +399,7 @@ mod tests {
     fn print_config_redacts_the_database_password() {
         let c = Config::resolve(Settings {
             database_url: Some("postgres://roster:hunter2@db/roster".into()),
+            smtp_url: Some("smtps://mailer:hunter2@mail.example.com".into()),
             ..Settings::default()
         })
         .expect("valid");

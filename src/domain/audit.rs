@@ -50,6 +50,12 @@ pub mod actions {
     pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
     pub const MEMBER_REMOVED: &str = "member.removed";
     pub const MEMBER_LEFT: &str = "member.left";
+    pub const INVITATION_CREATED: &str = "invitation.created";
+    pub const INVITATION_REVOKED: &str = "invitation.revoked";
+    pub const INVITATION_EXTENDED: &str = "invitation.extended";
+    pub const INVITATION_RESENT: &str = "invitation.resent";
+    pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
+    pub const INVITATION_DECLINED: &str = "invitation.declined";
 }
 
 /// A recorded event.

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod clock;
 pub mod email;
 pub mod error;
+pub mod invitation;
 pub mod member;
 pub mod paging;
 pub mod password;
@@ -31,6 +32,9 @@ use token::KeyRing;
 pub struct CoreSettings {
     pub access_ttl: chrono::Duration,
     pub refresh_ttl: chrono::Duration,
+    /// The base of every link the service emits.
+    pub public_url: String,
+    pub limits: invitation::Limits,
 }
 
 /// Everything a domain call needs: storage, time, keys and password hashing.

@@ -8,7 +8,7 @@ use super::{
     audit::Actor, email::Email, password, session::RequestMeta, session::TokenPair, workspace,
     Core, Error, Result,
 };
-use crate::store::{NewAccount, StoreError};
+use crate::store::{NewAccount, RateLimit, StoreError};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,6 +115,21 @@ impl Core {
         password: SecretString,
         meta: &RequestMeta,
     ) -> Result<TokenPair> {
+        let user_id = self.check_password(email, password).await?;
+        self.start_session(user_id, None, meta).await
+    }
+
+    /// The user whose email and password these are; rate limited per email. An unknown email
+    /// and a wrong password answer alike, in about the same time.
+    pub async fn check_password(&self, email: &str, password: SecretString) -> Result<Uuid> {
+        // Attempts are counted per email before any check, across replicas and restarts.
+        let bucket: String = email.trim().to_lowercase().chars().take(300).collect();
+        let limit = RateLimit {
+            bucket: format!("login:{bucket}"),
+            window_secs: 60,
+            limit: self.settings.limits.logins_per_minute,
+        };
+        self.store.hit_rate_limit(&limit, self.clock.now()).await?;
         let Ok(email) = Email::parse(email) else {
             // Still spend the hashing time, so a malformed address is not distinguishable.
             self.passwords.verify(password, None).await?;
@@ -128,8 +143,7 @@ impl Core {
         if !self.passwords.verify(password, stored).await? {
             return Err(Error::InvalidCredentials);
         }
-        let user_id = user_id.ok_or(Error::InvalidCredentials)?;
-        self.start_session(user_id, None, meta).await
+        user_id.ok_or(Error::InvalidCredentials)
     }
 
     /// The user's own account.

@@ -53,6 +53,22 @@ impl FromRequestParts<AppState> for Access {
     }
 }
 
+/// A caller who may or may not be signed in: no credential is `None`; a bad one is still 401.
+pub struct MaybePrincipal(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybePrincipal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if bearer(parts).is_none() {
+            return Ok(MaybePrincipal(None));
+        }
+        Principal::from_request_parts(parts, state)
+            .await
+            .map(|p| MaybePrincipal(Some(p)))
+    }
+}
+
 fn credential(parts: &Parts) -> Result<&str, ApiError> {
     match bearer(parts) {
         Some(c) if !c.is_empty() && c.len() <= MAX_CREDENTIAL_LEN => Ok(c),

@@ -42,28 +42,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
                     Problem::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
                 }
             })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if !inner.is_data() {
-                return malformed(&inner);
-            }
-            let field = if path == "." { "body".to_owned() } else { path };
-            let mut p = Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                format!("invalid input in: {field}"),
-            );
-            p.errors = vec![FieldError::new(&field, "invalid", strip_position(&inner))];
-            p
-        })?;
-        de.end().map_err(|e| malformed(&e))?;
-        Ok(Json(value))
+        decode(&bytes).map(Json)
     }
 }
 
-fn is_json(headers: &axum::http::HeaderMap) -> bool {
+/// Parses a JSON body, reporting the failing field's path.
+#[expect(
+    clippy::result_large_err,
+    reason = "the error is the response; it is built once, on a failure path"
+)]
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if !inner.is_data() {
+            return malformed(&inner);
+        }
+        let field = if path == "." { "body".to_owned() } else { path };
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("invalid input in: {field}"),
+        );
+        p.errors = vec![FieldError::new(&field, "invalid", strip_position(&inner))];
+        p
+    })?;
+    de.end().map_err(|e| malformed(&e))?;
+    Ok(value)
+}
+
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

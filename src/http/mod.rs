@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod extract;
+mod invite_page;
 pub mod native;
 pub mod openapi;
 mod ops;
@@ -40,6 +41,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(native)
         .merge(ops::router(openapi))
+        .route(
+            "/invite/{token}",
+            axum::routing::get(invite_page::show).post(invite_page::answer),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(

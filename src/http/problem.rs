@@ -66,35 +66,23 @@ impl<E: Into<Error>> From<E> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        match self.0 {
-            Error::NotFound => {
-                Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource").into_response()
-            }
-            Error::Unauthenticated => {
-                let mut r = Problem::new(
-                    StatusCode::UNAUTHORIZED,
-                    "unauthenticated",
-                    "a valid access token or API key is required",
-                )
-                .into_response();
-                r.headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-                r
-            }
+impl ApiError {
+    /// The problem document of this error (for internal errors, a generic one).
+    pub fn problem(&self) -> Problem {
+        match &self.0 {
+            Error::NotFound => Problem::new(StatusCode::NOT_FOUND, "not_found", "no such resource"),
+            Error::Unauthenticated => Problem::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "a valid access token or API key is required",
+            ),
             Error::InvalidCredentials => Problem::new(
                 StatusCode::UNAUTHORIZED,
                 "invalid_credentials",
                 "the email or the password is wrong",
-            )
-            .into_response(),
-            Error::Forbidden { code, detail } => {
-                Problem::new(StatusCode::FORBIDDEN, code, detail).into_response()
-            }
-            Error::Conflict { code, detail } => {
-                Problem::new(StatusCode::CONFLICT, code, detail).into_response()
-            }
+            ),
+            Error::Forbidden { code, detail } => Problem::new(StatusCode::FORBIDDEN, code, detail),
+            Error::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, detail),
             Error::Validation(errors) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 let mut p = Problem::new(
@@ -102,43 +90,50 @@ impl IntoResponse for ApiError {
                     "validation_failed",
                     format!("invalid input in: {}", fields.join(", ")),
                 );
-                p.errors = errors;
-                p.into_response()
+                p.errors = errors.clone();
+                p
+            }
+            Error::RateLimited { retry_after } => Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("too many attempts; retry in {retry_after} s"),
+            ),
+            Error::Unavailable => Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the service cannot reach its database; retry shortly",
+            ),
+            Error::Internal(_) => Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "an internal error occurred; it has been logged",
+            ),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.problem().into_response();
+        let headers = response.headers_mut();
+        match &self.0 {
+            Error::Unauthenticated => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Error::RateLimited { retry_after } => {
-                let mut r = Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    format!("too many attempts; retry in {retry_after} s"),
-                )
-                .into_response();
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-                r
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Error::Unavailable => {
-                let mut r = Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "the service cannot reach its database; retry shortly",
-                )
-                .into_response();
-                r.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-                r
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Error::Internal(e) => {
-                let mut r = Problem::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "an internal error occurred; it has been logged",
-                )
-                .into_response();
-                r.extensions_mut()
+                response
+                    .extensions_mut()
                     .insert(InternalErrorReport(format!("{e:#}")));
-                r
             }
+            _ => {}
         }
+        response
     }
 }
 

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::domain::{
     api_key::ApiKey,
     audit::{Actor, AuditEvent, AuditFilter},
+    invitation::{Invitation, NewInvitation, Preview, Status},
     member::{Member, MemberFilter, MemberTarget},
     paging::{Page, PageRequest},
     role::Role,
@@ -151,9 +152,9 @@ pub struct ApiKeyAuth {
 }
 
 /// Everything the domain asks of storage.
-pub trait Store: StoreCore + AccountStore + WorkspaceStore {}
+pub trait Store: StoreCore + AccountStore + WorkspaceStore + InvitationStore {}
 
-impl<T: StoreCore + AccountStore + WorkspaceStore> Store for T {}
+impl<T: StoreCore + AccountStore + WorkspaceStore + InvitationStore> Store for T {}
 
 /// The database itself: migrations, readiness, pool, signing keys.
 #[async_trait]
@@ -307,6 +308,113 @@ pub trait WorkspaceStore: Send + Sync {
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> StoreResult<Page<AuditEvent>>;
+}
+
+/// A fixed-window counter: at most `limit` hits per `window_secs` for `bucket` (0: no limit).
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    pub bucket: String,
+    pub window_secs: i64,
+    pub limit: u32,
+}
+
+/// A claimed outbox row, ready to send.
+#[derive(Debug, Clone)]
+pub struct OutboxMail {
+    pub id: Uuid,
+    pub attempts: i64,
+    pub mail: crate::mail::Mail,
+}
+
+/// Invitations, the mail outbox and rate-limit counters. Every invitation change writes its
+/// outbox row and audit event in its transaction.
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// Revokes any pending invitation for the same email, stores the new one and its mail.
+    /// Refused (in the transaction) unless the actor may invite with this role, under the rate
+    /// limit, and the email is neither the actor's nor a member's.
+    async fn create_invitation(
+        &self,
+        workspace_id: Uuid,
+        invitation: &NewInvitation,
+        limit: &RateLimit,
+        actor: &Actor,
+    ) -> StoreResult<Invitation>;
+    async fn invitations(
+        &self,
+        workspace_id: Uuid,
+        status: Status,
+        now: DateTime<Utc>,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Invitation>>;
+    async fn invitation(&self, workspace_id: Uuid, id: Uuid) -> StoreResult<Option<Invitation>>;
+    async fn extend_invitation(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+        expires_at: DateTime<Utc>,
+        actor: &Actor,
+    ) -> StoreResult<Invitation>;
+    async fn cancel_invitation(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+        actor: &Actor,
+    ) -> StoreResult<()>;
+    /// Replaces a pending invitation's token and expiry and queues its new mail; queued mail
+    /// with the old token is withdrawn. `limit` is the resend limit (none for the worker).
+    #[allow(clippy::too_many_arguments)]
+    async fn reissue_invitation(
+        &self,
+        workspace_id: Uuid,
+        id: Uuid,
+        token_hash: &[u8],
+        expires_at: DateTime<Utc>,
+        mail: &crate::mail::Mail,
+        limit: Option<&RateLimit>,
+        actor: &Actor,
+    ) -> StoreResult<Invitation>;
+    /// Pending, unexpired invitations addressed to an email key.
+    async fn invitations_for_email(
+        &self,
+        email_key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Preview>>;
+    async fn invitation_by_token(&self, token_hash: &[u8]) -> StoreResult<Option<Preview>>;
+    async fn invitation_by_id(&self, id: Uuid) -> StoreResult<Option<Preview>>;
+    /// Spends the token and adds the user (whose email must be the invited one).
+    async fn accept_invitation(
+        &self,
+        token_hash: &[u8],
+        user_id: Uuid,
+        actor: &Actor,
+    ) -> StoreResult<Role>;
+    /// Creates the account and accepts, in one transaction.
+    async fn accept_invitation_with_signup(
+        &self,
+        token_hash: &[u8],
+        account: &NewAccount,
+        actor: &Actor,
+    ) -> StoreResult<Role>;
+    async fn decline_invitation(&self, token_hash: &[u8], actor: &Actor) -> StoreResult<()>;
+
+    /// Counts a hit in its own transaction; refused with `RateLimited` when over the limit.
+    async fn hit_rate_limit(&self, limit: &RateLimit, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Claims up to `batch` due messages (marking them as being sent).
+    async fn claim_outbox(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<Vec<OutboxMail>>;
+    /// Marks a message sent and drops its body (which holds a secret link).
+    async fn outbox_sent(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Records a failure; `retry_at` None gives up on the message.
+    async fn outbox_failed(
+        &self,
+        id: Uuid,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+    /// Messages claimed before `before` and never marked: a sender died mid-delivery. They are
+    /// marked superseded (never sent as they are); returned with their invitation, if any.
+    async fn take_stale_outbox(&self, before: DateTime<Utc>) -> StoreResult<Vec<Option<Uuid>>>;
 }
 
 /// Opens the store a database URL names, creating an SQLite file if it is missing.

@@ -3,9 +3,11 @@
 use uuid::Uuid;
 
 use super::ts::Ts;
+use super::OutboxMail;
 use crate::domain::{
     api_key::ApiKey,
     audit::AuditEvent,
+    invitation::{Invitation, Preview, Status},
     member::Member,
     role::Role,
     session::Session,
@@ -13,6 +15,7 @@ use crate::domain::{
     user::User,
     workspace::{Profile, Workspace},
 };
+use crate::mail::Mail;
 
 pub const USER_COLUMNS: &str = "id, email, name, email_verified, personal_workspace_id, \
      primary_workspace_id, created_at, updated_at";
@@ -279,6 +282,95 @@ impl From<AuditRow> for AuditEvent {
             ip: r.ip,
             user_agent: r.user_agent,
             created_at: r.created_at.0,
+        }
+    }
+}
+
+/// Invitation columns, read through the alias `i`.
+pub const INVITATION_COLUMNS: &str = "i.id, i.workspace_id, i.email, i.role, i.status, \
+     i.inviter_id, i.created_at, i.expires_at, i.ended_at";
+
+#[derive(sqlx::FromRow)]
+pub struct InvitationRow {
+    id: Uuid,
+    workspace_id: Uuid,
+    email: String,
+    role: String,
+    status: String,
+    inviter_id: Option<Uuid>,
+    created_at: Ts,
+    expires_at: Ts,
+    ended_at: Option<Ts>,
+}
+
+impl TryFrom<InvitationRow> for Invitation {
+    type Error = anyhow::Error;
+    fn try_from(r: InvitationRow) -> anyhow::Result<Self> {
+        Ok(Invitation {
+            id: r.id,
+            workspace_id: r.workspace_id,
+            email: r.email,
+            role: role(&r.role)?,
+            stored_status: Status::parse(&r.status)
+                .ok_or_else(|| anyhow::anyhow!("unknown invitation status {:?}", r.status))?,
+            inviter_id: r.inviter_id,
+            created_at: r.created_at.0,
+            expires_at: r.expires_at.0,
+            ended_at: r.ended_at.map(|t| t.0),
+        })
+    }
+}
+
+/// An invitation with what its preview shows.
+pub const PREVIEW_COLUMNS: &str = "w.name AS workspace_name, inv.name AS inviter_name, \
+     EXISTS (SELECT 1 FROM users x WHERE x.email_key = i.email_key) AS account_exists";
+
+/// The joins `PREVIEW_COLUMNS` needs.
+pub const PREVIEW_JOINS: &str = "JOIN workspaces w ON w.id = i.workspace_id \
+     LEFT JOIN users inv ON inv.id = i.inviter_id";
+
+#[derive(sqlx::FromRow)]
+pub struct PreviewRow {
+    workspace_name: String,
+    inviter_name: Option<String>,
+    account_exists: bool,
+    #[sqlx(flatten)]
+    invitation: InvitationRow,
+}
+
+impl TryFrom<PreviewRow> for Preview {
+    type Error = anyhow::Error;
+    fn try_from(r: PreviewRow) -> anyhow::Result<Self> {
+        Ok(Preview {
+            invitation: r.invitation.try_into()?,
+            workspace_name: r.workspace_name,
+            inviter_name: r.inviter_name,
+            account_exists: r.account_exists,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct OutboxRow {
+    id: Uuid,
+    attempts: i64,
+    recipient: String,
+    subject: String,
+    text_body: Option<String>,
+    html_body: Option<String>,
+}
+
+impl From<OutboxRow> for OutboxMail {
+    fn from(r: OutboxRow) -> Self {
+        OutboxMail {
+            id: r.id,
+            attempts: r.attempts,
+            mail: Mail {
+                to: r.recipient,
+                subject: r.subject,
+                text: r.text_body.unwrap_or_default(),
+                html: r.html_body.unwrap_or_default(),
+            },
         }
     }
 }

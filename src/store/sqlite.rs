@@ -17,6 +17,13 @@ use crate::domain::token::SigningKey;
 /// needs that (SQLite's `BEGIN IMMEDIATE` already excludes every other writer).
 const LOCK_WORKSPACE: &str = "SELECT id FROM workspaces WHERE id = $1";
 
+/// Claims due outbox rows (several workers never claim the same row).
+const CLAIM_OUTBOX: &str =
+    "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 \
+     WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
+     ORDER BY next_attempt_at LIMIT $2) \
+     RETURNING id, attempts, recipient, subject, text_body, html_body";
+
 /// How often a failed migration run is retried before it counts as a real failure.
 const MIGRATION_ATTEMPTS: u32 = 8;
 

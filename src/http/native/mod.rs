@@ -3,7 +3,9 @@
 
 mod api_keys;
 mod audit;
-mod auth;
+pub mod auth;
+mod invitations;
+pub mod invitees;
 mod me;
 mod members;
 mod nullable;
@@ -38,4 +40,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::get, members::update, members::remove))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
+        .routes(routes!(invitations::list, invitations::create))
+        .routes(routes!(invitations::bulk))
+        .routes(routes!(
+            invitations::get,
+            invitations::extend,
+            invitations::cancel
+        ))
+        .routes(routes!(invitations::resend))
+        .routes(routes!(invitees::preview))
+        .routes(routes!(invitees::accept))
+        .routes(routes!(invitees::decline))
+        .routes(routes!(invitees::mine))
 }

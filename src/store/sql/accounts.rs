@@ -2,18 +2,18 @@
 
 /// Implements `AccountStore` for a backend (see the parent module for what it needs).
 macro_rules! impl_account_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::AccountStore for $store {
-            async fn create_account(
-                &self,
+    ($store:ty, $db:ty) => {
+        impl $store {
+            /// Inserts a user with their personal workspace and owner membership, and the
+            /// audit events, inside the caller's transaction.
+            async fn insert_account(
+                tx: &mut sqlx::Transaction<'static, $db>,
                 a: &$crate::store::NewAccount,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::user::User> {
                 use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{rows, ts::Ts};
                 let now = Ts(a.now);
-                let mut tx = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO users (id, email, email_key, name, name_key, password_hash, \
                      email_verified, created_at, updated_at) \
@@ -27,7 +27,7 @@ macro_rules! impl_account_store {
                 .bind(&a.password_hash)
                 .bind(a.email_verified)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 sqlx::query(
                     "INSERT INTO workspaces (id, slug, name, is_personal, created_by, \
@@ -38,7 +38,7 @@ macro_rules! impl_account_store {
                 .bind(&a.workspace_name)
                 .bind(a.user_id)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 sqlx::query(
                     "INSERT INTO memberships (workspace_id, user_id, role, created_at, \
@@ -47,7 +47,7 @@ macro_rules! impl_account_store {
                 .bind(a.workspace_id)
                 .bind(a.user_id)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
                 let row: rows::UserRow = sqlx::query_as(&format!(
                     "UPDATE users SET personal_workspace_id = $2, primary_workspace_id = $2 \
@@ -56,7 +56,7 @@ macro_rules! impl_account_store {
                 ))
                 .bind(a.user_id)
                 .bind(a.workspace_id)
-                .fetch_one(&mut *tx)
+                .fetch_one(&mut **tx)
                 .await?;
                 let events = [
                     NewEvent {
@@ -90,10 +90,23 @@ macro_rules! impl_account_store {
                     },
                 ];
                 for e in &events {
-                    Self::record(&mut tx, e).await?;
+                    Self::record(tx, e).await?;
                 }
-                tx.commit().await?;
                 Ok(row.into())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::store::AccountStore for $store {
+            async fn create_account(
+                &self,
+                a: &$crate::store::NewAccount,
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<$crate::domain::user::User> {
+                let mut tx = self.begin_write().await?;
+                let user = Self::insert_account(&mut tx, a, actor).await?;
+                tx.commit().await?;
+                Ok(user)
             }
 
             async fn user(

@@ -1,13 +1,15 @@
 //! The `Store` implementation both backends share. SQLite and PostgreSQL accept the same
 //! statements here (`$N` placeholders, `RETURNING`, `ON CONFLICT`, row values); what differs —
 //! connecting, migrations, how a write transaction begins, how a workspace row is locked — is
-//! each backend's: a `pool` and `max` field, `MIGRATOR` and `LOCK_WORKSPACE` items, and inherent
+//! each backend's: a `pool` and `max` field, `MIGRATOR`, `LOCK_WORKSPACE` and `CLAIM_OUTBOX` items, and inherent
 //! `begin_write` and `run_migrations` methods.
 
 mod accounts;
+mod invitations;
 mod workspaces;
 
 pub(crate) use accounts::impl_account_store;
+pub(crate) use invitations::impl_invitation_store;
 pub(crate) use workspaces::impl_workspace_store;
 
 /// A value bound to a dynamically built statement.
@@ -122,7 +124,8 @@ macro_rules! impl_store {
             }
         }
 
-        $crate::store::sql::impl_account_store!($store);
+        $crate::store::sql::impl_account_store!($store, $db);
+        $crate::store::sql::impl_invitation_store!($store, $db);
         $crate::store::sql::impl_workspace_store!($store, $db);
     };
 }

@@ -1,0 +1,554 @@
+//! Invitations: create (one or many), list, read, extend, cancel, resend, and the invitee's
+//! preview, accept (signed in, or creating the account) and decline. The secret token is 32
+//! random bytes, only its SHA-256 stored, returned once; every change of state is a conditional
+//! update, so a token works exactly once whatever races with it.
+
+use chrono::{DateTime, Duration, Utc};
+use secrecy::SecretString;
+use uuid::Uuid;
+
+use super::{
+    audit::Actor,
+    auth::Principal,
+    email::Email,
+    paging::{Page, PageRequest},
+    password,
+    role::{check_grant, Action, Role},
+    secret,
+    session::{RequestMeta, TokenPair},
+    user::parse_name,
+    workspace::{self, Access},
+    Core, Error, Result,
+};
+use crate::{
+    mail::{self, Mail},
+    store::{NewAccount, RateLimit},
+};
+
+/// The lifetime of an invitation unless the inviter chooses one, and the longest allowed.
+pub const DEFAULT_LIFETIME_DAYS: u32 = 7;
+pub const MAX_LIFETIME_DAYS: u32 = 90;
+/// Prefix of invitation tokens.
+pub const TOKEN_PREFIX: &str = "inv_";
+/// The most rows of one bulk request.
+pub const MAX_BULK: usize = 100;
+
+/// Where an invitation stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Accepted,
+    Declined,
+    Revoked,
+    Expired,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Accepted => "accepted",
+            Status::Declined => "declined",
+            Status::Revoked => "revoked",
+            Status::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        [
+            Status::Pending,
+            Status::Accepted,
+            Status::Declined,
+            Status::Revoked,
+            Status::Expired,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+}
+
+/// An invitation (never with its token).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub email: String,
+    pub role: Role,
+    /// As stored; see [`Invitation::status_at`] for what it is now.
+    pub stored_status: Status,
+    pub inviter_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+}
+
+impl Invitation {
+    /// A pending invitation past its expiry is expired.
+    pub fn status_at(&self, now: DateTime<Utc>) -> Status {
+        if self.stored_status == Status::Pending && self.expires_at <= now {
+            Status::Expired
+        } else {
+            self.stored_status
+        }
+    }
+}
+
+/// What the invitee sees before accepting.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    pub invitation: Invitation,
+    pub workspace_name: String,
+    pub inviter_name: Option<String>,
+    /// Whether an account with the invited email exists (the page then asks to sign in).
+    pub account_exists: bool,
+}
+
+/// What the inviter asks for.
+#[derive(Debug, Clone)]
+pub struct InviteRequest {
+    pub email: String,
+    pub role: Role,
+    pub lifetime_days: Option<u32>,
+    pub send_email: bool,
+}
+
+/// A created (or resent) invitation with its secret, returned this once.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub invitation: Invitation,
+    pub token: String,
+    pub invite_url: String,
+}
+
+/// An invitation about to be stored, with its mail.
+pub struct NewInvitation {
+    pub id: Uuid,
+    pub email: String,
+    pub email_key: String,
+    pub role: Role,
+    pub token_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub mail: Option<Mail>,
+}
+
+/// Rate limits the domain enforces, from configuration (0 disables one).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub invites_per_hour: u32,
+    pub resends_per_hour: u32,
+    pub logins_per_minute: u32,
+}
+
+/// How an invitee answers.
+pub enum Acceptance {
+    /// Signed in: the account's email must be the invited one.
+    SignedIn(Principal),
+    /// Not signed in, and no account exists for the invited email: create it.
+    NewAccount {
+        name: String,
+        password: SecretString,
+    },
+    /// Not signed in, but the account exists: its password (the accept page's form).
+    Password(SecretString),
+}
+
+/// What accepting yields.
+pub struct Accepted {
+    pub workspace_id: Uuid,
+    pub user_id: Uuid,
+    pub role: Role,
+    /// A token pair, when the account was created by accepting.
+    pub tokens: Option<TokenPair>,
+}
+
+fn lifetime(days: Option<u32>) -> Result<Duration> {
+    let days = days.unwrap_or(DEFAULT_LIFETIME_DAYS);
+    if days == 0 || days > MAX_LIFETIME_DAYS {
+        return Err(Error::invalid(
+            "expires_in_days",
+            "out_of_range",
+            format!("an invitation lives 1 to {MAX_LIFETIME_DAYS} days"),
+        ));
+    }
+    Ok(Duration::days(i64::from(days)))
+}
+
+fn hour_window(bucket: String, limit: u32) -> RateLimit {
+    RateLimit {
+        bucket,
+        window_secs: 3600,
+        limit,
+    }
+}
+
+impl Core {
+    fn invite_url(&self, token: &str) -> String {
+        format!(
+            "{}/invite/{token}",
+            self.settings.public_url.trim_end_matches('/')
+        )
+    }
+
+    fn issue_token(&self) -> (String, Vec<u8>) {
+        let s = secret::generate(TOKEN_PREFIX);
+        (s.text, s.hash)
+    }
+
+    /// Invites one person. Owner and admin only; an admin cannot invite as owner; an existing
+    /// pending invitation for the same email is revoked and replaced.
+    pub async fn invite(
+        &self,
+        access: &Access,
+        request: InviteRequest,
+        meta: &RequestMeta,
+    ) -> Result<Issued> {
+        access.require(Action::ManageInvitations)?;
+        check_grant(access.role, request.role)?;
+        let email = Email::parse(&request.email)?;
+        let now = self.clock.now();
+        let expires_at = now + lifetime(request.lifetime_days)?;
+        let (token, token_hash) = self.issue_token();
+        let invite_url = self.invite_url(&token);
+        let inviter = self
+            .store
+            .user(access.user_id())
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        let mail = request.send_email.then(|| {
+            mail::invitation(
+                email.as_str(),
+                &access.workspace.name,
+                &inviter.name,
+                request.role,
+                &invite_url,
+                expires_at,
+            )
+        });
+        let new = NewInvitation {
+            id: Uuid::now_v7(),
+            email: email.as_str().to_owned(),
+            email_key: email.key().to_owned(),
+            role: request.role,
+            token_hash,
+            expires_at,
+            mail,
+        };
+        let actor = Actor::new(Some(access.user_id()), meta, now);
+        let limit = hour_window(
+            format!("invite:{}", access.user_id()),
+            self.settings.limits.invites_per_hour,
+        );
+        let invitation = self
+            .store
+            .create_invitation(access.workspace.id, &new, &limit, &actor)
+            .await?;
+        Ok(Issued {
+            invitation,
+            token,
+            invite_url,
+        })
+    }
+
+    /// Invites many, each on its own: the answer has one result per row.
+    pub async fn invite_many(
+        &self,
+        access: &Access,
+        requests: Vec<InviteRequest>,
+        meta: &RequestMeta,
+    ) -> Result<Vec<Result<Issued>>> {
+        access.require(Action::ManageInvitations)?;
+        if requests.is_empty() || requests.len() > MAX_BULK {
+            return Err(Error::invalid(
+                "invitations",
+                "out_of_range",
+                format!("send 1 to {MAX_BULK} invitations at once"),
+            ));
+        }
+        let mut results = Vec::with_capacity(requests.len());
+        for request in requests {
+            results.push(self.invite(access, request, meta).await);
+        }
+        Ok(results)
+    }
+
+    /// A page of the workspace's invitations with one status (pending by default).
+    pub async fn invitations(
+        &self,
+        access: &Access,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>> {
+        access.require(Action::ManageInvitations)?;
+        Ok(self
+            .store
+            .invitations(
+                access.workspace.id,
+                status.unwrap_or(Status::Pending),
+                self.clock.now(),
+                page,
+            )
+            .await?)
+    }
+
+    /// One invitation of the workspace.
+    pub async fn invitation(&self, access: &Access, id: Uuid) -> Result<Invitation> {
+        let found = self
+            .store
+            .invitation(access.workspace.id, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        access.require(Action::ManageInvitations)?;
+        Ok(found)
+    }
+
+    /// Moves a pending invitation's expiry to `days` from now.
+    pub async fn extend_invitation(
+        &self,
+        access: &Access,
+        id: Uuid,
+        days: Option<u32>,
+        meta: &RequestMeta,
+    ) -> Result<Invitation> {
+        let now = self.clock.now();
+        let expires_at = now + lifetime(days)?;
+        let actor = Actor::new(Some(access.user_id()), meta, now);
+        Ok(self
+            .store
+            .extend_invitation(access.workspace.id, id, expires_at, &actor)
+            .await?)
+    }
+
+    /// Cancels a pending invitation: its token stops working at once.
+    pub async fn cancel_invitation(
+        &self,
+        access: &Access,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
+        Ok(self
+            .store
+            .cancel_invitation(access.workspace.id, id, &actor)
+            .await?)
+    }
+
+    /// Issues a new token and expiry and sends a new email; the old token dies.
+    pub async fn resend_invitation(
+        &self,
+        access: &Access,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<Issued> {
+        let current = self.invitation(access, id).await?;
+        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
+        let limit = hour_window(
+            format!("resend:{}", access.user_id()),
+            self.settings.limits.resends_per_hour,
+        );
+        let inviter = self
+            .store
+            .user(access.user_id())
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        self.reissue(
+            &current,
+            &access.workspace.name,
+            &inviter.name,
+            Some(&limit),
+            &actor,
+        )
+        .await
+    }
+
+    /// New token, new expiry (the default lifetime), new mail, for a pending invitation.
+    pub(crate) async fn reissue(
+        &self,
+        current: &Invitation,
+        workspace_name: &str,
+        inviter_name: &str,
+        limit: Option<&RateLimit>,
+        actor: &Actor,
+    ) -> Result<Issued> {
+        let expires_at = actor.at + lifetime(None)?;
+        let (token, token_hash) = self.issue_token();
+        let invite_url = self.invite_url(&token);
+        let mail = mail::invitation(
+            &current.email,
+            workspace_name,
+            inviter_name,
+            current.role,
+            &invite_url,
+            expires_at,
+        );
+        let invitation = self
+            .store
+            .reissue_invitation(
+                current.workspace_id,
+                current.id,
+                &token_hash,
+                expires_at,
+                &mail,
+                limit,
+                actor,
+            )
+            .await?;
+        Ok(Issued {
+            invitation,
+            token,
+            invite_url,
+        })
+    }
+
+    /// The pending invitations addressed to the caller's email.
+    pub async fn my_invitations(&self, principal: &Principal) -> Result<Vec<Preview>> {
+        let me = self.me(principal.user_id).await?;
+        Ok(self
+            .store
+            .invitations_for_email(&me.email.to_lowercase(), self.clock.now())
+            .await?)
+    }
+
+    /// What a token's holder may see of its invitation. Unknown tokens are `NotFound`.
+    pub async fn preview(&self, token: &str) -> Result<Preview> {
+        if !token.starts_with(TOKEN_PREFIX) || token.len() > 100 {
+            return Err(Error::NotFound);
+        }
+        self.store
+            .invitation_by_token(&secret::hash(token))
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// Accepts an invitation. The role, the workspace and the inviter's authority are checked
+    /// again, and the token is spent, in one transaction.
+    pub async fn accept(
+        &self,
+        token: &str,
+        how: Acceptance,
+        meta: &RequestMeta,
+    ) -> Result<Accepted> {
+        let preview = self.preview(token).await?;
+        let now = self.clock.now();
+        check_open(&preview.invitation, now)?;
+        let hash = secret::hash(token);
+        let user_id = match how {
+            Acceptance::SignedIn(principal) => principal.user_id,
+            Acceptance::Password(password) => {
+                self.check_password(&preview.invitation.email, password)
+                    .await?
+            }
+            Acceptance::NewAccount { name, password } => {
+                return self
+                    .accept_with_new_account(&preview, &hash, name, password, meta)
+                    .await
+            }
+        };
+        let actor = Actor::new(Some(user_id), meta, now);
+        let role = self.store.accept_invitation(&hash, user_id, &actor).await?;
+        Ok(Accepted {
+            workspace_id: preview.invitation.workspace_id,
+            user_id,
+            role,
+            tokens: None,
+        })
+    }
+
+    /// Creates the invited email's account (verified: the token proves the mailbox) and
+    /// accepts, in one transaction, then signs the new user in.
+    async fn accept_with_new_account(
+        &self,
+        preview: &Preview,
+        hash: &[u8],
+        name: String,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<Accepted> {
+        if preview.account_exists {
+            return Err(Error::conflict(
+                "account_exists",
+                "an account with this email exists; sign in, then accept",
+            ));
+        }
+        let name = parse_name("name", &name)?;
+        password::validate("password", &password)?;
+        let password_hash = self.passwords.hash(password).await?;
+        let email = Email::parse(&preview.invitation.email)?;
+        let now = self.clock.now();
+        let user_id = Uuid::now_v7();
+        let account = NewAccount {
+            user_id,
+            workspace_id: Uuid::now_v7(),
+            workspace_slug: workspace::personal_slug(&name),
+            workspace_name: format!("{name}'s workspace"),
+            email: email.as_str().to_owned(),
+            email_key: email.key().to_owned(),
+            name,
+            password_hash: Some(password_hash),
+            email_verified: true,
+            now,
+        };
+        let actor = Actor::new(Some(user_id), meta, now);
+        let role = self
+            .store
+            .accept_invitation_with_signup(hash, &account, &actor)
+            .await?;
+        let tokens = self.start_session(user_id, None, meta).await?;
+        Ok(Accepted {
+            workspace_id: preview.invitation.workspace_id,
+            user_id,
+            role,
+            tokens: Some(tokens),
+        })
+    }
+
+    /// The invitee declines (the token proves they are the invitee).
+    pub async fn decline(&self, token: &str, meta: &RequestMeta) -> Result<()> {
+        let preview = self.preview(token).await?;
+        let now = self.clock.now();
+        check_open(&preview.invitation, now)?;
+        let actor = Actor::new(None, meta, now);
+        Ok(self
+            .store
+            .decline_invitation(&secret::hash(token), &actor)
+            .await?)
+    }
+}
+
+/// Refuses an invitation that is no longer pending, with a code per reason.
+pub fn check_open(inv: &Invitation, now: DateTime<Utc>) -> Result<()> {
+    match inv.status_at(now) {
+        Status::Pending => Ok(()),
+        Status::Expired => Err(Error::conflict(
+            "invitation_expired",
+            "this invitation has expired",
+        )),
+        Status::Accepted => Err(Error::conflict(
+            "invitation_accepted",
+            "this invitation has already been accepted",
+        )),
+        Status::Declined => Err(Error::conflict(
+            "invitation_declined",
+            "this invitation was declined",
+        )),
+        Status::Revoked => Err(Error::conflict(
+            "invitation_revoked",
+            "this invitation was cancelled or replaced",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_are_one_to_ninety_days() {
+        assert_eq!(lifetime(None).expect("default"), Duration::days(7));
+        assert!(lifetime(Some(0)).is_err());
+        assert!(lifetime(Some(91)).is_err());
+        assert_eq!(lifetime(Some(90)).expect("max"), Duration::days(90));
+    }
+}

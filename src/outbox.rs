@@ -1,0 +1,143 @@
+//! The outbox worker: delivers the mail that changes queued in their own transactions.
+//! Failures are retried with exponential backoff, so an SMTP outage delays mail but loses none.
+//! A message claimed by a sender that then died is never sent again as it was: its invitation
+//! gets a fresh token and a fresh message, so no token is ever delivered twice.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+
+use crate::{
+    domain::{audit::Actor, session::RequestMeta, Core},
+    mail::Mailer,
+};
+
+/// Messages claimed per round.
+const BATCH: u32 = 20;
+/// Attempts before a message is given up (spanning about a day with the backoff below).
+pub const MAX_ATTEMPTS: i64 = 16;
+/// A claim older than this without a result means the sender died.
+pub const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
+
+/// What one round did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Round {
+    pub sent: usize,
+    pub failed: usize,
+    pub reissued: usize,
+}
+
+/// Delivers outbox mail through a `Mailer`.
+pub struct Worker {
+    core: Arc<Core>,
+    mailer: Arc<dyn Mailer>,
+}
+
+/// The delay before retry `attempt` (1-based): 2, 4, 8 … seconds, at most 2 hours.
+pub fn backoff(attempt: i64) -> chrono::Duration {
+    let exp = u32::try_from(attempt.clamp(1, 13)).unwrap_or(13);
+    chrono::Duration::seconds(2_i64.pow(exp)).min(chrono::Duration::hours(2))
+}
+
+impl Worker {
+    pub fn new(core: Arc<Core>, mailer: Arc<dyn Mailer>) -> Worker {
+        Worker { core, mailer }
+    }
+
+    /// One round: recover abandoned claims, then send what is due.
+    pub async fn run_once(&self) -> anyhow::Result<Round> {
+        let mut round = Round::default();
+        let now = self.core.clock.now();
+        let stale = self.core.store.take_stale_outbox(now - STALE_CLAIM).await?;
+        for id in stale.into_iter().flatten() {
+            if self.reissue(id).await? {
+                round.reissued += 1;
+            }
+        }
+        for item in self.core.store.claim_outbox(now, BATCH).await? {
+            match self.mailer.send(&item.mail).await {
+                Ok(()) => {
+                    self.core
+                        .store
+                        .outbox_sent(item.id, self.core.clock.now())
+                        .await?;
+                    metrics::counter!("mail_sent_total").increment(1);
+                    round.sent += 1;
+                }
+                Err(e) => {
+                    let retry_at = (item.attempts < MAX_ATTEMPTS)
+                        .then(|| self.core.clock.now() + backoff(item.attempts));
+                    tracing::warn!(error = %e, attempts = item.attempts, retry_at = ?retry_at, "mail delivery failed");
+                    self.core
+                        .store
+                        .outbox_failed(item.id, &format!("{e:#}"), retry_at)
+                        .await?;
+                    metrics::counter!("mail_failed_total").increment(1);
+                    round.failed += 1;
+                }
+            }
+        }
+        Ok(round)
+    }
+
+    /// Gives a pending invitation whose mail was lost mid-delivery a new token and new mail.
+    async fn reissue(&self, invitation_id: uuid::Uuid) -> anyhow::Result<bool> {
+        let Some(preview) = self.core.store.invitation_by_id(invitation_id).await? else {
+            return Ok(false);
+        };
+        let now = self.core.clock.now();
+        if preview.invitation.status_at(now) != crate::domain::invitation::Status::Pending {
+            return Ok(false);
+        }
+        let actor = Actor::new(
+            None,
+            &RequestMeta {
+                ip: None,
+                user_agent: Some("roster-outbox".into()),
+            },
+            now,
+        );
+        let inviter = preview
+            .inviter_name
+            .as_deref()
+            .unwrap_or("A workspace admin");
+        self.core
+            .reissue(
+                &preview.invitation,
+                &preview.workspace_name,
+                inviter,
+                None,
+                &actor,
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("reissuing invitation {invitation_id}: {e}"))?;
+        tracing::warn!(%invitation_id, "mail delivery was interrupted; invitation reissued with a new token");
+        Ok(true)
+    }
+
+    /// Runs rounds every `interval` until `stop` resolves.
+    pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            if let Err(e) = self.run_once().await {
+                tracing::error!(error = %format!("{e:#}"), at = %Utc::now(), "outbox round failed");
+            }
+            tokio::select! {
+                () = &mut stop => break,
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff(1), chrono::Duration::seconds(2));
+        assert_eq!(backoff(3), chrono::Duration::seconds(8));
+        assert_eq!(backoff(40), chrono::Duration::hours(2));
+    }
+}
