@@ -28,7 +28,7 @@ CREATE TABLE outbox (
     text_body       TEXT,
     html_body       TEXT,
     status          TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'sent', 'failed', 'superseded')),
-    attempts        INTEGER NOT NULL DEFAULT 0,
+    attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at TIMESTAMPTZ NOT NULL,
     claimed_at      TIMESTAMPTZ,
     sent_at         TIMESTAMPTZ,

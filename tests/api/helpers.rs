@@ -111,6 +111,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         database_url: Some(database_url.to_owned()),
         public_url: Some("http://roster.test".into()),
         database_max_connections: Some(8),
+        mail_dir: Some(std::env::temp_dir().join("roster-test-mail")),
         ..Settings::default()
     }
 }
@@ -131,6 +132,24 @@ impl TestApp {
             }
             Db::Postgres => (postgres_schema_url().await?, None),
         };
+        Some(Self::spawn_on(db, database_url, dir, adjust).await)
+    }
+
+    /// Starts another app on this one's database (a second replica, or a restart).
+    pub async fn another_on_same_database(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let db = match self.raw {
+            Raw::Sqlite(_) => Db::Sqlite,
+            Raw::Postgres(_) => Db::Postgres,
+        };
+        Self::spawn_on(db, self.database_url.clone(), None, adjust).await
+    }
+
+    async fn spawn_on(
+        db: Db,
+        database_url: String,
+        dir: Option<tempfile::TempDir>,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
         let mut settings = test_settings(&database_url);
         adjust(&mut settings);
         let config = Config::resolve(settings).expect("test config");
@@ -155,7 +174,7 @@ impl TestApp {
             Db::Sqlite => Raw::Sqlite(SqlitePool::connect(&database_url).await.expect("raw")),
             Db::Postgres => Raw::Postgres(PgPool::connect(&database_url).await.expect("raw")),
         };
-        Some(TestApp {
+        TestApp {
             base: format!("http://{addr}"),
             database_url,
             client: reqwest::Client::builder()
@@ -166,7 +185,16 @@ impl TestApp {
             clock,
             raw,
             _dir: dir,
-        })
+        }
+    }
+
+    /// One round of the outbox worker, delivering through `mailer`.
+    pub async fn deliver(&self) -> roster::outbox::Round {
+        let worker = roster::outbox::Worker::new(
+            self.state.core.clone(),
+            self.state.mailer().expect("mailer"),
+        );
+        worker.run_once().await.expect("outbox round")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,11 +1,13 @@
 //! The API tests: real HTTP against the real router, on SQLite and on PostgreSQL.
 
 mod helpers;
+mod smtp;
 
 mod accounts;
 mod api_keys;
 mod audit;
 mod bad_input;
+mod invitations;
 mod members;
 mod operations;
 mod owners;
