@@ -7,6 +7,7 @@ mod accounts;
 mod api_keys;
 mod audit;
 mod bad_input;
+mod invitation_races;
 mod invitations;
 mod members;
 mod operations;
