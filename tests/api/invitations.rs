@@ -449,7 +449,7 @@ async fn accepting_signed_in_requires_the_invited_email_and_spends_the_token(app
     assert_eq!(
         app.rows(
             "memberships",
-            &format!("user_id IN (SELECT id FROM users WHERE email_key = 'invitee@example.com')")
+            "user_id IN (SELECT id FROM users WHERE email_key = 'invitee@example.com')"
         )
         .await,
         2
