@@ -37,6 +37,7 @@ impl Actor {
 pub mod actions {
     pub const USER_SIGNED_UP: &str = "user.signed_up";
     pub const USER_UPDATED: &str = "user.updated";
+    pub const USER_DELETED: &str = "user.deleted";
     pub const SESSION_STARTED: &str = "session.started";
     pub const SESSION_ENDED: &str = "session.ended";
     pub const SESSION_REUSE_DETECTED: &str = "session.refresh_reuse_detected";

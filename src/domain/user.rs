@@ -176,6 +176,14 @@ impl Core {
             .ok_or(Error::Unauthenticated)
     }
 
+    /// Deletes the caller's account: every session and key ends; workspaces where they were
+    /// the only member are deleted; refused while they are the last owner of a workspace that
+    /// has other members (`last_owner`).
+    pub async fn delete_account(&self, user_id: Uuid, meta: &RequestMeta) -> Result<()> {
+        let actor = Actor::new(Some(user_id), meta, self.clock.now());
+        Ok(self.store.delete_account(user_id, &actor).await?)
+    }
+
     /// Sets a user's password (operator command).
     pub async fn set_password(&self, email: &str, password: SecretString) -> Result<()> {
         let email = Email::parse(email)?;

@@ -233,6 +233,11 @@ pub trait AccountStore: Send + Sync {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ApiKeyAuth>>;
     async fn touch_api_key(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Deletes a user with their sessions, keys and memberships. Workspaces where they are the
+    /// only member go with them; being the last owner of a workspace with other members
+    /// refuses the deletion (checked under the workspaces' row locks).
+    async fn delete_account(&self, user_id: Uuid, actor: &Actor) -> StoreResult<()>;
 }
 
 /// Workspaces, memberships and the audit log.

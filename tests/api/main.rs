@@ -3,6 +3,7 @@
 mod helpers;
 mod smtp;
 
+mod account_deletion;
 mod accounts;
 mod api_keys;
 mod audit;

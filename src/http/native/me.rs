@@ -117,6 +117,20 @@ pub async fn update_me(
     Ok(axum::Json(user.into()))
 }
 
+/// Delete your account. Workspaces where you are the only member go with it; while you are the
+/// last owner of a workspace with other members, it is refused.
+#[utoipa::path(delete, path = "/v1/me", tag = "me", security(("bearer" = []), ("api_key" = [])),
+    responses((status = 204), (status = 401, body = Problem),
+        (status = 409, description = "`last_owner`", body = Problem)))]
+pub async fn delete_me(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+) -> ApiResult<StatusCode> {
+    state.core.delete_account(principal.user_id, &meta).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// Your active sessions, newest first.
 #[utoipa::path(get, path = "/v1/me/sessions", tag = "me", security(("bearer" = []), ("api_key" = [])),
     responses((status = 200, body = SessionList), (status = 401, body = Problem)))]

@@ -23,7 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
-        .routes(routes!(me::get_me, me::update_me))
+        .routes(routes!(me::get_me, me::update_me, me::delete_me))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::end_session))
         .routes(routes!(api_keys::list, api_keys::create))

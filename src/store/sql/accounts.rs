@@ -559,6 +559,102 @@ macro_rules! impl_account_store {
                 ))
             }
 
+            async fn delete_account(
+                &self,
+                user_id: uuid::Uuid,
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<()> {
+                use $crate::domain::{
+                    audit::{actions, NewEvent},
+                    role::{last_owner, Role},
+                };
+                let mut tx = self.begin_write().await?;
+                let mut memberships: Vec<(uuid::Uuid, String)> = sqlx::query_as(
+                    "SELECT workspace_id, role FROM memberships WHERE user_id = $1",
+                )
+                .bind(user_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                // Lock in one order everywhere, so two deletions cannot deadlock.
+                memberships.sort();
+                for (workspace_id, role) in &memberships {
+                    let _: Option<(uuid::Uuid,)> = sqlx::query_as(LOCK_WORKSPACE)
+                        .bind(workspace_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    let members: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM memberships WHERE workspace_id = $1",
+                    )
+                    .bind(workspace_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    if members == 1 {
+                        sqlx::query("DELETE FROM workspaces WHERE id = $1")
+                            .bind(workspace_id)
+                            .execute(&mut *tx)
+                            .await?;
+                        Self::record(
+                            &mut tx,
+                            &NewEvent {
+                                workspace_id: Some(*workspace_id),
+                                actor,
+                                action: actions::WORKSPACE_DELETED,
+                                target_type: "workspace",
+                                target_id: Some(workspace_id.to_string()),
+                                before: None,
+                                after: Some(serde_json::json!({"reason": "last member deleted their account"})),
+                            },
+                        )
+                        .await?;
+                        continue;
+                    }
+                    if role.as_str() == Role::Owner.as_str()
+                        && Self::owner_count(&mut tx, *workspace_id).await? <= 1
+                    {
+                        return Err(last_owner().into());
+                    }
+                    sqlx::query(
+                        "UPDATE workspaces SET member_count = member_count - 1 WHERE id = $1",
+                    )
+                    .bind(workspace_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    Self::record(
+                        &mut tx,
+                        &NewEvent {
+                            workspace_id: Some(*workspace_id),
+                            actor,
+                            action: actions::MEMBER_LEFT,
+                            target_type: "user",
+                            target_id: Some(user_id.to_string()),
+                            before: Some(serde_json::json!({"role": role})),
+                            after: Some(serde_json::json!({"reason": "account deleted"})),
+                        },
+                    )
+                    .await?;
+                }
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::USER_DELETED,
+                        target_type: "user",
+                        target_id: Some(user_id.to_string()),
+                        before: None,
+                        after: None,
+                    },
+                )
+                .await?;
+                // Sessions, keys and memberships go with the user (cascade).
+                sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn touch_api_key(
                 &self,
                 id: uuid::Uuid,

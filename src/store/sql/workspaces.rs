@@ -42,7 +42,7 @@ macro_rules! impl_workspace_store {
                     .transpose()?)
             }
 
-            async fn owner_count(
+            pub(crate) async fn owner_count(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 workspace_id: uuid::Uuid,
             ) -> sqlx::Result<i64> {
@@ -437,7 +437,16 @@ macro_rules! impl_workspace_store {
                     },
                 )
                 .await?;
-                // Memberships and the sessions bound to the workspace go with it (cascade).
+                // Queued mail of its invitations must not go out with dead links.
+                sqlx::query(
+                    "UPDATE outbox SET status = 'superseded', text_body = NULL, html_body = NULL \
+                     WHERE status = 'queued' AND invitation_id IN \
+                     (SELECT id FROM invitations WHERE workspace_id = $1)",
+                )
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                // Memberships, invitations and the sessions bound to it go with it (cascade).
                 sqlx::query("DELETE FROM workspaces WHERE id = $1")
                     .bind(id)
                     .execute(&mut *tx)
