@@ -422,6 +422,22 @@ pub trait InvitationStore: Send + Sync {
     async fn take_stale_outbox(&self, before: DateTime<Utc>) -> StoreResult<Vec<Option<Uuid>>>;
 }
 
+/// Whether a connection coming back to its pool may be reused. One still inside a transaction
+/// was abandoned mid-way (a request dropped while `BEGIN` ran, before its `Transaction` guard
+/// existed); reusing it would keep that transaction — on SQLite, the write lock — forever.
+/// Closing it rolls the transaction back. A dropped `Transaction` queues its rollback (on
+/// SQLite, to the connection's worker thread), so a round trip first lets that land.
+async fn keep<C: sqlx::Connection>(conn: &mut C) -> Result<bool, sqlx::Error> {
+    if conn.is_in_transaction() {
+        conn.ping().await?;
+    }
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("closing a database connection returned inside an abandoned transaction");
+    }
+    Ok(clean)
+}
+
 /// Opens the store a database URL names, creating an SQLite file if it is missing.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {

@@ -9,7 +9,7 @@ use sqlx::{
     PgPool, Postgres, Transaction,
 };
 
-use super::{sql::impl_store, ts::Ts, Backend, StoreResult};
+use super::{keep, sql::impl_store, ts::Ts, Backend, StoreResult};
 use crate::domain::token::SigningKey;
 
 /// Reads a workspace row inside a write transaction, locking it until commit where the backend
@@ -40,6 +40,7 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            .after_release(|conn, _| Box::pin(keep(conn)))
             .connect_with(options)
             .await?;
         Ok(PostgresStore {

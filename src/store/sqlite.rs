@@ -10,7 +10,7 @@ use sqlx::{
     Sqlite, SqlitePool, Transaction,
 };
 
-use super::{sql::impl_store, ts::Ts, Backend, StoreResult};
+use super::{keep, sql::impl_store, ts::Ts, Backend, StoreResult};
 use crate::domain::token::SigningKey;
 
 /// Reads a workspace row inside a write transaction, locking it until commit where the backend
@@ -49,6 +49,7 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            .after_release(|conn, _| Box::pin(keep(conn)))
             .connect_with(options)
             .await?;
         Ok(SqliteStore {

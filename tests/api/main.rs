@@ -14,6 +14,7 @@ mod members;
 mod operations;
 mod owners;
 mod replicas;
+mod resilience;
 mod revocation;
 mod sessions;
 mod tenancy;
