@@ -108,7 +108,7 @@ async fn unknown_routes_methods_and_path_parameters_get_a_problem(app: TestApp) 
     app.get("/nothing", &a.access)
         .await
         .assert_problem(404, "route_not_found");
-    app.call("DELETE", "/v1/me", Some(&a.access), None)
+    app.call("PUT", "/v1/me", Some(&a.access), Some(json!({})))
         .await
         .assert_problem(405, "method_not_allowed");
     app.call("PUT", "/v1/auth/login", None, Some(json!({})))
