@@ -25,6 +25,8 @@ pub const ACCESS_TYP: &str = "at+jwt";
 pub const AUDIENCE: &str = "roster";
 /// The most clock skew tolerated when checking `exp`.
 pub const LEEWAY_SECS: i64 = 5;
+/// How many verified tokens are remembered (their signature checks are skipped on a hit).
+const VERIFIED_CACHE: usize = 10_000;
 /// How often an unknown `kid` may trigger a reload of the keys from the database.
 const RELOAD_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -89,6 +91,11 @@ pub struct KeyRing {
     ttl: Duration,
     keys: RwLock<Keys>,
     last_reload: Mutex<Option<Instant>>,
+    /// Tokens whose signature and claims checked out, by SHA-256 of the token. A token is
+    /// immutable, so its signature stays valid; everything that can change — expiry against the
+    /// clock, and the session, read from the database on every request — is still checked on
+    /// every use. Only the Ed25519 verification is skipped.
+    verified: Mutex<HashMap<[u8; 32], AccessClaims>>,
 }
 
 impl KeyRing {
@@ -106,6 +113,7 @@ impl KeyRing {
             ttl,
             keys: RwLock::new(keys),
             last_reload: Mutex::new(None),
+            verified: Mutex::new(HashMap::new()),
         })
     }
 
@@ -158,6 +166,34 @@ impl KeyRing {
     /// Verifies an access token's signature and claims at time `now`. Whether its session is
     /// still active is the caller's next step.
     pub async fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<AccessClaims> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let cached = self.verified_cache().get(&digest).cloned();
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = self.verify_signature(token).await?;
+                let mut cache = self.verified_cache();
+                if cache.len() >= VERIFIED_CACHE {
+                    cache.clear();
+                }
+                cache.insert(digest, claims.clone());
+                claims
+            }
+        };
+        if claims.exp + LEEWAY_SECS < now.timestamp() {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(claims)
+    }
+
+    fn verified_cache(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], AccessClaims>> {
+        self.verified
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The checks that do not depend on time: header, signature, issuer, audience, type.
+    async fn verify_signature(&self, token: &str) -> Result<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::Unauthenticated)?;
         if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(ACCESS_TYP) {
             return Err(Error::Unauthenticated);
@@ -176,7 +212,7 @@ impl KeyRing {
             }
             None => return Err(Error::Unauthenticated),
         }?;
-        if claims.typ != "access" || claims.exp + LEEWAY_SECS < now.timestamp() {
+        if claims.typ != "access" {
             return Err(Error::Unauthenticated);
         }
         Ok(claims)

@@ -49,8 +49,9 @@ impl PostgresStore {
         })
     }
 
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Postgres>> {
-        self.pool.begin().await
+    /// A transaction; invariants that span rows lock them explicitly (`LOCK_WORKSPACE`).
+    async fn begin_write(&self) -> sqlx::Result<(Transaction<'static, Postgres>, ())> {
+        Ok((self.pool.begin().await?, ()))
     }
 
     async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {

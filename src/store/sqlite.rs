@@ -4,6 +4,8 @@
 
 use std::{str::FromStr, time::Duration};
 
+use tokio::sync::{Mutex, MutexGuard};
+
 use sqlx::{
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -33,6 +35,10 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct SqliteStore {
     pool: SqlitePool,
     max: u32,
+    /// SQLite has one writer at a time. Writers of this process queue here, in order, instead
+    /// of in SQLite's sleep-and-retry busy handler; the busy timeout still covers writers in
+    /// other processes on the same file.
+    writer: Mutex<()>,
 }
 
 impl SqliteStore {
@@ -55,11 +61,17 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             max: max_connections,
+            writer: Mutex::new(()),
         })
     }
 
-    async fn begin_write(&self) -> sqlx::Result<Transaction<'static, Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    /// Takes this process's write turn (before a connection, so queued writers hold none),
+    /// then the database's write lock up front.
+    async fn begin_write(
+        &self,
+    ) -> sqlx::Result<(Transaction<'static, Sqlite>, MutexGuard<'_, ()>)> {
+        let turn = self.writer.lock().await;
+        Ok((self.pool.begin_with("BEGIN IMMEDIATE").await?, turn))
     }
 
     async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {
@@ -77,7 +89,7 @@ impl SqliteStore {
                 Err(e) => return Err(anyhow::anyhow!("SQLite migration failed: {e}").into()),
             }
         }
-        let mut tx = self.begin_write().await?;
+        let (mut tx, _writer) = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) \
              SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",

@@ -103,7 +103,7 @@ macro_rules! impl_account_store {
                 a: &$crate::store::NewAccount,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::user::User> {
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let user = Self::insert_account(&mut tx, a, actor).await?;
                 tx.commit().await?;
                 Ok(user)
@@ -144,7 +144,7 @@ macro_rules! impl_account_store {
             ) -> $crate::store::StoreResult<Option<$crate::domain::user::User>> {
                 use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{rows, ts::Ts};
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let before: Option<(String,)> =
                     sqlx::query_as("SELECT name FROM users WHERE id = $1")
                         .bind(id)
@@ -206,7 +206,7 @@ macro_rules! impl_account_store {
             ) -> $crate::store::StoreResult<()> {
                 use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO sessions (id, user_id, workspace_id, created_at, last_used_at, \
                      expires_at, ip, user_agent) VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
@@ -256,7 +256,7 @@ macro_rules! impl_account_store {
                 use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{ts::Ts, Rotation};
                 let now = actor.at;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let found: Option<(
                     uuid::Uuid,
                     Option<Ts>,
@@ -353,7 +353,7 @@ macro_rules! impl_account_store {
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<bool> {
                 use $crate::domain::audit::{actions, NewEvent};
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let ended: Option<(Option<uuid::Uuid>,)> = sqlx::query_as(
                     "UPDATE sessions SET ended_at = $3, end_reason = $4 \
                      WHERE id = $1 AND user_id = $2 AND ended_at IS NULL RETURNING workspace_id",
@@ -427,7 +427,7 @@ macro_rules! impl_account_store {
             ) -> $crate::store::StoreResult<$crate::domain::api_key::ApiKey> {
                 use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{rows, ts::Ts};
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let row: rows::ApiKeyRow = sqlx::query_as(&format!(
                     "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
                      created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -504,7 +504,7 @@ macro_rules! impl_account_store {
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<bool> {
                 use $crate::domain::audit::{actions, NewEvent};
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 \
                      WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
@@ -568,7 +568,7 @@ macro_rules! impl_account_store {
                     audit::{actions, NewEvent},
                     role::{last_owner, Role},
                 };
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let mut memberships: Vec<(uuid::Uuid, String)> = sqlx::query_as(
                     "SELECT workspace_id, role FROM memberships WHERE user_id = $1",
                 )

@@ -246,7 +246,7 @@ macro_rules! impl_invitation_store {
                     Error,
                 };
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let actor_role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
                 actor_role.require(Action::ManageInvitations)?;
                 check_grant(actor_role, new.role)?;
@@ -410,7 +410,7 @@ macro_rules! impl_invitation_store {
             ) -> $crate::store::StoreResult<$crate::domain::invitation::Invitation> {
                 use $crate::domain::{audit::actions, invitation::check_open, role::Action, Error};
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
                 let current = self.invitation(workspace_id, id).await?.ok_or(Error::NotFound)?;
                 role.require(Action::ManageInvitations)?;
@@ -448,7 +448,7 @@ macro_rules! impl_invitation_store {
                     Error,
                 };
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
                 let current = self.invitation(workspace_id, id).await?.ok_or(Error::NotFound)?;
                 role.require(Action::ManageInvitations)?;
@@ -497,7 +497,7 @@ macro_rules! impl_invitation_store {
                     Error,
                 };
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let current = self.invitation(workspace_id, id).await?.ok_or(Error::NotFound)?;
                 if let Some(limit) = limit {
                     // A person resending: their authority, then their rate limit.
@@ -602,7 +602,7 @@ macro_rules! impl_invitation_store {
                 user_id: uuid::Uuid,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::role::Role> {
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let role = Self::accept_in(&mut tx, token_hash, user_id, actor).await?;
                 tx.commit().await?;
                 Ok(role)
@@ -616,7 +616,7 @@ macro_rules! impl_invitation_store {
             ) -> $crate::store::StoreResult<$crate::domain::role::Role> {
                 use $crate::domain::Error;
                 use $crate::store::StoreError;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 match Self::insert_account(&mut tx, account, actor).await {
                     Ok(_) => {}
                     Err(StoreError::UniqueViolation(c)) if c.contains("email") => {
@@ -640,7 +640,7 @@ macro_rules! impl_invitation_store {
             ) -> $crate::store::StoreResult<()> {
                 use $crate::domain::{audit::actions, Error};
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let declined: Option<(uuid::Uuid,)> = sqlx::query_as(
                     "UPDATE invitations SET status = 'declined', ended_at = $2 \
                      WHERE token_hash = $1 AND status = 'pending' AND expires_at > $2 RETURNING id",
@@ -671,7 +671,7 @@ macro_rules! impl_invitation_store {
                 limit: &$crate::store::RateLimit,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<()> {
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 Self::rate_hit(&mut tx, limit, now).await?;
                 tx.commit().await?;
                 Ok(())
@@ -682,7 +682,7 @@ macro_rules! impl_invitation_store {
                 now: chrono::DateTime<chrono::Utc>,
                 batch: u32,
             ) -> $crate::store::StoreResult<Vec<$crate::store::OutboxMail>> {
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let rows: Vec<$crate::store::rows::OutboxRow> = sqlx::query_as(CLAIM_OUTBOX)
                     .bind($crate::store::ts::Ts(now))
                     .bind(i64::from(batch))
@@ -739,7 +739,7 @@ macro_rules! impl_invitation_store {
                 &self,
                 before: chrono::DateTime<chrono::Utc>,
             ) -> $crate::store::StoreResult<Vec<Option<uuid::Uuid>>> {
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let rows: Vec<(Option<uuid::Uuid>,)> = sqlx::query_as(
                     "UPDATE outbox SET status = 'superseded', text_body = NULL, html_body = NULL, \
                      last_error = 'sender stopped mid-delivery; invitation reissued' \

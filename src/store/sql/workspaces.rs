@@ -264,7 +264,7 @@ macro_rules! impl_workspace_store {
                 use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::ts::Ts;
                 let p = &new.profile;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 sqlx::query(
                     "INSERT INTO workspaces (id, slug, name, is_personal, created_by, member_count, \
                      logo_url, description, website, timezone, billing_email, support_email, \
@@ -340,7 +340,7 @@ macro_rules! impl_workspace_store {
                     workspace::diff,
                 };
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 Self::lock_and_role(&mut tx, id, actor)
                     .await?
                     .require(Action::UpdateWorkspace)?;
@@ -405,7 +405,7 @@ macro_rules! impl_workspace_store {
                     role::Action,
                     Error,
                 };
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 Self::lock_and_role(&mut tx, id, actor)
                     .await?
                     .require(Action::DeleteWorkspace)?;
@@ -464,7 +464,7 @@ macro_rules! impl_workspace_store {
                     audit::{actions, NewEvent},
                     role::Action,
                 };
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 Self::lock_and_role(&mut tx, id, actor)
                     .await?
                     .require(Action::RevokeSessions)?;
@@ -602,7 +602,7 @@ macro_rules! impl_workspace_store {
                     Error,
                 };
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let actor_role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
                 check_grant(actor_role, role)?;
                 let user: Option<(uuid::Uuid,)> = match target {
@@ -679,7 +679,7 @@ macro_rules! impl_workspace_store {
                     Error,
                 };
                 use $crate::store::ts::Ts;
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let actor_role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
                 let current = Self::role_in(&mut tx, workspace_id, user_id)
                     .await?
@@ -734,7 +734,7 @@ macro_rules! impl_workspace_store {
                     role::{check_removal, last_owner, Role},
                     Error,
                 };
-                let mut tx = self.begin_write().await?;
+                let (mut tx, _writer) = self.begin_write().await?;
                 let actor_role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
                 let current = Self::role_in(&mut tx, workspace_id, user_id)
                     .await?
