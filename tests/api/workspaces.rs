@@ -12,7 +12,32 @@ on_both_databases!(
     deleting_a_workspace_takes_its_memberships_and_bound_sessions_with_it,
     only_an_owner_deletes_and_a_personal_workspace_is_never_deleted,
     a_member_can_leave_but_the_last_owner_cannot,
+    parallel_workspaces_with_one_name_get_distinct_slugs,
 );
+
+async fn parallel_workspaces_with_one_name_get_distinct_slugs(app: TestApp) {
+    let a = app.signup("crowd@example.com", "Crowd").await;
+    let results = futures::future::join_all((0..30).map(|_| {
+        app.post(
+            "/v1/workspaces",
+            Some(&a.access),
+            json!({"name": "Same Name"}),
+        )
+    }))
+    .await;
+    let mut slugs: Vec<String> = results
+        .iter()
+        .map(|r| {
+            assert_eq!(r.status, 201, "{}", r.text);
+            r.body["slug"].as_str().expect("slug").to_owned()
+        })
+        .collect();
+    slugs.sort();
+    slugs.dedup();
+    assert_eq!(slugs.len(), 30);
+    assert!(slugs.contains(&"same-name".to_owned()));
+    assert_eq!(app.rows("workspaces", "NOT is_personal").await, 30);
+}
 
 async fn creating_a_workspace_makes_me_its_owner_with_a_unique_slug(app: TestApp) {
     let a = app.signup("founder@example.com", "Founder").await;
