@@ -48,6 +48,11 @@ impl Worker {
     pub async fn run_once(&self) -> anyhow::Result<Round> {
         let mut round = Round::default();
         let now = self.core.clock.now();
+        // Rate-limit windows are at most an hour long; a day later nobody counts on them.
+        self.core
+            .store
+            .prune_rate_limits(now - chrono::Duration::days(1))
+            .await?;
         let stale = self.core.store.take_stale_outbox(now - STALE_CLAIM).await?;
         for id in stale.into_iter().flatten() {
             if self.reissue(id).await? {

@@ -405,6 +405,8 @@ pub trait InvitationStore: Send + Sync {
 
     /// Counts a hit in its own transaction; refused with `RateLimited` when over the limit.
     async fn hit_rate_limit(&self, limit: &RateLimit, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Drops counters of windows that started before `before`; the number dropped.
+    async fn prune_rate_limits(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Claims up to `batch` due messages (marking them as being sent).
     async fn claim_outbox(&self, now: DateTime<Utc>, batch: u32) -> StoreResult<Vec<OutboxMail>>;

@@ -677,6 +677,17 @@ macro_rules! impl_invitation_store {
                 Ok(())
             }
 
+            async fn prune_rate_limits(
+                &self,
+                before: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM rate_limits WHERE window_start < $1")
+                    .bind(before.timestamp())
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected())
+            }
+
             async fn claim_outbox(
                 &self,
                 now: chrono::DateTime<chrono::Utc>,
