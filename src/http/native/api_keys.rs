@@ -1,15 +1,12 @@
 //! `/v1/me/api-keys`: personal API keys. The secret is in the creation answer only.
 
-use axum::{
-    extract::State,
-    http::{header, HeaderValue, StatusCode},
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::created;
 use crate::{
     app::AppState,
     domain::{
@@ -120,15 +117,12 @@ pub async fn create(
         .core
         .create_api_key(principal.user_id, input, &meta)
         .await?;
-    let location = HeaderValue::try_from(format!("/v1/me/api-keys/{}", key.id))
-        .map_err(anyhow::Error::from)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(CreatedApiKey {
+    Ok(created(
+        format!("/v1/me/api-keys/{}", key.id),
+        CreatedApiKey {
             key: key.into(),
             secret,
-        }),
+        },
     ))
 }
 

@@ -1,16 +1,13 @@
 //! `/v1/workspaces/{ws}/invitations`: create (one or many), list, read, extend, cancel, resend.
 //! The token and link are in the create and resend answers only.
 
-use axum::{
-    extract::State,
-    http::{header, HeaderValue, StatusCode},
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::created;
 use crate::{
     app::AppState,
     domain::{
@@ -170,16 +167,14 @@ pub async fn create(
     access: Access,
     Json(body): Json<CreateInvitation>,
 ) -> ApiResult<impl IntoResponse> {
-    let created = state.core.invite(&access, body.into(), &meta).await?;
-    let location = HeaderValue::try_from(format!(
+    let invitation = state.core.invite(&access, body.into(), &meta).await?;
+    let location = format!(
         "/v1/workspaces/{}/invitations/{}",
-        access.workspace.id, created.invitation.id
-    ))
-    .map_err(anyhow::Error::from)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(issued(created, state.core.clock.now())),
+        access.workspace.id, invitation.invitation.id
+    );
+    Ok(created(
+        location,
+        issued(invitation, state.core.clock.now()),
     ))
 }
 

@@ -1,15 +1,12 @@
 //! `/v1/workspaces/{ws}/members`: list, add directly, read, change role, remove.
 
-use axum::{
-    extract::State,
-    http::{header, HeaderValue, StatusCode},
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::created;
 use crate::{
     app::AppState,
     domain::{
@@ -143,16 +140,11 @@ pub async fn add(
         .core
         .add_member(&access, target, body.role, &meta)
         .await?;
-    let location = HeaderValue::try_from(format!(
+    let location = format!(
         "/v1/workspaces/{}/members/{}",
         access.workspace.id, member.user_id
-    ))
-    .map_err(anyhow::Error::from)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(MemberView::from(member)),
-    ))
+    );
+    Ok(created(location, MemberView::from(member)))
 }
 
 /// One member.

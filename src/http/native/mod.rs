@@ -16,6 +16,20 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{app::AppState, http::openapi::NativeApi};
 
+/// A `201 Created` answer with its `Location` and body.
+fn created<T: serde::Serialize>(location: String, body: T) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match axum::http::HeaderValue::try_from(location) {
+        Ok(location) => (
+            axum::http::StatusCode::CREATED,
+            [(axum::http::header::LOCATION, location)],
+            axum::Json(body),
+        )
+            .into_response(),
+        Err(e) => crate::http::problem::ApiError(anyhow::Error::from(e).into()).into_response(),
+    }
+}
+
 /// The native routes together with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(NativeApi::openapi())

@@ -1,16 +1,13 @@
 //! `/v1/workspaces`: list mine, create, read, update, delete, leave, revoke every session.
 
-use axum::{
-    extract::State,
-    http::{header, HeaderValue, StatusCode},
-    response::IntoResponse,
-};
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::created;
 use super::nullable::nullable;
 use crate::{
     app::AppState,
@@ -226,12 +223,9 @@ pub async fn create(
         .core
         .create_workspace(&principal, input, &meta)
         .await?;
-    let location =
-        HeaderValue::try_from(format!("/v1/workspaces/{}", ws.id)).map_err(anyhow::Error::from)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        axum::Json(view(ws, Role::Owner)),
+    Ok(created(
+        format!("/v1/workspaces/{}", ws.id),
+        view(ws, Role::Owner),
     ))
 }
 
