@@ -290,6 +290,10 @@ impl From<AuditRow> for AuditEvent {
 pub const INVITATION_COLUMNS: &str = "i.id, i.workspace_id, i.email, i.role, i.status, \
      i.inviter_id, i.created_at, i.expires_at, i.ended_at";
 
+/// The same columns without the alias, for `RETURNING`.
+pub const INVITATION_FIELDS: &str =
+    "id, workspace_id, email, role, status, inviter_id, created_at, expires_at, ended_at";
+
 #[derive(sqlx::FromRow)]
 pub struct InvitationRow {
     id: Uuid,

@@ -19,6 +19,10 @@ use crate::domain::token::SigningKey;
 /// needs that (SQLite's `BEGIN IMMEDIATE` already excludes every other writer).
 const LOCK_WORKSPACE: &str = "SELECT id FROM workspaces WHERE id = $1";
 
+/// Reads a workspace row and a member's role in it (NULL for a non-member), in one trip.
+const LOCK_WORKSPACE_ROLE: &str = "SELECT m.role FROM workspaces w \
+     LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 WHERE w.id = $1";
+
 /// Claims due outbox rows (several workers never claim the same row).
 const CLAIM_OUTBOX: &str =
     "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 \

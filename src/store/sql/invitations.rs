@@ -251,22 +251,20 @@ macro_rules! impl_invitation_store {
                 actor_role.require(Action::ManageInvitations)?;
                 check_grant(actor_role, new.role)?;
                 Self::rate_hit(&mut tx, limit, actor.at).await?;
-                let own: Option<(String,)> = sqlx::query_as("SELECT email_key FROM users WHERE id = $1")
-                    .bind(actor.user_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if own.is_some_and(|(e,)| e == new.email_key) {
-                    return Err(Error::conflict("cannot_invite_self", "you cannot invite yourself").into());
-                }
-                let member: Option<(i32,)> = sqlx::query_as(
-                    "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id \
-                     WHERE m.workspace_id = $1 AND u.email_key = $2",
+                let (is_self, is_member): (bool, bool) = sqlx::query_as(
+                    "SELECT EXISTS (SELECT 1 FROM users WHERE id = $1 AND email_key = $3), \
+                     EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id \
+                     WHERE m.workspace_id = $2 AND u.email_key = $3)",
                 )
+                .bind(actor.user_id)
                 .bind(workspace_id)
                 .bind(&new.email_key)
-                .fetch_optional(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
-                if member.is_some() {
+                if is_self {
+                    return Err(Error::conflict("cannot_invite_self", "you cannot invite yourself").into());
+                }
+                if is_member {
                     return Err(Error::conflict(
                         "already_member",
                         "someone with this email is already a member",
@@ -294,11 +292,12 @@ macro_rules! impl_invitation_store {
                     );
                     Self::record(&mut tx, &e).await?;
                 }
-                sqlx::query(
+                let row: $crate::store::rows::InvitationRow = sqlx::query_as(&format!(
                     "INSERT INTO invitations (id, workspace_id, email, email_key, role, status, \
                      token_hash, inviter_id, created_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
-                )
+                     VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) RETURNING {}",
+                    $crate::store::rows::INVITATION_FIELDS
+                ))
                 .bind(new.id)
                 .bind(workspace_id)
                 .bind(&new.email)
@@ -308,12 +307,12 @@ macro_rules! impl_invitation_store {
                 .bind(actor.user_id)
                 .bind(Ts(actor.at))
                 .bind(Ts(new.expires_at))
-                .execute(&mut *tx)
+                .fetch_one(&mut *tx)
                 .await?;
                 if let Some(mail) = &new.mail {
                     Self::queue_mail(&mut tx, new.id, mail, actor.at).await?;
                 }
-                let inv = Self::read_invitation(&mut tx, new.id).await?;
+                let inv: $crate::domain::invitation::Invitation = row.try_into()?;
                 let e = Self::invitation_event(
                     &inv,
                     actor,

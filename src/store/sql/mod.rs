@@ -1,7 +1,7 @@
 //! The `Store` implementation both backends share. SQLite and PostgreSQL accept the same
 //! statements here (`$N` placeholders, `RETURNING`, `ON CONFLICT`, row values); what differs —
 //! connecting, migrations, how a write transaction begins, how a workspace row is locked — is
-//! each backend's: a `pool` and `max` field, `MIGRATOR`, `LOCK_WORKSPACE` and `CLAIM_OUTBOX` items, and inherent
+//! each backend's: a `pool` and `max` field, `MIGRATOR`, `LOCK_WORKSPACE`, `LOCK_WORKSPACE_ROLE` and `CLAIM_OUTBOX` items, and inherent
 //! `begin_write` and `run_migrations` methods.
 
 mod accounts;

@@ -14,15 +14,16 @@ macro_rules! impl_workspace_store {
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::role::Role> {
                 use $crate::domain::Error;
-                let locked: Option<(uuid::Uuid,)> = sqlx::query_as(LOCK_WORKSPACE)
+                let actor_id = actor.user_id.ok_or(Error::NotFound)?;
+                let found: Option<(Option<String>,)> = sqlx::query_as(LOCK_WORKSPACE_ROLE)
                     .bind(workspace_id)
+                    .bind(actor_id)
                     .fetch_optional(&mut **tx)
                     .await?;
-                locked.ok_or(Error::NotFound)?;
-                let actor_id = actor.user_id.ok_or(Error::NotFound)?;
-                Self::role_in(tx, workspace_id, actor_id)
-                    .await?
-                    .ok_or_else(|| Error::NotFound.into())
+                match found {
+                    Some((Some(role),)) => Ok($crate::store::rows::role(&role)?),
+                    _ => Err(Error::NotFound.into()),
+                }
             }
 
             async fn role_in(
