@@ -6,7 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    paging::{Cursor, Page, PageRequest},
+    paging::{Page, PageRequest},
     role::Action,
     session::RequestMeta,
     workspace::Access,
@@ -96,9 +96,6 @@ pub struct AuditFilter {
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
 }
-
-/// Newest first, keyed by (time, id).
-pub type AuditCursor = Cursor;
 
 impl Core {
     /// A page of the workspace's audit events, newest first.

@@ -88,6 +88,41 @@ macro_rules! impl_invitation_store {
                 Ok(row.try_into()?)
             }
 
+            /// The invitation of a workspace, read inside the caller's transaction.
+            async fn find_invitation(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                workspace_id: uuid::Uuid,
+                id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<$crate::domain::invitation::Invitation> {
+                let found: Option<$crate::store::rows::InvitationRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM invitations i WHERE i.id = $1 AND i.workspace_id = $2",
+                    $crate::store::rows::INVITATION_COLUMNS
+                ))
+                .bind(id)
+                .bind(workspace_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+                Ok(found.ok_or($crate::domain::Error::NotFound)?.try_into()?)
+            }
+
+            /// An invitation with what its preview shows, by one column (`i.id`, `i.token_hash`).
+            async fn preview_where(
+                &self,
+                column: &str,
+                value: $crate::store::sql::Arg,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::invitation::Preview>> {
+                use $crate::store::rows;
+                let sql = format!(
+                    "SELECT {}, {} FROM invitations i {} WHERE {column} = $1",
+                    rows::INVITATION_COLUMNS,
+                    rows::PREVIEW_COLUMNS,
+                    rows::PREVIEW_JOINS
+                );
+                let q = sqlx::query_as::<_, rows::PreviewRow>(&sql);
+                let found = $crate::bind_arg!(q, &value).fetch_optional(&self.pool).await?;
+                Ok(found.map(TryInto::try_into).transpose()?)
+            }
+
             /// The event of an invitation change.
             fn invitation_event<'a>(
                 inv: &$crate::domain::invitation::Invitation,
@@ -407,11 +442,11 @@ macro_rules! impl_invitation_store {
                 expires_at: chrono::DateTime<chrono::Utc>,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::invitation::Invitation> {
-                use $crate::domain::{audit::actions, invitation::check_open, role::Action, Error};
+                use $crate::domain::{audit::actions, invitation::check_open, role::Action};
                 use $crate::store::ts::Ts;
                 let (mut tx, _writer) = self.begin_write().await?;
                 let role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
-                let current = self.invitation(workspace_id, id).await?.ok_or(Error::NotFound)?;
+                let current = Self::find_invitation(&mut tx, workspace_id, id).await?;
                 role.require(Action::ManageInvitations)?;
                 check_open(&current, actor.at)?;
                 sqlx::query(
@@ -449,7 +484,7 @@ macro_rules! impl_invitation_store {
                 use $crate::store::ts::Ts;
                 let (mut tx, _writer) = self.begin_write().await?;
                 let role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
-                let current = self.invitation(workspace_id, id).await?.ok_or(Error::NotFound)?;
+                let current = Self::find_invitation(&mut tx, workspace_id, id).await?;
                 role.require(Action::ManageInvitations)?;
                 // An expired invitation may still be cancelled; anything else must be pending.
                 if current.stored_status != Status::Pending {
@@ -497,7 +532,7 @@ macro_rules! impl_invitation_store {
                 };
                 use $crate::store::ts::Ts;
                 let (mut tx, _writer) = self.begin_write().await?;
-                let current = self.invitation(workspace_id, id).await?.ok_or(Error::NotFound)?;
+                let current = Self::find_invitation(&mut tx, workspace_id, id).await?;
                 if let Some(limit) = limit {
                     // A person resending: their authority, then their rate limit.
                     let role = Self::lock_and_role(&mut tx, workspace_id, actor).await?;
@@ -565,34 +600,17 @@ macro_rules! impl_invitation_store {
                 &self,
                 token_hash: &[u8],
             ) -> $crate::store::StoreResult<Option<$crate::domain::invitation::Preview>> {
-                use $crate::store::rows;
-                let found: Option<rows::PreviewRow> = sqlx::query_as(&format!(
-                    "SELECT {}, {} FROM invitations i {} WHERE i.token_hash = $1",
-                    rows::INVITATION_COLUMNS,
-                    rows::PREVIEW_COLUMNS,
-                    rows::PREVIEW_JOINS
-                ))
-                .bind(token_hash)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(found.map(TryInto::try_into).transpose()?)
+                use $crate::store::sql::Arg;
+                self.preview_where("i.token_hash", Arg::Bytes(token_hash.to_vec()))
+                    .await
             }
 
             async fn invitation_by_id(
                 &self,
                 id: uuid::Uuid,
             ) -> $crate::store::StoreResult<Option<$crate::domain::invitation::Preview>> {
-                use $crate::store::rows;
-                let found: Option<rows::PreviewRow> = sqlx::query_as(&format!(
-                    "SELECT {}, {} FROM invitations i {} WHERE i.id = $1",
-                    rows::INVITATION_COLUMNS,
-                    rows::PREVIEW_COLUMNS,
-                    rows::PREVIEW_JOINS
-                ))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(found.map(TryInto::try_into).transpose()?)
+                use $crate::store::sql::Arg;
+                self.preview_where("i.id", Arg::Uuid(id)).await
             }
 
             async fn accept_invitation(

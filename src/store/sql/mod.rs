@@ -17,6 +17,7 @@ pub enum Arg {
     Uuid(uuid::Uuid),
     Text(String),
     Ts(super::ts::Ts),
+    Bytes(Vec<u8>),
 }
 
 impl From<uuid::Uuid> for Arg {
@@ -46,6 +47,7 @@ macro_rules! bind_arg {
             $crate::store::sql::Arg::Uuid(v) => $q.bind(*v),
             $crate::store::sql::Arg::Text(v) => $q.bind(v.as_str()),
             $crate::store::sql::Arg::Ts(v) => $q.bind(*v),
+            $crate::store::sql::Arg::Bytes(v) => $q.bind(v.as_slice()),
         }
     };
 }
