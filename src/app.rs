@@ -49,6 +49,7 @@ impl AppState {
                 refresh_ttl,
                 public_url: config.public_url.to_string(),
                 limits: config.limits,
+                usage: config.usage.clone(),
             },
         };
         Ok(AppState {

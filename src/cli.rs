@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `user create|set-password`, `api-key create`,
+//! The command line: `serve`, `migrate`, `worker`, `user create|set-password`,
+//! `workspace set-plan`, `api-key create`,
 //! `openapi`, `print-config`. Every setting is a flag, a `ROSTER_*` variable or a TOML key.
 
 use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
@@ -11,8 +12,8 @@ use crate::{
     app::{app, AppState},
     config::{Config, Settings},
     domain::{
-        api_key::NewKey, clock::SystemClock, email::Email, session::RequestMeta, user::parse_name,
-        Error,
+        api_key::NewKey, audit::Actor, clock::SystemClock, email::Email, session::RequestMeta,
+        user::parse_name, workspace::WorkspaceRef, Error,
     },
     outbox::Worker,
     telemetry,
@@ -41,6 +42,9 @@ enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage workspaces.
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
@@ -63,6 +67,17 @@ enum UserCommand {
     SetPassword {
         #[arg(long)]
         email: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceCommand {
+    /// Put a workspace on a plan (one of the configured plans; see `print-config`).
+    SetPlan {
+        /// The workspace's id or slug.
+        workspace: String,
+        /// The plan, e.g. `free`, `developer`, `pro`, `enterprise`.
+        plan: String,
     },
 }
 
@@ -138,6 +153,22 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::User(cmd) => {
             let state = AppState::build(config, Arc::new(SystemClock)).await?;
             user(state, cmd).await
+        }
+        Command::Workspace(WorkspaceCommand::SetPlan { workspace, plan }) => {
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            let core = &state.core;
+            let actor = Actor::new(None, &operator(), core.clock.now());
+            let ws = core
+                .set_plan(&WorkspaceRef::parse(&workspace), &plan, &actor)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound => {
+                        anyhow::anyhow!("no workspace with the id or slug {workspace:?}")
+                    }
+                    e => describe(e),
+                })?;
+            println!("workspace {} ({}) is on plan {}", ws.slug, ws.id, ws.plan);
+            Ok(())
         }
         Command::ApiKey(ApiKeyCommand::Create {
             email,

@@ -1,12 +1,14 @@
 //! Runtime configuration: one `Config`, built from defaults, then an optional TOML file,
 //! then `ROSTER_*` environment variables, then command-line flags (the last one wins).
 
-use std::{net::SocketAddr, path::PathBuf, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
+
+use crate::domain::usage::{Plan, Units, UsageSettings, DEFAULT_PLAN};
 
 /// Settings as they may appear in the TOML file, in the environment or on the command line.
 /// Every field is optional here; [`Config`] holds the resolved values.
@@ -81,6 +83,25 @@ pub struct Settings {
     /// Sign-in attempts per email per minute (0: no limit).
     #[arg(long, global = true, env = "ROSTER_LOGIN_RATE_LIMIT")]
     pub login_rate_limit: Option<u32>,
+
+    /// Plans (TOML file only): `[plans.<name>]` with `monthly_units` (absent: unlimited) and
+    /// `overage` (accept usage past the allowance). Replaces the built-in plans.
+    #[arg(skip)]
+    pub plans: Option<BTreeMap<String, PlanSettings>>,
+
+    /// Meter weights in event units (TOML file only): `[meters]` `name = 0.5`. Merged over the
+    /// built-in `location_events = 1` and `action_deliveries = 0.5`; unlisted meters weigh 1.
+    #[arg(skip)]
+    pub meters: Option<BTreeMap<String, f64>>,
+}
+
+/// A plan as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanSettings {
+    pub monthly_units: Option<u64>,
+    #[serde(default)]
+    pub overage: bool,
 }
 
 impl Settings {
@@ -108,6 +129,8 @@ impl Settings {
             invite_rate_limit: self.invite_rate_limit.or(lower.invite_rate_limit),
             resend_rate_limit: self.resend_rate_limit.or(lower.resend_rate_limit),
             login_rate_limit: self.login_rate_limit.or(lower.login_rate_limit),
+            plans: self.plans.or(lower.plans),
+            meters: self.meters.or(lower.meters),
         }
     }
 }
@@ -138,6 +161,7 @@ pub struct Config {
     pub outbox_worker: bool,
     pub outbox_interval: Duration,
     pub limits: crate::domain::invitation::Limits,
+    pub usage: UsageSettings,
 }
 
 /// A configuration problem, worded to say what to change.
@@ -247,7 +271,9 @@ impl Config {
             "ROSTER_OUTBOX_INTERVAL (--outbox-interval)",
             s.outbox_interval.as_deref().unwrap_or("1s"),
         )?;
+        let usage = usage_settings(s.plans, s.meters)?;
         Ok(Config {
+            usage,
             smtp_url: s.smtp_url.map(SecretString::from),
             mail_from,
             mail_dir: s.mail_dir.unwrap_or_else(|| PathBuf::from("mail")),
@@ -347,8 +373,65 @@ impl Config {
             }
             .into(),
         );
+        let mut plans = toml::Table::new();
+        for p in &self.usage.plans {
+            let mut plan = toml::Table::new();
+            if let Some(units) = p.monthly_units {
+                plan.insert(
+                    "monthly_units".into(),
+                    i64::try_from(units).unwrap_or(i64::MAX).into(),
+                );
+            }
+            plan.insert("overage".into(), p.overage.into());
+            plans.insert(p.name.clone(), plan.into());
+        }
+        table.insert("plans".into(), plans.into());
+        let meters: toml::Table = self
+            .usage
+            .meters
+            .iter()
+            .map(|(m, u)| (m.clone(), u.as_f64().into()))
+            .collect();
+        table.insert("meters".into(), meters.into());
         toml::to_string(&table).unwrap_or_default()
     }
+}
+
+/// Plans and meter weights: the built-in ones, with the configured ones applied.
+fn usage_settings(
+    plans: Option<BTreeMap<String, PlanSettings>>,
+    meters: Option<BTreeMap<String, f64>>,
+) -> Result<UsageSettings, ConfigError> {
+    let mut usage = UsageSettings::default();
+    if let Some(plans) = plans {
+        if !plans.contains_key(DEFAULT_PLAN) {
+            return Err(ConfigError(format!(
+                "[plans] must define the `{DEFAULT_PLAN}` plan: every new workspace is on it"
+            )));
+        }
+        usage.plans = plans
+            .into_iter()
+            .map(|(name, p)| Plan {
+                name,
+                monthly_units: p.monthly_units,
+                overage: p.overage,
+            })
+            .collect();
+    }
+    for (meter, weight) in meters.unwrap_or_default() {
+        if !crate::domain::usage::valid_meter(&meter) {
+            return Err(ConfigError(format!(
+                "[meters] {meter:?} is not a meter name (a-z, 0-9, `_`, `.`, `-`, starting with a letter)"
+            )));
+        }
+        let units = Units::from_decimal(weight).ok_or_else(|| {
+            ConfigError(format!(
+                "[meters] {meter} must be a non-negative number of event units with at most three decimals, not {weight}"
+            ))
+        })?;
+        usage.meters.insert(meter, units);
+    }
+    Ok(usage)
 }
 
 /// A URL with its password replaced (or all of it, if it does not parse).

@@ -53,6 +53,11 @@ impl Worker {
             .store
             .prune_rate_limits(now - chrono::Duration::days(1))
             .await?;
+        // Idempotency keys of usage batches answer retries for 24 hours.
+        self.core
+            .store
+            .prune_usage_batches(now - crate::domain::usage::IDEMPOTENCY_WINDOW)
+            .await?;
         let stale = self.core.store.take_stale_outbox(now - STALE_CLAIM).await?;
         for id in stale.into_iter().flatten() {
             if self.reissue(id).await? {

@@ -223,3 +223,98 @@ fn operators_create_users_set_passwords_and_create_api_keys_from_the_command_lin
     let secret = text(&out.stdout).trim().to_owned();
     assert!(secret.starts_with("rk_") && secret.len() == 46, "{secret}");
 }
+
+/// The id of the one workspace in a fresh SQLite database, read directly.
+fn only_workspace(url: &str) -> String {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(url).await.expect("open");
+        let (id,): (uuid::Uuid,) = sqlx::query_as("SELECT id FROM workspaces")
+            .fetch_one(&pool)
+            .await
+            .expect("one workspace");
+        id.to_string()
+    })
+}
+
+#[test]
+fn operators_put_a_workspace_on_a_configured_plan_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("plans.db").display());
+    let config = dir.path().join("roster.toml");
+    std::fs::write(
+        &config,
+        "[plans.free]\nmonthly_units = 100\n\n[plans.team]\nmonthly_units = 1000\noverage = true\n\n[meters]\nsms = 2.5\n",
+    )
+    .expect("write config");
+    let config = config.display().to_string();
+    let env = [
+        ("ROSTER_DATABASE_URL", url.as_str()),
+        ("ROSTER_CONFIG", config.as_str()),
+    ];
+
+    let out = roster(&["print-config"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("[plans.team]"), "{printed}");
+    assert!(printed.contains("sms = 2.5"), "{printed}");
+    assert!(printed.contains("action_deliveries = 0.5"), "{printed}");
+
+    let out = roster(
+        &[
+            "user",
+            "create",
+            "--email",
+            "plan@example.com",
+            "--name",
+            "Plan",
+        ],
+        &env,
+        Some("a fine password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ws = only_workspace(&url);
+
+    let out = roster(&["workspace", "set-plan", &ws, "team"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("is on plan team"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // `pro` is a built-in plan, but this configuration replaces the built-in plans.
+    let out = roster(&["workspace", "set-plan", &ws, "pro"], &env, None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("unknown plan") && err.contains("free, team"),
+        "{err}"
+    );
+
+    let out = roster(
+        &["workspace", "set-plan", "no-such-slug", "team"],
+        &env,
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no workspace"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[plans.team]\nmonthly_units = 5\n",
+    )
+    .expect("write");
+    let bad = dir.path().join("bad.toml").display().to_string();
+    let out = roster(&["print-config"], &[("ROSTER_CONFIG", bad.as_str())], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`free` plan"),
+        "{}",
+        text(&out.stderr)
+    );
+}

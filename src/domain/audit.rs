@@ -47,6 +47,7 @@ pub mod actions {
     pub const WORKSPACE_UPDATED: &str = "workspace.updated";
     pub const WORKSPACE_DELETED: &str = "workspace.deleted";
     pub const WORKSPACE_SESSIONS_REVOKED: &str = "workspace.sessions_revoked";
+    pub const WORKSPACE_PLAN_CHANGED: &str = "workspace.plan_changed";
     pub const MEMBER_ADDED: &str = "member.added";
     pub const MEMBER_ROLE_CHANGED: &str = "member.role_changed";
     pub const MEMBER_REMOVED: &str = "member.removed";

@@ -47,6 +47,9 @@ pub enum Error {
     /// Too many attempts; retry after this many seconds.
     #[error("rate limited")]
     RateLimited { retry_after: u64 },
+    /// The workspace's plan allows no more usage this month; retry after this many seconds.
+    #[error("{detail}")]
+    QuotaExceeded { retry_after: u64, detail: String },
     /// A dependency (the database) is unreachable right now.
     #[error("service unavailable")]
     Unavailable,

@@ -15,6 +15,7 @@ pub mod role;
 pub mod secret;
 pub mod session;
 pub mod token;
+pub mod usage;
 pub mod user;
 pub mod workspace;
 
@@ -35,6 +36,7 @@ pub struct CoreSettings {
     /// The base of every link the service emits.
     pub public_url: String,
     pub limits: invitation::Limits,
+    pub usage: usage::UsageSettings,
 }
 
 /// Everything a domain call needs: storage, time, keys and password hashing.

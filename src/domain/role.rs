@@ -68,7 +68,8 @@ impl Role {
             | Action::ManageMembers
             | Action::ManageInvitations
             | Action::ReadAudit
-            | Action::ReadUsage => self.is_manager(),
+            | Action::ReadUsage
+            | Action::RecordUsage => self.is_manager(),
             Action::DeleteWorkspace | Action::RevokeSessions => self == Role::Owner,
         }
     }
@@ -101,6 +102,7 @@ pub enum Action {
     RevokeSessions,
     ReadAudit,
     ReadUsage,
+    RecordUsage,
 }
 
 impl Action {
@@ -117,6 +119,7 @@ impl Action {
             Action::RevokeSessions => "revoke the sessions of this workspace",
             Action::ReadAudit => "read the audit log",
             Action::ReadUsage => "read usage",
+            Action::RecordUsage => "record usage",
         }
     }
 }

@@ -20,6 +20,7 @@ use utoipa::{
         (name = "members", description = "Members and their roles"),
         (name = "invitations", description = "Invitations by email, and the invitee's side"),
         (name = "audit", description = "The audit log of a workspace"),
+        (name = "usage", description = "Metered usage, plans and quotas"),
     )
 )]
 pub struct NativeApi;

@@ -98,6 +98,9 @@ impl ApiError {
                 "rate_limited",
                 format!("too many attempts; retry in {retry_after} s"),
             ),
+            Error::QuotaExceeded { detail, .. } => {
+                Problem::new(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail)
+            }
             Error::Unavailable => Problem::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
@@ -120,7 +123,7 @@ impl IntoResponse for ApiError {
             Error::Unauthenticated => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
-            Error::RateLimited { retry_after } => {
+            Error::RateLimited { retry_after } | Error::QuotaExceeded { retry_after, .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
             Error::Unavailable => {

@@ -152,9 +152,9 @@ pub struct ApiKeyAuth {
 }
 
 /// Everything the domain asks of storage.
-pub trait Store: StoreCore + AccountStore + WorkspaceStore + InvitationStore {}
+pub trait Store: StoreCore + AccountStore + WorkspaceStore + InvitationStore + UsageStore {}
 
-impl<T: StoreCore + AccountStore + WorkspaceStore + InvitationStore> Store for T {}
+impl<T: StoreCore + AccountStore + WorkspaceStore + InvitationStore + UsageStore> Store for T {}
 
 /// The database itself: migrations, readiness, pool, signing keys.
 #[async_trait]
@@ -422,6 +422,93 @@ pub trait InvitationStore: Send + Sync {
     /// Messages claimed before `before` and never marked: a sender died mid-delivery. They are
     /// marked superseded (never sent as they are); returned with their invitation, if any.
     async fn take_stale_outbox(&self, before: DateTime<Utc>) -> StoreResult<Vec<Option<Uuid>>>;
+}
+
+/// A batch of usage, aggregated per hour and meter, ready to count.
+#[derive(Debug)]
+pub struct UsageWrite<'a> {
+    pub workspace_id: Uuid,
+    pub idempotency: Option<IdempotencyRecord<'a>>,
+    /// Sorted by (hour, meter), each pair once.
+    pub hours: Vec<HourRollup>,
+    /// Event units (thousandths) per month the batch touches, by month number, ascending.
+    pub months: Vec<(i64, i64)>,
+    /// The monthly allowance in thousandths of a unit; `None`: no limit is checked.
+    pub limit: Option<i64>,
+    pub now: DateTime<Utc>,
+}
+
+/// The idempotency record written with a batch.
+#[derive(Debug)]
+pub struct IdempotencyRecord<'a> {
+    pub key: &'a str,
+    pub body_hash: &'a [u8],
+    /// The answer to give retries.
+    pub response: String,
+    /// A record older than this is expired: its key may be used afresh.
+    pub reusable_before: DateTime<Utc>,
+}
+
+/// One hour's total of one meter.
+#[derive(Debug)]
+pub struct HourRollup {
+    pub meter: String,
+    pub hour: i64,
+    pub month: i64,
+    pub quantity: i64,
+    pub units: i64,
+}
+
+/// What became of a usage batch.
+#[derive(Debug)]
+pub enum UsageWritten {
+    Recorded,
+    /// The key was used within its window; nothing was counted. The first batch's digest and
+    /// answer.
+    Replayed {
+        body_hash: Vec<u8>,
+        response: String,
+    },
+    /// Counting it would pass the allowance of this month; nothing was counted.
+    OverQuota {
+        month: i64,
+    },
+}
+
+/// A row of a usage report: a bucket (hour, day = hour / 24, or month number) and meter.
+#[derive(Debug, sqlx::FromRow)]
+pub struct UsageRow {
+    pub bucket: i64,
+    pub meter: String,
+    pub quantity: i64,
+    pub units: i64,
+}
+
+/// Usage rollups, monthly counters and batch idempotency records.
+#[async_trait]
+pub trait UsageStore: Send + Sync {
+    /// Counts a batch in one transaction: its idempotency record, then each month's counter
+    /// (a conditional upsert that refuses to pass `limit`), then the hourly rollups.
+    async fn record_usage(&self, batch: &UsageWrite<'_>) -> StoreResult<UsageWritten>;
+    /// Totals per bucket and meter of the hours `[from_hour, to_hour)`.
+    async fn usage_rows(
+        &self,
+        workspace_id: Uuid,
+        from_hour: i64,
+        to_hour: i64,
+        granularity: crate::domain::usage::Granularity,
+    ) -> StoreResult<Vec<UsageRow>>;
+    /// Thousandths of event units counted in a month.
+    async fn usage_month(&self, workspace_id: Uuid, month: i64) -> StoreResult<i64>;
+    /// Drops idempotency records created before `before`; the number dropped.
+    async fn prune_usage_batches(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Sets a workspace's plan (an operator's change, audited).
+    async fn set_workspace_plan(
+        &self,
+        ws: &WorkspaceRef,
+        plan: &str,
+        actor: &Actor,
+    ) -> StoreResult<Workspace>;
 }
 
 /// Whether a connection coming back to its pool may be reused. One still inside a transaction

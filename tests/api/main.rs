@@ -19,4 +19,5 @@ mod revocation;
 mod sessions;
 mod tenancy;
 mod tokens;
+mod usage;
 mod workspaces;

@@ -9,6 +9,7 @@ pub mod invitees;
 mod me;
 mod members;
 mod nullable;
+mod usage;
 mod workspaces;
 
 use utoipa::OpenApi;
@@ -54,6 +55,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::get, members::update, members::remove))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
+        .routes(routes!(usage::record))
+        .routes(routes!(usage::report))
         .routes(routes!(invitations::list, invitations::create))
         .routes(routes!(invitations::bulk))
         .routes(routes!(

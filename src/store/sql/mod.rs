@@ -6,10 +6,12 @@
 
 mod accounts;
 mod invitations;
+mod usage;
 mod workspaces;
 
 pub(crate) use accounts::impl_account_store;
 pub(crate) use invitations::impl_invitation_store;
+pub(crate) use usage::impl_usage_store;
 pub(crate) use workspaces::impl_workspace_store;
 
 /// A value bound to a dynamically built statement.
@@ -129,6 +131,7 @@ macro_rules! impl_store {
         $crate::store::sql::impl_account_store!($store, $db);
         $crate::store::sql::impl_invitation_store!($store, $db);
         $crate::store::sql::impl_workspace_store!($store, $db);
+        $crate::store::sql::impl_usage_store!($store, $db);
     };
 }
 
