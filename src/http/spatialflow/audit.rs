@@ -49,8 +49,9 @@ pub struct AuditLogOut {
     resource_id: Option<String>,
     ip_address: Option<String>,
     user_agent: Option<String>,
-    /// `{"before": …, "after": …}`.
+    /// `{"before": …, "after": …}`; left out of exports.
     #[schema(value_type = Option<Object>)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     changes: Option<Value>,
     status_code: Option<u16>,
     created_at: DateTime<Utc>,
