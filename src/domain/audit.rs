@@ -96,6 +96,18 @@ pub struct AuditFilter {
     pub target_id: Option<String>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// The kind of target (`workspace`, `user`, `invitation`, …).
+    pub target_type: Option<String>,
+    /// A `LIKE` pattern over the lower-cased action, target type and target id; build it with
+    /// [`super::member::MemberFilter::new`]'s escaping via [`AuditFilter::search_pattern`].
+    pub search: Option<String>,
+}
+
+impl AuditFilter {
+    /// The `search` pattern for free text: matched literally, as a substring, case-insensitively.
+    pub fn search_pattern(text: Option<&str>) -> super::Result<Option<String>> {
+        Ok(super::member::MemberFilter::new(text, None)?.pattern)
+    }
 }
 
 impl Core {

@@ -11,8 +11,9 @@ use super::{
     audit::Actor,
     auth::Principal,
     email::Email,
-    paging::{Page, PageRequest},
+    paging::{Cursor, Page, PageRequest},
     password,
+    policy::{BatchResendPolicy, ResendPolicy},
     role::{check_grant, Action, Role},
     secret,
     session::{RequestMeta, TokenPair},
@@ -153,6 +154,19 @@ pub enum Acceptance {
     },
     /// Not signed in, but the account exists: its password (the accept page's form).
     Password(SecretString),
+    /// Not signed in, without a password: the token alone proves the mailbox. Creates the
+    /// account with no password, or accepts for an existing account that has none; an account
+    /// with a password must use it.
+    Passwordless { name: String },
+}
+
+/// What a batch resend did: per row, the reissued invitation or why it was skipped.
+pub struct BatchResend {
+    pub results: Vec<(Uuid, Result<Issued>)>,
+    /// Set when the page of pending invitations was capped.
+    pub next_cursor: Option<Cursor>,
+    /// Pending invitations after this page.
+    pub remaining: u64,
 }
 
 /// What accepting yields.
@@ -402,6 +416,161 @@ impl Core {
         })
     }
 
+    /// Moves a pending invitation's expiry to `expires_at`: in the future, at most
+    /// `MAX_LIFETIME_DAYS` from now. The token stays the same and no mail is sent.
+    pub async fn extend_invitation_until(
+        &self,
+        access: &Access,
+        id: Uuid,
+        expires_at: DateTime<Utc>,
+        meta: &RequestMeta,
+    ) -> Result<Invitation> {
+        let now = self.clock.now();
+        if expires_at <= now {
+            return Err(Error::invalid(
+                "expires_at",
+                "in_past",
+                "the new expiry must be in the future",
+            ));
+        }
+        if expires_at > now + Duration::days(i64::from(MAX_LIFETIME_DAYS)) {
+            return Err(Error::invalid(
+                "expires_at",
+                "out_of_range",
+                format!("an invitation lives at most {MAX_LIFETIME_DAYS} days from now"),
+            ));
+        }
+        let actor = Actor::new(Some(access.user_id()), meta, now);
+        Ok(self
+            .store
+            .extend_invitation(access.workspace.id, id, expires_at, &actor)
+            .await?)
+    }
+
+    /// `resend_invitation` under a stricter policy.
+    pub async fn resend_invitation_with(
+        &self,
+        access: &Access,
+        id: Uuid,
+        policy: ResendPolicy,
+        meta: &RequestMeta,
+    ) -> Result<Issued> {
+        if policy.refuse_expired {
+            let current = self.invitation(access, id).await?;
+            if current.status_at(self.clock.now()) == Status::Expired {
+                return Err(check_open(&current, self.clock.now())
+                    .err()
+                    .unwrap_or(Error::NotFound));
+            }
+        }
+        self.resend_invitation(access, id, meta).await
+    }
+
+    /// Reissues many invitations, each as a resend would: the ones named, or else the next
+    /// page of pending ones, newest first, after `before`. A row the caller may not touch or that
+    /// is no longer pending is skipped, not fatal. The batch budget is charged once, and only
+    /// when at least one row can be reissued.
+    pub async fn resend_many(
+        &self,
+        access: &Access,
+        ids: Option<Vec<Uuid>>,
+        before: Option<Cursor>,
+        policy: BatchResendPolicy,
+        meta: &RequestMeta,
+    ) -> Result<BatchResend> {
+        access.require(Action::ManageInvitations)?;
+        let now = self.clock.now();
+        let max = policy.max_rows;
+        let mut rows: Vec<(Uuid, Result<Invitation>)> = Vec::new();
+        let (mut next_cursor, mut remaining) = (None, 0);
+        match ids {
+            Some(ids) => {
+                if ids.len() > max as usize {
+                    return Err(Error::invalid(
+                        "invitation_ids",
+                        "too_many",
+                        format!("at most {max} invitations per call"),
+                    ));
+                }
+                for id in ids {
+                    let found = self.store.invitation(access.workspace.id, id).await?;
+                    rows.push((id, found.ok_or(Error::NotFound)));
+                }
+            }
+            None => {
+                let page = PageRequest {
+                    after: before,
+                    newest_first: true,
+                    ..PageRequest::first(max)
+                };
+                let found = self
+                    .invitations(access, Some(Status::Pending), &page)
+                    .await?;
+                next_cursor = found.next_cursor;
+                rows = found.data.into_iter().map(|i| (i.id, Ok(i))).collect();
+                let mut after = found.next_cursor;
+                while let Some(c) = after {
+                    let rest = PageRequest {
+                        after: Some(c),
+                        newest_first: true,
+                        ..PageRequest::first(super::paging::MAX_LIMIT)
+                    };
+                    let more = self
+                        .invitations(access, Some(Status::Pending), &rest)
+                        .await?;
+                    remaining += more.data.len() as u64;
+                    after = more.next_cursor;
+                }
+            }
+        }
+        let judged: Vec<(Uuid, Result<Invitation>)> = rows
+            .into_iter()
+            .map(|(id, found)| {
+                let open = found.and_then(|inv| {
+                    if policy.resend.refuse_expired || inv.status_at(now) != Status::Expired {
+                        check_open(&inv, now)?;
+                    }
+                    check_grant(access.role, inv.role)?;
+                    Ok(inv)
+                });
+                (id, open)
+            })
+            .collect();
+        if let Some(quota) = policy.quota {
+            if judged.iter().any(|(_, r)| r.is_ok()) {
+                let limit = quota.limit(format!("resend_batch:{}", access.user_id()));
+                self.store.hit_rate_limit(&limit, now).await?;
+            }
+        }
+        let inviter = self.me(access.user_id()).await?;
+        let actor = Actor::new(Some(access.user_id()), meta, now);
+        // The batch has its own budget: each row re-checks authority without the single-resend
+        // counter.
+        let unmetered = hour_window(String::new(), 0);
+        let mut results = Vec::with_capacity(judged.len());
+        for (id, judged) in judged {
+            let outcome = match judged {
+                Ok(inv) => {
+                    self.reissue(
+                        &inv,
+                        &access.workspace.name,
+                        &inviter.name,
+                        Some(&unmetered),
+                        &actor,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            results.push((id, outcome));
+        }
+        Ok(BatchResend {
+            results,
+            next_cursor,
+            remaining,
+        })
+    }
+
     /// The pending invitations addressed to the caller's email.
     pub async fn my_invitations(&self, principal: &Principal) -> Result<Vec<Preview>> {
         let me = self.me(principal.user_id).await?;
@@ -442,8 +611,25 @@ impl Core {
             }
             Acceptance::NewAccount { name, password } => {
                 return self
-                    .accept_with_new_account(&preview, &hash, name, password, meta)
+                    .accept_with_new_account(&preview, &hash, name, Some(password), meta)
                     .await
+            }
+            Acceptance::Passwordless { name } => {
+                let email = Email::parse(&preview.invitation.email)?;
+                match self.store.credentials_by_email(email.key()).await? {
+                    None => {
+                        return self
+                            .accept_with_new_account(&preview, &hash, name, None, meta)
+                            .await
+                    }
+                    Some((id, None)) => id,
+                    Some((_, Some(_))) => {
+                        return Err(Error::conflict(
+                            "account_has_password",
+                            "this account has a password; accept the invitation with it",
+                        ))
+                    }
+                }
             }
         };
         let actor = Actor::new(Some(user_id), meta, now);
@@ -463,7 +649,7 @@ impl Core {
         preview: &Preview,
         hash: &[u8],
         name: String,
-        password: SecretString,
+        password: Option<SecretString>,
         meta: &RequestMeta,
     ) -> Result<Accepted> {
         if preview.account_exists {
@@ -473,8 +659,13 @@ impl Core {
             ));
         }
         let name = parse_name("name", &name)?;
-        password::validate("password", &password)?;
-        let password_hash = self.passwords.hash(password).await?;
+        let password_hash = match password {
+            Some(password) => {
+                password::validate("password", &password)?;
+                Some(self.passwords.hash(password).await?)
+            }
+            None => None,
+        };
         let email = Email::parse(&preview.invitation.email)?;
         let now = self.clock.now();
         let user_id = Uuid::now_v7();
@@ -486,7 +677,7 @@ impl Core {
             email: email.as_str().to_owned(),
             email_key: email.key().to_owned(),
             name,
-            password_hash: Some(password_hash),
+            password_hash,
             email_verified: true,
             now,
         };

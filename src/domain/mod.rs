@@ -11,6 +11,7 @@ pub mod invitation;
 pub mod member;
 pub mod paging;
 pub mod password;
+pub mod policy;
 pub mod role;
 pub mod secret;
 pub mod session;

@@ -41,6 +41,11 @@ impl Cursor {
 pub struct PageRequest {
     pub limit: u32,
     pub after: Option<Cursor>,
+    /// Lists that are oldest-first by default (invitations) read newest-first instead, and
+    /// `after` then means "older than".
+    pub newest_first: bool,
+    /// Rows skipped before the page (for numbered pages); 0 for keyset paging.
+    pub offset: u32,
 }
 
 impl PageRequest {
@@ -58,11 +63,21 @@ impl PageRequest {
             .filter(|c| !c.is_empty())
             .map(Cursor::decode)
             .transpose()?;
-        Ok(PageRequest { limit, after })
+        Ok(PageRequest {
+            limit,
+            after,
+            newest_first: false,
+            offset: 0,
+        })
     }
 
     pub fn first(limit: u32) -> PageRequest {
-        PageRequest { limit, after: None }
+        PageRequest {
+            limit,
+            after: None,
+            newest_first: false,
+            offset: 0,
+        }
     }
 }
 

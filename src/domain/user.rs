@@ -119,6 +119,19 @@ impl Core {
         self.start_session(user_id, None, meta).await
     }
 
+    /// Signs in with a session bound to the user's primary workspace (for clients that see
+    /// one workspace at a time: a removal or downgrade there ends the session).
+    pub async fn login_to_primary_workspace(
+        &self,
+        email: &str,
+        password: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<TokenPair> {
+        let user_id = self.check_password(email, password).await?;
+        let primary = self.me(user_id).await?.primary_workspace_id;
+        self.start_session(user_id, primary, meta).await
+    }
+
     /// The user whose email and password these are; rate limited per email. An unknown email
     /// and a wrong password answer alike, in about the same time.
     pub async fn check_password(&self, email: &str, password: SecretString) -> Result<Uuid> {

@@ -458,6 +458,40 @@ impl Core {
             .await?)
     }
 
+    /// The caller's current workspace: the one their session is bound to, otherwise their
+    /// primary workspace. `NotFound` when they have none (or are no longer its member).
+    pub async fn authorize_current(&self, bearer: &str) -> Result<Access> {
+        let principal = self.authenticate(bearer).await?;
+        let id = match principal.credential {
+            super::auth::Credential::Session {
+                workspace_id: Some(id),
+                ..
+            } => id,
+            _ => self
+                .me(principal.user_id)
+                .await?
+                .primary_workspace_id
+                .ok_or(Error::NotFound)?,
+        };
+        self.authorize(bearer, &WorkspaceRef::Id(id)).await
+    }
+
+    /// `revoke_workspace_sessions` with an extra budget per workspace, counted once the
+    /// permission check has passed.
+    pub async fn revoke_workspace_sessions_with(
+        &self,
+        access: &Access,
+        quota: Option<super::policy::Quota>,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
+        access.require(Action::RevokeSessions)?;
+        if let Some(quota) = quota {
+            let limit = quota.limit(format!("revoke_sessions:{}", access.workspace.id));
+            self.store.hit_rate_limit(&limit, self.clock.now()).await?;
+        }
+        self.revoke_workspace_sessions(access, meta).await
+    }
+
     /// Ends every session of every member of the workspace, the caller's included. Owner only.
     pub async fn revoke_workspace_sessions(
         &self,

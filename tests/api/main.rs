@@ -17,6 +17,7 @@ mod replicas;
 mod resilience;
 mod revocation;
 mod sessions;
+mod spatialflow;
 mod tenancy;
 mod tokens;
 mod usage;

@@ -94,6 +94,7 @@ impl AuditQuery {
             target_id: self.target.clone(),
             from: self.from,
             to: self.to,
+            ..AuditFilter::default()
         }
     }
 }
@@ -154,6 +155,7 @@ pub async fn export(
         target_id: q.target,
         from: q.from,
         to: q.to,
+        ..AuditFilter::default()
     };
     // The first page is read before answering, so that a refusal is a proper error response.
     let first = state
@@ -167,8 +169,8 @@ pub async fn export(
             let next = match page.next_cursor {
                 Some(cursor) => {
                     let request = PageRequest {
-                        limit: EXPORT_PAGE,
                         after: Some(cursor),
+                        ..PageRequest::first(EXPORT_PAGE)
                     };
                     match state.core.audit_events(&access, &filter, &request).await {
                         Ok(p) => Some(p),

@@ -8,7 +8,7 @@ mod invitations;
 pub mod invitees;
 mod me;
 mod members;
-mod nullable;
+pub mod nullable;
 mod usage;
 mod workspaces;
 

@@ -384,16 +384,20 @@ macro_rules! impl_invitation_store {
                     Status::Declined => "i.status = 'declined' AND $2 = $2",
                     Status::Revoked => "i.status = 'revoked' AND $2 = $2",
                 };
-                let after = if page.after.is_some() {
-                    "AND (i.created_at, i.id) > ($3, $4)"
-                } else {
-                    ""
+                let (after, order) = match (page.after.is_some(), page.newest_first) {
+                    (false, false) => ("", "i.created_at, i.id"),
+                    (false, true) => ("", "i.created_at DESC, i.id DESC"),
+                    (true, false) => ("AND (i.created_at, i.id) > ($3, $4)", "i.created_at, i.id"),
+                    (true, true) => {
+                        ("AND (i.created_at, i.id) < ($3, $4)", "i.created_at DESC, i.id DESC")
+                    }
                 };
                 let sql = format!(
                     "SELECT {} FROM invitations i WHERE i.workspace_id = $1 AND {condition} {after} \
-                     ORDER BY i.created_at, i.id LIMIT {}",
+                     ORDER BY {order} LIMIT {} OFFSET {}",
                     rows::INVITATION_COLUMNS,
-                    page.limit + 1
+                    page.limit + 1,
+                    page.offset
                 );
                 let mut q = sqlx::query_as::<_, rows::InvitationRow>(&sql)
                     .bind(workspace_id)

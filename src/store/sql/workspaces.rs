@@ -817,6 +817,16 @@ macro_rules! impl_workspace_store {
                 if filter.to.is_some() {
                     next(&mut conditions, " AND created_at < $?");
                 }
+                if filter.target_type.is_some() {
+                    next(&mut conditions, " AND target_type = $?");
+                }
+                if filter.search.is_some() {
+                    next(
+                        &mut conditions,
+                        " AND LOWER(action || ' ' || target_type || ' ' || COALESCE(target_id, '')) \
+                         LIKE $? ESCAPE '\\'",
+                    );
+                }
                 let mut list_conditions = conditions.clone();
                 if page.after.is_some() {
                     let a = next(&mut list_conditions, "");
@@ -839,11 +849,18 @@ macro_rules! impl_workspace_store {
                 if let Some(v) = filter.to {
                     args.push(Ts(v).into());
                 }
+                if let Some(v) = &filter.target_type {
+                    args.push(v.clone().into());
+                }
+                if let Some(v) = &filter.search {
+                    args.push(v.clone().into());
+                }
                 let sql = format!(
                     "SELECT {} FROM audit_events WHERE {list_conditions} \
-                     ORDER BY created_at DESC, id DESC LIMIT {}",
+                     ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
                     rows::AUDIT_COLUMNS,
-                    page.limit + 1
+                    page.limit + 1,
+                    page.offset
                 );
                 let mut q = sqlx::query_as::<_, rows::AuditRow>(&sql);
                 for a in &args {

@@ -1,0 +1,348 @@
+//! `/auth/*` and `/public/signup`: what the SDK needs to obtain and use tokens, and accepting
+//! an invitation. Sign-in binds the session to the user's primary workspace, so that a removal,
+//! downgrade or revoke-all there ends it at once.
+
+use axum::{extract::State, http::StatusCode, response::IntoResponse};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    error::{ErrorResponse, SfError, SfResult, ValidationErrorResponse},
+    extract::{SfBearer, SfJson, SfMaybePrincipal, SfOptionalJson, SfPrincipal},
+    wire::{user_of_token, UserResponse},
+};
+use crate::{
+    app::AppState,
+    domain::{
+        invitation::Acceptance,
+        session::{RequestMeta, TokenPair},
+        user::Signup,
+        Error,
+    },
+};
+
+/// `LoginSchema`.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginSchema {
+    email: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+}
+
+/// `RefreshTokenSchema`: the body itself may be absent.
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshTokenSchema {
+    refresh_token: Option<String>,
+}
+
+/// `LoginResponse`.
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    access_token: String,
+    refresh_token: String,
+    /// Always `bearer`.
+    token_type: &'static str,
+    expires_in: u64,
+    user: UserResponse,
+}
+
+/// `MessageResponse`.
+#[derive(Serialize, ToSchema)]
+pub struct MessageResponse {
+    message: String,
+}
+
+async fn login_response(state: &AppState, pair: TokenPair) -> SfResult<LoginResponse> {
+    let user = user_of_token(state, &pair.access_token).await?;
+    Ok(LoginResponse {
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
+        token_type: "bearer",
+        expires_in: pair.expires_in,
+        user,
+    })
+}
+
+/// Sign in with email and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginSchema,
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorResponse),
+        (status = 422, body = ValidationErrorResponse), (status = 429, body = ErrorResponse)))]
+pub async fn login(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    SfJson(body): SfJson<LoginSchema>,
+) -> SfResult<axum::Json<LoginResponse>> {
+    let pair = state
+        .core
+        .login_to_primary_workspace(&body.email, body.password, &meta)
+        .await?;
+    Ok(axum::Json(login_response(&state, pair).await?))
+}
+
+/// Spend a refresh token for a new pair (bound to the same workspace). The body is optional;
+/// without a refresh token the answer is 401.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth",
+    request_body(content = Option<RefreshTokenSchema>),
+    responses((status = 200, body = LoginResponse), (status = 401, body = ErrorResponse),
+        (status = 429, body = ErrorResponse)))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    SfOptionalJson(body): SfOptionalJson<RefreshTokenSchema>,
+) -> SfResult<axum::Json<LoginResponse>> {
+    let token = body
+        .and_then(|b| b.refresh_token)
+        .ok_or(Error::Unauthenticated)?;
+    let pair = state.core.refresh(&token, &meta).await?;
+    Ok(axum::Json(login_response(&state, pair).await?))
+}
+
+/// End the session of this access token.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    security(("JWTBearer" = [])),
+    responses((status = 200, body = MessageResponse), (status = 401, body = ErrorResponse)))]
+pub async fn logout(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    SfPrincipal(principal): SfPrincipal,
+) -> SfResult<axum::Json<MessageResponse>> {
+    if let Some(session) = principal.session_id() {
+        state
+            .core
+            .end_session(principal.user_id, session, "logout", &meta)
+            .await?;
+    }
+    Ok(axum::Json(MessageResponse {
+        message: "Successfully logged out".into(),
+    }))
+}
+
+/// The signed-in user, with their current workspace.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    security(("JWTBearer" = [])),
+    responses((status = 200, body = UserResponse), (status = 401, body = ErrorResponse)))]
+pub async fn me(
+    State(state): State<AppState>,
+    SfBearer(token): SfBearer,
+) -> SfResult<axum::Json<UserResponse>> {
+    Ok(axum::Json(user_of_token(&state, &token).await?))
+}
+
+/// `SignupRequest` (the marketing fields are accepted and not kept).
+#[derive(Deserialize, ToSchema)]
+pub struct SignupRequest {
+    email: String,
+    #[schema(value_type = String, format = Password)]
+    password: SecretString,
+    /// Accepted for compatibility; the plan of a new workspace is the service's default.
+    selected_plan: Option<String>,
+    name: Option<String>,
+    company: Option<String>,
+}
+
+/// What sign-up answers: the account and a token pair.
+#[derive(Serialize, ToSchema)]
+pub struct SignupResponse {
+    message: &'static str,
+    user: UserResponse,
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+/// The local part of an email, as the name of an account created without one.
+fn name_from_email(email: &str) -> String {
+    let local = email.trim().split('@').next().unwrap_or("").trim();
+    if local.is_empty() {
+        "New user".to_owned()
+    } else {
+        local.chars().take(100).collect()
+    }
+}
+
+/// Create an account and its personal workspace (the user as owner) and sign in.
+#[utoipa::path(post, path = "/api/v1/public/signup", tag = "auth", request_body = SignupRequest,
+    responses((status = 201, body = SignupResponse), (status = 400, body = ErrorResponse),
+        (status = 422, body = ValidationErrorResponse)))]
+pub async fn signup(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    SfJson(body): SfJson<SignupRequest>,
+) -> SfResult<impl IntoResponse> {
+    let _ = (&body.selected_plan, &body.company);
+    let name = body
+        .name
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| name_from_email(&body.email));
+    let (_, pair) = state
+        .core
+        .signup(
+            Signup {
+                email: body.email,
+                password: body.password,
+                name,
+            },
+            &meta,
+        )
+        .await?;
+    let user = user_of_token(&state, &pair.access_token).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(SignupResponse {
+            message: "Account created",
+            user,
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+            token_type: "bearer",
+            expires_in: pair.expires_in,
+        }),
+    ))
+}
+
+/// `AcceptInviteSchema`.
+#[derive(Deserialize, ToSchema)]
+pub struct AcceptInviteSchema {
+    token: String,
+    invite_id: String,
+    #[schema(value_type = Option<String>, format = Password)]
+    password: Option<SecretString>,
+}
+
+/// `AcceptInvitePasswordlessSchema`.
+#[derive(Deserialize, ToSchema)]
+pub struct AcceptInvitePasswordlessSchema {
+    token: String,
+    invite_id: String,
+}
+
+/// What accepting answers: a token pair bound to the workspace joined.
+#[derive(Serialize, ToSchema)]
+pub struct AcceptInviteResponse {
+    message: &'static str,
+    access_token: String,
+    refresh_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    user: UserResponse,
+    workspace_id: String,
+    role: &'static str,
+}
+
+/// Accepts with `how` after checking that `invite_id` is the token's invitation, then signs
+/// in with a session bound to the workspace joined (which is now the primary one).
+async fn accept(
+    state: &AppState,
+    token: &str,
+    invite_id: &str,
+    how: impl FnOnce(bool, String) -> SfResult<Acceptance>,
+    meta: &RequestMeta,
+) -> SfResult<axum::Json<AcceptInviteResponse>> {
+    let preview = state.core.preview(token).await?;
+    if preview.invitation.id.to_string() != invite_id.trim().to_ascii_lowercase() {
+        return Err(Error::NotFound.into());
+    }
+    let accepted = state
+        .core
+        .accept(
+            token,
+            how(
+                preview.account_exists,
+                name_from_email(&preview.invitation.email),
+            )?,
+            meta,
+        )
+        .await?;
+    if let Some(unbound) = accepted.tokens {
+        // Replaced by the bound session below.
+        state
+            .core
+            .end_session(accepted.user_id, unbound.session_id, "replaced", meta)
+            .await?;
+    }
+    let pair = state
+        .core
+        .start_session(accepted.user_id, Some(accepted.workspace_id), meta)
+        .await?;
+    let user = user_of_token(state, &pair.access_token).await?;
+    Ok(axum::Json(AcceptInviteResponse {
+        message: "Invitation accepted",
+        access_token: pair.access_token,
+        refresh_token: pair.refresh_token,
+        token_type: "bearer",
+        expires_in: pair.expires_in,
+        user,
+        workspace_id: accepted.workspace_id.to_string(),
+        role: super::wire::role_word(accepted.role),
+    }))
+}
+
+/// Accept an invitation: signed in (the account's email must be the invited one, else 409
+/// `INVITE_EMAIL_MISMATCH`), with the existing account's password, or creating the account
+/// with `password`.
+#[utoipa::path(post, path = "/api/v1/auth/accept-invite", tag = "auth",
+    request_body = AcceptInviteSchema,
+    responses((status = 200, body = AcceptInviteResponse),
+        (status = 400, description = "used, revoked or expired", body = ErrorResponse),
+        (status = 404, body = ErrorResponse),
+        (status = 409, description = "`INVITE_EMAIL_MISMATCH`", body = ErrorResponse),
+        (status = 422, body = ValidationErrorResponse)))]
+pub async fn accept_invite(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    SfMaybePrincipal(principal): SfMaybePrincipal,
+    SfJson(body): SfJson<AcceptInviteSchema>,
+) -> SfResult<axum::Json<AcceptInviteResponse>> {
+    let password = body.password;
+    accept(
+        &state,
+        &body.token,
+        &body.invite_id,
+        move |account_exists, name| {
+            Ok(match (principal, password) {
+                (Some(p), _) => Acceptance::SignedIn(p),
+                (None, Some(pw)) if account_exists => Acceptance::Password(pw),
+                (None, Some(pw)) => Acceptance::NewAccount { name, password: pw },
+                (None, None) => {
+                    return Err(SfError::invalid(
+                        "missing",
+                        &["body", "password"],
+                        "a password is required unless signed in",
+                    ))
+                }
+            })
+        },
+        &meta,
+    )
+    .await
+}
+
+/// Accept an invitation without a password: creates the invited account with none, or
+/// accepts for an existing account that has none. An account with a password is refused.
+#[utoipa::path(post, path = "/api/v1/auth/accept-invite/passwordless", tag = "auth",
+    request_body = AcceptInvitePasswordlessSchema,
+    responses((status = 200, body = AcceptInviteResponse),
+        (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, description = "`INVITE_EMAIL_MISMATCH`", body = ErrorResponse),
+        (status = 422, body = ValidationErrorResponse)))]
+pub async fn accept_invite_passwordless(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    SfMaybePrincipal(principal): SfMaybePrincipal,
+    SfJson(body): SfJson<AcceptInvitePasswordlessSchema>,
+) -> SfResult<axum::Json<AcceptInviteResponse>> {
+    accept(
+        &state,
+        &body.token,
+        &body.invite_id,
+        move |_, name| {
+            Ok(match principal {
+                Some(p) => Acceptance::SignedIn(p),
+                None => Acceptance::Passwordless { name },
+            })
+        },
+        &meta,
+    )
+    .await
+}

@@ -1,0 +1,369 @@
+"""The SpatialFlow SDK (3.2.0) against Roster: every operation Roster serves in the dialect,
+through the SDK's wrapper where it has a method and its generated client elsewhere, with the
+state checked afterwards through Roster's native /v1 API. ROSTER_URL names the server."""
+
+import asyncio
+import datetime as dt
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+import uuid
+
+from spatialflow import SpatialFlow
+from spatialflow import exceptions as sfe
+from spatialflow._generated.spatialflow_generated import models as m
+from spatialflow._generated.spatialflow_generated.api.audit_logs_api import AuditLogsApi
+from spatialflow._generated.spatialflow_generated.api.public_api import PublicApi
+
+ROSTER = os.environ["ROSTER_URL"]
+BASE = ROSTER + "/spatialflow"
+PASSWORD = "correct horse battery"
+RUN = uuid.uuid4().hex[:8]
+checks = 0
+
+
+def email(name):
+    return f"{name}.{RUN}@example.com"
+
+
+def check(cond, what):
+    global checks
+    checks += 1
+    if not cond:
+        raise AssertionError(what)
+
+
+def native(token, method, path, body=None):
+    """A call to the native API: (status, JSON body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(ROSTER + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req) as r:
+            raw = r.read()
+            return r.status, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, (json.loads(raw) if raw else None)
+
+
+opened = []
+
+
+def client(token=None, **kw):
+    c = SpatialFlow(access_token=token, base_url=BASE, max_retries=0, **kw)
+    opened.append(c)
+    return c
+
+
+async def raises(exc, coro, what):
+    """Awaits `coro`, expecting the SDK error `exc` (raw-client errors are translated the way
+    the SDK's wrapper translates them)."""
+    try:
+        await coro
+    except Exception as e:  # noqa: BLE001 - any SDK error, judged below
+        err = e if isinstance(e, sfe.SpatialFlowError) else sfe.translate_exception(e)
+        check(isinstance(err, exc), f"{what}: got {type(err).__name__} {err}")
+        return err
+    raise AssertionError(f"{what}: no {exc.__name__}")
+
+
+async def signup(anon, name):
+    r = await PublicApi(anon._api_client).apps_public_api_signup(
+        m.SignupRequest(email=email(name), password=PASSWORD, name=name.title())
+    )
+    check(isinstance(r, dict) and r["access_token"] and r["user"]["email"] == email(name),
+          "signup answers 201 with tokens and the user")
+    return r
+
+
+async def login(anon, name):
+    r = await anon.raw.authentication.apps_authentication_api_login(
+        m.LoginSchema(email=email(name), password=PASSWORD)
+    )
+    check(isinstance(r, m.LoginResponse) and r.token_type == "bearer" and r.expires_in > 0,
+          "login answers a LoginResponse")
+    return r
+
+
+def token_of(issued):
+    return issued.invite_link.rstrip("/").rsplit("/", 1)[1]
+
+
+async def main():
+    anon = client("placeholder")
+    # --- accounts and tokens
+    await signup(anon, "owner")
+    await signup(anon, "manager")
+    await signup(anon, "stranger")
+    owner_login = await login(anon, "owner")
+    check(owner_login.user.workspace_role == "owner", "the owner's own workspace is current")
+    owner = client(owner_login.access_token)
+    await raises(sfe.AuthenticationError,
+                 anon.raw.authentication.apps_authentication_api_login(
+                     m.LoginSchema(email=email("owner"), password="wrong password")),
+                 "a wrong password is 401")
+
+    refreshed = await anon.raw.authentication.apps_authentication_api_refresh_token(
+        m.RefreshTokenSchema(refresh_token=owner_login.refresh_token))
+    check(refreshed.refresh_token != owner_login.refresh_token, "refresh rotates the token")
+    await raises(sfe.AuthenticationError,
+                 anon.raw.authentication.apps_authentication_api_refresh_token(),
+                 "refresh without a body is 401")
+    owner = client(refreshed.access_token)
+    me = await owner.raw.authentication.apps_authentication_api_get_current_user()
+    check(me.email == email("owner") and me.workspace_role == "owner", "/auth/me")
+
+    # --- the workspace
+    ws = await owner.workspaces.get()
+    check(ws.name == "Owner's workspace" and ws.slug, "get workspace")
+    ws_id = ws.id
+    updated = await owner.workspaces.update(m.WorkspaceIn(
+        name="Field Ops", timezone="Europe/Berlin", unit_system="metric",
+        billing_email="billing@example.com", map_home={"lat": 52.5, "lng": 13.4, "zoom": 9}))
+    check(updated.name == "Field Ops" and updated.unit_system == "metric"
+          and updated.map_home == {"lat": 52.5, "lng": 13.4, "zoom": 9}, "PUT workspace")
+    patched = await owner.raw.workspaces.apps_workspaces_api_patch_workspace(
+        m.WorkspacePatchIn(description="Trucks", timezone=None))
+    check(patched.description == "Trucks" and patched.timezone is None
+          and patched.name == "Field Ops", "PATCH workspace (null clears)")
+    status, body = native(refreshed.access_token, "GET", f"/v1/workspaces/{ws_id}")
+    check(status == 200 and body["name"] == "Field Ops" and body["description"] == "Trucks"
+          and body["timezone"] is None and body["unit_system"] == "metric",
+          "native API sees the updated workspace")
+    await raises(sfe.ValidationError,
+                 owner.workspaces.update(m.WorkspaceIn(name="x", timezone="z" * 51)),
+                 "a timezone over 50 characters is refused")
+
+    # --- usage: recorded through the native API with an API key, read through the SDK
+    usage = await owner.workspaces.get_usage()
+    check(isinstance(usage, m.UsageResponse) and usage.location_events == 0
+          and usage.action_deliveries == 0 and usage.event_units == 0
+          and usage.tier == "free" and usage.tier_limit == 50000, "usage starts at zero")
+    status, key = native(refreshed.access_token, "POST", "/v1/me/api-keys", {"name": "meter"})
+    check(status == 201, "an API key for recording usage")
+    yesterday = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=25)).isoformat()
+    status, recorded = native(key["secret"], "POST", f"/v1/workspaces/{ws_id}/usage/events", {
+        "events": [{"meter": "location_events", "quantity": 40},
+                   {"meter": "action_deliveries", "quantity": 5},
+                   {"meter": "location_events", "quantity": 2},
+                   {"meter": "location_events", "quantity": 1000, "occurred_at": yesterday}]})
+    check(status == 200 and recorded["events"] == 4, f"usage recorded: {recorded}")
+    usage = await owner.workspaces.get_usage()
+    midnight = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    check(usage.location_events == 42 and usage.action_deliveries == 5
+          and usage.event_units == 44.5, f"today's usage: {usage}")
+    check(usage.period_start == midnight and usage.period_end > usage.period_start,
+          "the period is today from midnight (UTC) until now")
+    status, report = native(refreshed.access_token, "GET", f"/v1/workspaces/{ws_id}/usage")
+    check(status == 200 and report["month"]["event_units_used"] >= 44.5,
+          "the native report reads the same rollups")
+
+    # --- invitations
+    inv = await owner.workspaces.create_invitation(
+        m.CreateInvitationIn(email=email("manager"), role="manager"))
+    check(isinstance(inv, m.InvitationIssuedOut) and inv.role == "manager"
+          and inv.invite_ttl_hours == 168 and inv.invited_by_email == email("owner"),
+          "create invitation answers 201 InvitationIssuedOut")
+    fw = await owner.workspaces.create_invitation(m.CreateInvitationIn(email=email("worker")))
+    check(fw.role == "field_worker", "the SDK's default role is field_worker")
+    spare = [await owner.workspaces.create_invitation(
+        m.CreateInvitationIn(email=email(f"spare{i}"), role="member")) for i in range(3)]
+    listed = await owner.workspaces.list_invitations()
+    check(listed.total == 5 and len(listed.invitations) == 5 and listed.next_cursor is None,
+          "list invitations")
+    check(listed.invitations[0].id == spare[-1].id, "newest first")
+    page1 = await owner.raw.workspaces.apps_workspaces_api_list_invitations(limit=2)
+    check(len(page1.invitations) == 2 and page1.total == 5 and page1.next_cursor, "page 1")
+    page2 = await owner.raw.workspaces.apps_workspaces_api_list_invitations(
+        limit=2, before=page1.next_cursor)
+    check([i.id for i in page2.invitations] == [i.id for i in listed.invitations[2:4]],
+          "the before cursor resumes after the first page")
+
+    later = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(days=30)
+    extended = await owner.workspaces.extend_invitation(
+        spare[0].id, m.ExtendInvitationIn(expires_at=later))
+    check(abs((extended.expires_at.replace(tzinfo=None) - later).total_seconds()) < 1,
+          "extend with a naive datetime (read as UTC)")
+    await raises(sfe.ValidationError, owner.workspaces.extend_invitation(
+        spare[0].id, m.ExtendInvitationIn(expires_at=later + dt.timedelta(days=90))),
+        "more than 90 days is refused")
+
+    resent = await owner.workspaces.resend_invitation(spare[1].id)
+    check(isinstance(resent, m.InvitationIssuedOut)
+          and token_of(resent) != token_of(spare[1]), "resend issues a new token")
+    cancelled = await owner.workspaces.cancel_invitation(spare[2].id)
+    check(isinstance(cancelled, dict), "cancel answers an object")
+    await raises(sfe.ValidationError, owner.workspaces.cancel_invitation(spare[2].id),
+                 "cancelling twice is 400")
+    status, body = native(refreshed.access_token, "GET",
+                          f"/v1/workspaces/{ws_id}/invitations?status=revoked")
+    check(status == 200 and [i["id"] for i in body["data"]] == [spare[2].id],
+          "native API sees the cancelled invitation as revoked")
+
+    batch = await owner.workspaces.resend_missing_invitations(
+        m.BatchResendIn(invitation_ids=[spare[0].id, spare[2].id, "nope"]))
+    check([r.status for r in batch.results] == ["resent", "skipped", "skipped"]
+          and batch.resent_count == 1 and batch.skipped_count == 2, "batch resend by ids")
+    batch_all = await owner.workspaces.resend_missing_invitations(m.BatchResendIn())
+    check(batch_all.resent_count == 4 and batch_all.remaining_count == 0,
+          "batch resend of every pending invitation")
+    # The manager's invitation was reissued by the batch: take the newest token.
+    manager_inv = next(r.invitation for r in batch_all.results
+                       if r.invitation.email == email("manager"))
+
+    # --- accepting
+    stranger_login = await login(anon, "stranger")
+    mismatch = await raises(
+        sfe.ConflictError,
+        # The operation declares no security, so the SDK only sends a token when told to.
+        anon.raw.authentication.apps_authentication_api_accept_invitation(
+            m.AcceptInviteSchema(token=token_of(manager_inv), invite_id=manager_inv.id),
+            _headers={"Authorization": f"Bearer {stranger_login.access_token}"}),
+        "accepting another email's invitation is 409")
+    check(mismatch.error_code == "INVITE_EMAIL_MISMATCH", "error_code INVITE_EMAIL_MISMATCH")
+    await raises(sfe.NotFoundError, anon.raw.authentication.apps_authentication_api_accept_invitation(
+        m.AcceptInviteSchema(token=token_of(manager_inv), invite_id=str(uuid.uuid4()),
+                             password=PASSWORD)), "a token with another invite_id is 404")
+    accepted = await anon.raw.authentication.apps_authentication_api_accept_invitation(
+        m.AcceptInviteSchema(token=token_of(manager_inv), invite_id=manager_inv.id,
+                             password=PASSWORD))
+    check(isinstance(accepted, dict) and accepted["access_token"]
+          and accepted["user"]["workspace_id"] == ws_id, "accept with the account's password")
+    manager_login = await login(anon, "manager")
+    check(manager_login.user.workspace_id == ws_id and manager_login.user.workspace_role == "manager",
+          "accepting made the workspace primary")
+    manager = client(manager_login.access_token)
+    check((await manager.workspaces.get()).id == ws_id, "the manager's current workspace")
+
+    worker_inv = next(r.invitation for r in batch_all.results
+                      if r.invitation.email == email("worker"))
+    joined = await anon.raw.authentication.apps_authentication_api_accept_invitation_passwordless(
+        m.AcceptInvitePasswordlessSchema(token=token_of(worker_inv), invite_id=worker_inv.id))
+    check(joined["role"] == "field_worker", "passwordless accept creates the account")
+    worker = client(joined["access_token"])
+    await raises(sfe.ValidationError, anon.raw.authentication.apps_authentication_api_accept_invitation(
+        m.AcceptInviteSchema(token=token_of(worker_inv), invite_id=worker_inv.id,
+                             password=PASSWORD)), "a used invitation is 400")
+
+    # --- members
+    members = await owner.workspaces.list_members()
+    roles = {x.email: x.role for x in members.members}
+    check(members.total == 3 and members.truncated is False and roles == {
+        email("owner"): "owner", email("manager"): "manager", email("worker"): "field_worker"},
+        "list members in SpatialFlow words")
+    worker_id = next(x.id for x in members.members if x.email == email("worker"))
+    manager_id = next(x.id for x in members.members if x.email == email("manager"))
+    await raises(sfe.PermissionError, worker.workspaces.list_invitations(),
+                 "a field worker may not list invitations")
+    await raises(sfe.PermissionError, worker.workspaces.get_usage(),
+                 "a field worker may not read usage")
+    check((await manager.workspaces.get_usage()).location_events == 42,
+          "a manager reads the workspace's usage")
+    await raises(sfe.PermissionError, manager.workspaces.update_member_role(
+        worker_id, m.UpdateMemberRoleIn(role="owner")), "a manager cannot grant owner")
+    changed = await manager.workspaces.update_member_role(
+        worker_id, m.UpdateMemberRoleIn(role="member"))
+    check(changed.role == "member" and changed.user_id == worker_id, "update member role")
+    status, body = native(refreshed.access_token, "GET",
+                          f"/v1/workspaces/{ws_id}/members/{worker_id}")
+    check(status == 200 and body["role"] == "editor", "native API: member is editor")
+    await owner.workspaces.update_member_role(worker_id, m.UpdateMemberRoleIn(role="viewer"))
+    await raises(sfe.AuthenticationError, worker.workspaces.list_members(),
+                 "a downgrade ends the member's tokens")
+    last_owner = await raises(sfe.ValidationError, owner.workspaces.update_member_role(
+        me.id, m.UpdateMemberRoleIn(role="manager")), "the last owner cannot be demoted")
+    check(last_owner.error_code == "LAST_OWNER", "error_code LAST_OWNER")
+    removed = await owner.workspaces.remove_member(worker_id)
+    check(removed is None, "remove member answers 204")
+    status, _ = native(refreshed.access_token, "GET", f"/v1/workspaces/{ws_id}/members/{worker_id}")
+    check(status == 404, "native API: the member is gone")
+
+    # --- workspace picker
+    available = await manager.raw.workspaces.apps_workspaces_api_available_web_workspaces()
+    check(available.eligible_count == 2 and available.selected_workspace_id == ws_id
+          and len(available.eligible_workspaces) == 2, "available workspaces")
+    personal = next(w for w in available.eligible_workspaces if w.id != ws_id)
+    selected = await manager.raw.workspaces.apps_workspaces_api_select_web_workspace(
+        m.MobileWorkspaceSelectIn(workspace_id=personal.id))
+    check(selected.selected_workspace_id == personal.id and selected.access_token,
+          "select a workspace")
+    check((await client(selected.access_token).workspaces.get()).id == personal.id,
+          "the new token is bound to the chosen workspace")
+    stranger_ws = (await client(stranger_login.access_token).workspaces.get()).id
+    await raises(sfe.NotFoundError, manager.raw.workspaces.apps_workspaces_api_select_web_workspace(
+        m.MobileWorkspaceSelectIn(workspace_id=stranger_ws)), "selecting a foreign workspace is 404")
+
+    # --- API keys
+    created = await owner.account.create_api_key(m.ApiKeyCreateRequest(name="ci", read_only=True))
+    check(isinstance(created, m.ApiKeyCreateResponse) and created.api_key.api_key.startswith("rk_"),
+          "create API key answers 201 with the secret")
+    keys = await owner.account.list_api_keys()
+    ci = [k for k in keys if k.name == "ci"]
+    check(sorted(k.name for k in keys) == ["ci", "meter"] and ci[0].permissions == []
+          and ci[0].read_only, "list API keys (the usage test made the other)")
+    one = await owner.account.get_api_key(created.api_key.id)
+    check(one.key_prefix and created.api_key.api_key.startswith(one.key_prefix), "get API key")
+    status, body = native(created.api_key.api_key, "GET", "/v1/me")
+    check(status == 200 and body["email"] == email("owner"), "the key works on the native API")
+    check(await owner.account.delete_api_key(created.api_key.id) is None, "delete answers 204")
+    status, _ = native(created.api_key.api_key, "GET", "/v1/me")
+    check(status == 401, "a deleted key stops working")
+
+    # --- audit logs
+    audit = AuditLogsApi(owner._api_client)
+    logs = await audit.apps_workspaces_api_audit_list_audit_logs(page=1, page_size=5)
+    check(len(logs.logs) == 5 and logs.total > 5 and logs.has_more, "audit logs page 1")
+    roles_changed = await audit.apps_workspaces_api_audit_list_audit_logs(
+        action="member.role_changed", user_id=manager_id)
+    check(roles_changed.total == 1 and roles_changed.logs[0].user_email == email("manager"),
+          "audit filters by action and user")
+    by_type = await audit.apps_workspaces_api_audit_list_audit_logs(
+        resource_type="invitation", search=spare[2].id)
+    check(by_type.total >= 2 and all(x.resource_id == spare[2].id for x in by_type.logs),
+          "audit filters by resource type and search")
+    csv_text = await audit.apps_workspaces_api_audit_export_audit_logs(export_format="csv")
+    check(csv_text.startswith("id,created_at,user_email") and "member.removed" in csv_text,
+          "audit export as CSV")
+    as_json = json.loads(await audit.apps_workspaces_api_audit_export_audit_logs(
+        export_format="json", action="member.removed"))
+    check(len(as_json) == 1 and "changes" not in as_json[0], "audit export as JSON")
+
+    # --- revoke all sessions, logout
+    await raises(sfe.PermissionError,
+                 manager.raw.workspaces.apps_workspaces_api_revoke_all_workspace_sessions(),
+                 "only an owner may revoke all sessions")
+    revoked = await owner.raw.workspaces.apps_workspaces_api_revoke_all_workspace_sessions()
+    check(revoked.workspace_id == ws_id and revoked.sessions_revoked >= 2
+          and revoked.members_affected == 2, "revoke all sessions")
+    await raises(sfe.AuthenticationError, manager.workspaces.get(), "revoked tokens are 401")
+    owner = client((await login(anon, "owner")).access_token)
+    limited = await raises(sfe.RateLimitError,
+                           owner.raw.workspaces.apps_workspaces_api_revoke_all_workspace_sessions(),
+                           "revoke-all is limited to once a minute")
+    check(isinstance(limited.retry_after, int) and 0 < limited.retry_after <= 60,
+          "Retry-After in whole seconds")
+    again = await login(anon, "owner")
+    out = await client(again.access_token).raw.authentication.apps_authentication_api_logout()
+    check(out.message, "logout")
+    await raises(sfe.AuthenticationError, client(again.access_token).workspaces.get(),
+                 "a logged-out token is 401")
+    await raises(sfe.AuthenticationError,
+                 client(api_key="rk_whatever").workspaces.get(),
+                 "an SDK configured with an API key sends no bearer: 401")
+
+    for c in opened:
+        await c.close()
+    print(f"ok: {checks} checks")
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except AssertionError as e:
+        print(f"FAILED after {checks} checks: {e}", file=sys.stderr)
+        sys.exit(1)
