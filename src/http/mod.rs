@@ -8,6 +8,7 @@ pub mod native;
 pub mod openapi;
 mod ops;
 pub mod problem;
+pub mod pupil;
 
 use std::time::Duration;
 
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(native)
         .merge(ops::router(openapi))
+        .nest(pupil::PREFIX, pupil::router())
         .route(
             "/invite/{token}",
             axum::routing::get(invite_page::show).post(invite_page::answer),
