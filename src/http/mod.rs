@@ -76,8 +76,10 @@ fn span(request: &Request) -> tracing::Span {
 }
 
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let pupil = request.uri().path().starts_with(pupil::PREFIX);
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
+        Err(_) if pupil => pupil::timeout(),
         Err(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",

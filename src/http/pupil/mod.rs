@@ -1,8 +1,11 @@
 //! The Pupil Cloud v2 dialect under `/pupil/v2`: a translator from the wire shapes of the
 //! generated Pupil client to the domain calls the native API makes, and back, in the envelope.
 
+mod account;
 mod envelope;
 mod extract;
+mod invitations;
+mod members;
 mod models;
 mod workspaces;
 
@@ -67,6 +70,17 @@ fn routes() -> OpenApiRouter<AppState> {
             workspaces::update,
             workspaces::delete
         ))
+        .routes(routes!(invitations::create, invitations::list))
+        .routes(routes!(invitations::get, invitations::revoke))
+        .routes(routes!(members::list, members::add))
+        .routes(routes!(members::get, members::update, members::remove))
+        .routes(routes!(account::get_profile, account::patch_profile))
+        .routes(routes!(account::my_invites))
+        .routes(routes!(account::my_invite, account::decline_invite))
+        .routes(routes!(account::accept_invite))
+        .routes(routes!(account::list_tokens, account::create_token))
+        .routes(routes!(account::get_token, account::delete_token))
+        .routes(routes!(account::unregister))
 }
 
 /// The dialect's OpenAPI document, generated from its handlers.
@@ -85,6 +99,17 @@ pub fn router() -> Router<AppState> {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+}
+
+/// The answer to a request that took too long, in the envelope.
+pub fn timeout() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    PupilError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "timeout",
+        "the request took too long and was abandoned",
+    )
+    .into_response()
 }
 
 async fn not_found() -> PupilError {
