@@ -141,20 +141,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = PupilError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, PupilError> {
+        // The body is read before the content type is judged, so that a refused request still
+        // leaves the connection clean for the client's next request.
+        let json = crate::http::extract::is_json(req.headers());
         let content_type = req
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        if let Some(ct) = content_type {
-            if !crate::http::extract::is_json(req.headers()) {
-                return Err(PupilError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    format!("send the body as application/json, not {ct}"),
-                ));
-            }
-        }
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e: BytesRejection| {
@@ -168,6 +162,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
                     PupilError::new(StatusCode::BAD_REQUEST, "unreadable_body", e.body_text())
                 }
             })?;
+        if let Some(ct) = content_type.filter(|_| !json) {
+            return Err(PupilError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                format!("send the body as application/json, not {ct}"),
+            ));
+        }
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(PupilError::new(
                 StatusCode::BAD_REQUEST,

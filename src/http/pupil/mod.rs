@@ -99,6 +99,33 @@ pub fn router() -> Router<AppState> {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(read_body_first))
+}
+
+/// Reads the whole request body before routing, so that an answer given without reading it
+/// (401, 404, 405, …) still leaves the connection reusable: the generated client pools
+/// connections, and an unread body would make the server drop the next request on it.
+async fn read_body_first(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    match axum::body::to_bytes(body, crate::http::extract::MAX_BODY_BYTES).await {
+        Ok(bytes) => {
+            next.run(axum::extract::Request::from_parts(parts, bytes.into()))
+                .await
+        }
+        Err(_) => PupilError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "the body exceeds {} bytes, or could not be read",
+                crate::http::extract::MAX_BODY_BYTES
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// The answer to a request that took too long, in the envelope.
