@@ -83,11 +83,6 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(account::unregister))
 }
 
-/// The dialect's OpenAPI document, generated from its handlers.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
-}
-
 /// The dialect's routes, to be nested at [`PREFIX`]; unknown paths and methods under it
 /// answer in the envelope too.
 pub fn router() -> Router<AppState> {
