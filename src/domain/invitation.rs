@@ -708,6 +708,65 @@ impl Core {
     }
 }
 
+impl Core {
+    /// An invitation addressed to the caller's email, by its public id, whatever its status.
+    /// One addressed to anyone else is `NotFound`: its id proves nothing about the caller.
+    pub async fn my_invitation(&self, principal: &Principal, id: Uuid) -> Result<Preview> {
+        let me = self.me(principal.user_id).await?;
+        let found = self
+            .store
+            .invitation_by_id(id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if found.invitation.email.to_lowercase() != me.email.to_lowercase() {
+            return Err(Error::NotFound);
+        }
+        Ok(found)
+    }
+
+    /// Accepts an invitation addressed to the signed-in caller, named by its public id: being
+    /// signed in with the invited email stands in for the token. The same checks as accepting
+    /// with the token run in one transaction.
+    pub async fn accept_mine(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<Accepted> {
+        let preview = self.my_invitation(principal, id).await?;
+        let now = self.clock.now();
+        check_open(&preview.invitation, now)?;
+        let actor = Actor::new(Some(principal.user_id), meta, now);
+        let role = self
+            .store
+            .accept_invitation_by_id(id, principal.user_id, &actor)
+            .await?;
+        Ok(Accepted {
+            workspace_id: preview.invitation.workspace_id,
+            user_id: principal.user_id,
+            role,
+            tokens: None,
+        })
+    }
+
+    /// Declines an invitation addressed to the signed-in caller, named by its public id.
+    pub async fn decline_mine(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let preview = self.my_invitation(principal, id).await?;
+        let now = self.clock.now();
+        check_open(&preview.invitation, now)?;
+        let actor = Actor::new(Some(principal.user_id), meta, now);
+        Ok(self
+            .store
+            .decline_invitation_by_id(id, &preview.invitation.email.to_lowercase(), &actor)
+            .await?)
+    }
+}
+
 /// Refuses an invitation that is no longer pending, with a code per reason.
 pub fn check_open(inv: &Invitation, now: DateTime<Utc>) -> Result<()> {
     match inv.status_at(now) {

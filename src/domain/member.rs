@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{
     audit::Actor,
+    auth::Principal,
     email::Email,
     paging::{Page, PageRequest},
     role::{check_grant, Action, Role},
@@ -98,6 +99,15 @@ impl Core {
             .ok_or(Error::NotFound)?;
         access.require(Action::ReadMember)?;
         Ok(member)
+    }
+
+    /// The caller's own membership of a workspace: anyone may read their own (e.g. right
+    /// after accepting an invitation, whatever the role).
+    pub async fn my_membership(&self, principal: &Principal, workspace_id: Uuid) -> Result<Member> {
+        self.store
+            .member(workspace_id, principal.user_id)
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     /// Adds an existing user to the workspace with `role`.

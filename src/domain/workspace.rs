@@ -356,6 +356,15 @@ impl Core {
         self.authorize_in(bearer, ws).await
     }
 
+    /// Resolves a bearer credential and the caller's personal workspace (the one sign-up
+    /// created): 401 for a bad credential, 404 when the user has none.
+    pub async fn authorize_personal(&self, bearer: &str) -> Result<Access> {
+        let principal = self.authenticate(bearer).await?;
+        let me = self.me(principal.user_id).await?;
+        let id = me.personal_workspace_id.ok_or(Error::NotFound)?;
+        self.authorize_in(bearer, &WorkspaceRef::Id(id)).await
+    }
+
     /// The caller's workspaces with their role in each, oldest membership first.
     pub async fn my_workspaces(
         &self,

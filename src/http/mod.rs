@@ -8,6 +8,7 @@ pub mod native;
 pub mod openapi;
 mod ops;
 pub mod problem;
+pub mod pupil;
 pub mod spatialflow;
 
 use std::time::Duration;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(native)
         .merge(ops::router(openapi))
         .nest(spatialflow::MOUNT, spatialflow::router())
+        .nest(pupil::PREFIX, pupil::router())
         .route(
             "/invite/{token}",
             axum::routing::get(invite_page::show).post(invite_page::answer),
@@ -76,8 +78,10 @@ fn span(request: &Request) -> tracing::Span {
 }
 
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let pupil = request.uri().path().starts_with(pupil::PREFIX);
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
+        Err(_) if pupil => pupil::timeout(),
         Err(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",

@@ -402,6 +402,21 @@ pub trait InvitationStore: Send + Sync {
         actor: &Actor,
     ) -> StoreResult<Role>;
     async fn decline_invitation(&self, token_hash: &[u8], actor: &Actor) -> StoreResult<()>;
+    /// Accepts by the invitation's public id, for a signed-in user (whose email must be the
+    /// invited one, as with a token).
+    async fn accept_invitation_by_id(
+        &self,
+        id: Uuid,
+        user_id: Uuid,
+        actor: &Actor,
+    ) -> StoreResult<Role>;
+    /// Declines by public id; only the invitation addressed to `email_key`.
+    async fn decline_invitation_by_id(
+        &self,
+        id: Uuid,
+        email_key: &str,
+        actor: &Actor,
+    ) -> StoreResult<()>;
 
     /// Counts a hit in its own transaction; refused with `RateLimited` when over the limit.
     async fn hit_rate_limit(&self, limit: &RateLimit, now: DateTime<Utc>) -> StoreResult<()>;

@@ -13,6 +13,7 @@ mod invitations;
 mod members;
 mod operations;
 mod owners;
+mod pupil;
 mod replicas;
 mod resilience;
 mod revocation;

@@ -142,12 +142,54 @@ macro_rules! impl_invitation_store {
                 }
             }
 
+            /// Declines the pending, unexpired invitation `filter` selects (`$1` is `key`, `$3`
+            /// the invitee's email key when given).
+            async fn decline_where(
+                &self,
+                filter: &str,
+                key: &$crate::store::sql::Arg,
+                email_key: Option<&str>,
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<()> {
+                use $crate::domain::{audit::actions, Error};
+                use $crate::store::ts::Ts;
+                let (mut tx, _writer) = self.begin_write().await?;
+                let sql = format!(
+                    "UPDATE invitations SET status = 'declined', ended_at = $2 \
+                     WHERE {filter} AND status = 'pending' AND expires_at > $2 RETURNING id"
+                );
+                let q = sqlx::query_as::<_, (uuid::Uuid,)>(&sql);
+                let q = $crate::bind_arg!(q, key).bind(Ts(actor.at));
+                let q = match email_key {
+                    Some(e) => q.bind(e),
+                    None => q,
+                };
+                let declined = q.fetch_optional(&mut *tx).await?;
+                let (id,) = declined.ok_or_else(|| {
+                    Error::conflict("invitation_not_pending", "this invitation is no longer pending")
+                })?;
+                let inv = Self::read_invitation(&mut tx, id).await?;
+                Self::withdraw_mail(&mut tx, inv.id).await?;
+                let e = Self::invitation_event(
+                    &inv,
+                    actor,
+                    actions::INVITATION_DECLINED,
+                    Some(serde_json::json!({"status": "pending"})),
+                    Some(serde_json::json!({"status": "declined"})),
+                );
+                Self::record(&mut tx, &e).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             /// Accepting, inside the caller's transaction: the token is pending and unexpired,
             /// the email matches, the inviter still may grant the role, the user is not yet a
             /// member; then the token is spent and the membership added.
+            /// `column` names the invitation (`i.token_hash` or `i.id`), `key` its value.
             async fn accept_in(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                token_hash: &[u8],
+                column: &str,
+                key: &$crate::store::sql::Arg,
                 user_id: uuid::Uuid,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::role::Role> {
@@ -158,13 +200,12 @@ macro_rules! impl_invitation_store {
                     Error,
                 };
                 use $crate::store::{rows, ts::Ts};
-                let found: Option<rows::InvitationRow> = sqlx::query_as(&format!(
-                    "SELECT {} FROM invitations i WHERE i.token_hash = $1",
+                let sql = format!(
+                    "SELECT {} FROM invitations i WHERE {column} = $1",
                     rows::INVITATION_COLUMNS
-                ))
-                .bind(token_hash)
-                .fetch_optional(&mut **tx)
-                .await?;
+                );
+                let q = sqlx::query_as::<_, rows::InvitationRow>(&sql);
+                let found = $crate::bind_arg!(q, key).fetch_optional(&mut **tx).await?;
                 let inv: Invitation = found.ok_or(Error::NotFound)?.try_into()?;
                 check_open(&inv, actor.at)?;
                 let user_email: Option<(String,)> =
@@ -624,7 +665,21 @@ macro_rules! impl_invitation_store {
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::role::Role> {
                 let (mut tx, _writer) = self.begin_write().await?;
-                let role = Self::accept_in(&mut tx, token_hash, user_id, actor).await?;
+                let key = $crate::store::sql::Arg::Bytes(token_hash.to_vec());
+                let role = Self::accept_in(&mut tx, "i.token_hash", &key, user_id, actor).await?;
+                tx.commit().await?;
+                Ok(role)
+            }
+
+            async fn accept_invitation_by_id(
+                &self,
+                id: uuid::Uuid,
+                user_id: uuid::Uuid,
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<$crate::domain::role::Role> {
+                let (mut tx, _writer) = self.begin_write().await?;
+                let key = $crate::store::sql::Arg::Uuid(id);
+                let role = Self::accept_in(&mut tx, "i.id", &key, user_id, actor).await?;
                 tx.commit().await?;
                 Ok(role)
             }
@@ -649,7 +704,9 @@ macro_rules! impl_invitation_store {
                     }
                     Err(e) => return Err(e),
                 }
-                let role = Self::accept_in(&mut tx, token_hash, account.user_id, actor).await?;
+                let key = $crate::store::sql::Arg::Bytes(token_hash.to_vec());
+                let role =
+                    Self::accept_in(&mut tx, "i.token_hash", &key, account.user_id, actor).await?;
                 tx.commit().await?;
                 Ok(role)
             }
@@ -659,32 +716,19 @@ macro_rules! impl_invitation_store {
                 token_hash: &[u8],
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<()> {
-                use $crate::domain::{audit::actions, Error};
-                use $crate::store::ts::Ts;
-                let (mut tx, _writer) = self.begin_write().await?;
-                let declined: Option<(uuid::Uuid,)> = sqlx::query_as(
-                    "UPDATE invitations SET status = 'declined', ended_at = $2 \
-                     WHERE token_hash = $1 AND status = 'pending' AND expires_at > $2 RETURNING id",
-                )
-                .bind(token_hash)
-                .bind(Ts(actor.at))
-                .fetch_optional(&mut *tx)
-                .await?;
-                let (id,) = declined.ok_or_else(|| {
-                    Error::conflict("invitation_not_pending", "this invitation is no longer pending")
-                })?;
-                let inv = Self::read_invitation(&mut tx, id).await?;
-                Self::withdraw_mail(&mut tx, inv.id).await?;
-                let e = Self::invitation_event(
-                    &inv,
-                    actor,
-                    actions::INVITATION_DECLINED,
-                    Some(serde_json::json!({"status": "pending"})),
-                    Some(serde_json::json!({"status": "declined"})),
-                );
-                Self::record(&mut tx, &e).await?;
-                tx.commit().await?;
-                Ok(())
+                let key = $crate::store::sql::Arg::Bytes(token_hash.to_vec());
+                self.decline_where("token_hash = $1", &key, None, actor).await
+            }
+
+            async fn decline_invitation_by_id(
+                &self,
+                id: uuid::Uuid,
+                email_key: &str,
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<()> {
+                let key = $crate::store::sql::Arg::Uuid(id);
+                self.decline_where("id = $1 AND email_key = $3", &key, Some(email_key), actor)
+                    .await
             }
 
             async fn hit_rate_limit(
