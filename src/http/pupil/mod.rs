@@ -99,28 +99,47 @@ pub fn router() -> Router<AppState> {
 
 /// Reads the whole request body before routing, so that an answer given without reading it
 /// (401, 404, 405, …) still leaves the connection reusable: the generated client pools
-/// connections, and an unread body would make the server drop the next request on it.
+/// connections, and an unread body would make the server drop the next request on it. A body
+/// over the limit is still read (and dropped) up to `DRAIN_BYTES`, so that the client, still
+/// sending, receives the 413 instead of a reset connection.
 async fn read_body_first(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     use axum::response::IntoResponse;
+    use futures_util::StreamExt;
+    const DRAIN_BYTES: usize = 8 * crate::http::extract::MAX_BODY_BYTES;
     let (parts, body) = request.into_parts();
-    match axum::body::to_bytes(body, crate::http::extract::MAX_BODY_BYTES).await {
-        Ok(bytes) => {
-            next.run(axum::extract::Request::from_parts(parts, bytes.into()))
-                .await
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    let mut readable = true;
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else {
+            readable = false;
+            break;
+        };
+        seen += chunk.len();
+        if seen <= crate::http::extract::MAX_BODY_BYTES {
+            kept.extend_from_slice(&chunk);
+        } else if seen > DRAIN_BYTES {
+            break;
         }
-        Err(_) => PupilError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!(
-                "the body exceeds {} bytes, or could not be read",
-                crate::http::extract::MAX_BODY_BYTES
-            ),
-        )
-        .into_response(),
     }
+    if readable && seen <= crate::http::extract::MAX_BODY_BYTES {
+        return next
+            .run(axum::extract::Request::from_parts(parts, kept.into()))
+            .await;
+    }
+    PupilError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!(
+            "the body exceeds {} bytes, or could not be read",
+            crate::http::extract::MAX_BODY_BYTES
+        ),
+    )
+    .into_response()
 }
 
 /// The answer to a request that took too long, in the envelope.
