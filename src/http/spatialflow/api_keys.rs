@@ -8,7 +8,7 @@ use axum::{
     http::StatusCode,
     response::IntoResponse,
 };
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -342,11 +342,9 @@ pub struct ExpirationQuery {
     expires_at: Option<String>,
 }
 
-fn rfc3339(t: Option<DateTime<Utc>>) -> Option<String> {
-    t.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
-}
-
-/// Set or remove a key's expiry; answers `id`, `name`, `expires_at` and `message`.
+/// Set or remove a key's expiry. The answer is an empty object: the SDK declares it as
+/// `Dict[str, Optional[str]]` and cannot read any non-null value of that type (it looks
+/// `Optional[str]` up as a model name and raises), so the new expiry is read with a GET.
 #[utoipa::path(patch, path = "/api/v1/account/api-keys/{api_key_id}/expiration", tag = "account",
     security(("JWTBearer" = [])), params(("api_key_id" = String, Path), ExpirationQuery),
     responses((status = 200, body = BTreeMap<String, Option<String>>),
@@ -358,7 +356,7 @@ pub async fn set_expiration(
     SfPrincipal(principal): SfPrincipal,
     Path(api_key_id): Path<String>,
     SfQuery(q): SfQuery<ExpirationQuery>,
-) -> SfResult<axum::Json<BTreeMap<&'static str, Option<String>>>> {
+) -> SfResult<axum::Json<BTreeMap<String, Option<String>>>> {
     let id = path_id(&api_key_id)?;
     let expires_at = match q.expires_at.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -368,25 +366,12 @@ pub async fn set_expiration(
         expires_at: Some(expires_at),
         ..ApiKeyPatch::default()
     };
-    let key = state
+    state
         .core
         .update_api_key(principal.user_id, id, patch, &meta)
         .await
         .map_err(SfError::in_query)?;
-    let message = if key.expires_at.is_some() {
-        "API key expiry set"
-    } else {
-        "API key expiry removed"
-    };
-    Ok(axum::Json(BTreeMap::from([
-        ("id", Some(key.id.to_string())),
-        (
-            "name",
-            Some(key.name.unwrap_or_else(|| DEFAULT_NAME.to_owned())),
-        ),
-        ("expires_at", rfc3339(key.expires_at)),
-        ("message", Some(message.to_owned())),
-    ])))
+    Ok(axum::Json(BTreeMap::new()))
 }
 
 #[derive(Deserialize, IntoParams)]
