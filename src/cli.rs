@@ -199,6 +199,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                         name,
                         expires_at,
                         read_only,
+                        description: None,
                     },
                     &operator(),
                 )

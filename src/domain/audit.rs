@@ -43,6 +43,9 @@ pub mod actions {
     pub const SESSION_REUSE_DETECTED: &str = "session.refresh_reuse_detected";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
+    pub const API_KEY_UPDATED: &str = "api_key.updated";
+    pub const API_KEY_REGENERATED: &str = "api_key.regenerated";
+    pub const API_KEY_ROTATED: &str = "api_key.rotated";
     pub const WORKSPACE_CREATED: &str = "workspace.created";
     pub const WORKSPACE_UPDATED: &str = "workspace.updated";
     pub const WORKSPACE_DELETED: &str = "workspace.deleted";

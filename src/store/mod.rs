@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::domain::{
-    api_key::ApiKey,
+    api_key::{ApiKey, ApiKeyPatch},
     audit::{Actor, AuditEvent, AuditFilter},
     invitation::{Invitation, NewInvitation, Preview, Status},
     member::{Member, MemberFilter, MemberTarget},
@@ -140,6 +140,7 @@ pub struct NewApiKey {
     pub read_only: bool,
     pub now: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub description: Option<String>,
 }
 
 /// What authenticating with an API key returns.
@@ -226,6 +227,35 @@ pub trait AccountStore: Send + Sync {
     async fn api_keys(&self, user_id: Uuid) -> StoreResult<Vec<ApiKey>>;
     async fn api_key(&self, user_id: Uuid, id: Uuid) -> StoreResult<Option<ApiKey>>;
     async fn revoke_api_key(&self, user_id: Uuid, id: Uuid, actor: &Actor) -> StoreResult<bool>;
+    /// Applies `patch` to one of the user's unrevoked keys; `None` if there is no such key.
+    async fn update_api_key(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        patch: &ApiKeyPatch,
+        actor: &Actor,
+    ) -> StoreResult<Option<ApiKey>>;
+    /// Gives one of the user's live (unrevoked, unexpired) keys a new secret; `None` if there is
+    /// no such key.
+    async fn regenerate_api_key(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        prefix: &str,
+        secret_hash: &[u8],
+        actor: &Actor,
+    ) -> StoreResult<Option<ApiKey>>;
+    /// Replaces one of the user's live, not yet rotated keys by `next` (which takes over its
+    /// name, description and read-only flag) and lets the old one expire at `old_until` (or
+    /// earlier, if it already expires earlier); `None` if there is no such key.
+    async fn rotate_api_key(
+        &self,
+        user_id: Uuid,
+        id: Uuid,
+        next: &NewApiKey,
+        old_until: DateTime<Utc>,
+        actor: &Actor,
+    ) -> StoreResult<Option<ApiKey>>;
     /// The per-request check for an API key: by hash, not revoked, not expired.
     async fn api_key_auth(
         &self,

@@ -77,8 +77,8 @@ impl From<SessionRow> for Session {
     }
 }
 
-pub const API_KEY_COLUMNS: &str =
-    "id, user_id, name, prefix, read_only, created_at, last_used_at, expires_at";
+pub const API_KEY_COLUMNS: &str = "id, user_id, name, prefix, read_only, created_at, \
+     last_used_at, expires_at, description, revoked_at, replaced_by";
 
 #[derive(sqlx::FromRow)]
 pub struct ApiKeyRow {
@@ -90,6 +90,9 @@ pub struct ApiKeyRow {
     created_at: Ts,
     last_used_at: Option<Ts>,
     expires_at: Option<Ts>,
+    description: Option<String>,
+    revoked_at: Option<Ts>,
+    replaced_by: Option<Uuid>,
 }
 
 impl From<ApiKeyRow> for ApiKey {
@@ -103,6 +106,9 @@ impl From<ApiKeyRow> for ApiKey {
             created_at: r.created_at.0,
             last_used_at: r.last_used_at.map(|t| t.0),
             expires_at: r.expires_at.map(|t| t.0),
+            description: r.description,
+            revoked_at: r.revoked_at.map(|t| t.0),
+            replaced_by: r.replaced_by,
         }
     }
 }

@@ -5,6 +5,7 @@ mod smtp;
 
 mod account_deletion;
 mod accounts;
+mod api_key_changes;
 mod api_keys;
 mod audit;
 mod bad_input;

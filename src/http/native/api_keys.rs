@@ -1,4 +1,5 @@
-//! `/v1/me/api-keys`: personal API keys. The secret is in the creation answer only.
+//! `/v1/me/api-keys`: personal API keys (create, list, read, change, revoke, regenerate,
+//! rotate). A secret is in the answer that issues it only.
 
 use axum::{extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
@@ -6,16 +7,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::created;
+use super::{created, nullable::nullable};
 use crate::{
     app::AppState,
     domain::{
-        api_key::{ApiKey, NewKey},
+        api_key::{ApiKey, ApiKeyPatch, NewKey},
         auth::Principal,
         session::RequestMeta,
     },
     http::{
-        extract::{Json, Path},
+        extract::{Json, Path, Query},
         problem::{ApiResult, Problem},
     },
 };
@@ -33,6 +34,9 @@ pub struct ApiKeyView {
     created_at: DateTime<Utc>,
     last_used_at: Option<DateTime<Utc>>,
     expires_at: Option<DateTime<Utc>>,
+    description: Option<String>,
+    /// After a rotation: the key that replaces this one (this one works until `expires_at`).
+    replaced_by: Option<Uuid>,
 }
 
 impl From<ApiKey> for ApiKeyView {
@@ -45,6 +49,8 @@ impl From<ApiKey> for ApiKeyView {
             created_at: k.created_at,
             last_used_at: k.last_used_at,
             expires_at: k.expires_at,
+            description: k.description,
+            replaced_by: k.replaced_by,
         }
     }
 }
@@ -74,6 +80,8 @@ pub struct CreateApiKey {
     expires_at: Option<DateTime<Utc>>,
     #[serde(default)]
     read_only: bool,
+    #[schema(max_length = 500)]
+    description: Option<String>,
 }
 
 /// Your API keys (not revoked), newest first.
@@ -112,6 +120,7 @@ pub async fn create(
         name: body.name,
         expires_at: body.expires_at,
         read_only: body.read_only,
+        description: body.description,
     };
     let (key, secret) = state
         .core
@@ -155,4 +164,104 @@ pub async fn revoke(
         .revoke_api_key(principal.user_id, id, &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A change to a key: absent fields stay, `null` clears a nullable one.
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApiKey {
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, max_length = 500)]
+    description: Option<Option<String>>,
+    read_only: Option<bool>,
+    /// A future time, or `null` for never.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    expires_at: Option<Option<DateTime<Utc>>>,
+}
+
+/// Change an API key's name, description, read-only flag or expiry.
+#[utoipa::path(patch, path = "/v1/me/api-keys/{id}", tag = "me", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = Uuid, Path, description = "API key id")), request_body = UpdateApiKey,
+    responses((status = 200, body = ApiKeyView), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<UpdateApiKey>,
+) -> ApiResult<axum::Json<ApiKeyView>> {
+    let patch = ApiKeyPatch {
+        name: body.name,
+        description: body.description,
+        read_only: body.read_only,
+        expires_at: body.expires_at,
+        active: None,
+    };
+    Ok(axum::Json(
+        state
+            .core
+            .update_api_key(principal.user_id, id, patch, &meta)
+            .await?
+            .into(),
+    ))
+}
+
+/// Give a key a new secret; the old secret stops working at once.
+#[utoipa::path(post, path = "/v1/me/api-keys/{id}/regenerate", tag = "me", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = Uuid, Path, description = "API key id")),
+    responses((status = 200, body = CreatedApiKey), (status = 401, body = Problem),
+        (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn regenerate(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> ApiResult<axum::Json<CreatedApiKey>> {
+    let (key, secret) = state
+        .core
+        .regenerate_api_key(principal.user_id, id, &meta)
+        .await?;
+    Ok(axum::Json(CreatedApiKey {
+        key: key.into(),
+        secret,
+    }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RotateParams {
+    /// How long the old key keeps working: 0 to 90 days (default 7), never past its own expiry.
+    grace_period_days: Option<i64>,
+}
+
+/// Replace a key by a new one with the same name, description and read-only flag; the old key
+/// keeps working for the grace period. A key is rotated at most once.
+#[utoipa::path(post, path = "/v1/me/api-keys/{id}/rotate", tag = "me", security(("bearer" = []), ("api_key" = [])),
+    params(("id" = Uuid, Path, description = "API key id"), RotateParams),
+    responses((status = 201, body = CreatedApiKey, headers(("Location" = String))),
+        (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn rotate(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Query(params): Query<RotateParams>,
+) -> ApiResult<impl IntoResponse> {
+    let (key, secret) = state
+        .core
+        .rotate_api_key(principal.user_id, id, params.grace_period_days, &meta)
+        .await?;
+    Ok(created(
+        format!("/v1/me/api-keys/{}", key.id),
+        CreatedApiKey {
+            key: key.into(),
+            secret,
+        },
+    ))
 }

@@ -42,7 +42,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::end_session))
         .routes(routes!(api_keys::list, api_keys::create))
-        .routes(routes!(api_keys::get, api_keys::revoke))
+        .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
+        .routes(routes!(api_keys::regenerate))
+        .routes(routes!(api_keys::rotate))
         .routes(routes!(workspaces::list, workspaces::create))
         .routes(routes!(
             workspaces::get,

@@ -92,7 +92,15 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(invitations::resend_invitation))
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
-        .routes(routes!(api_keys::get_api_key, api_keys::delete_api_key))
+        .routes(routes!(api_keys::expiring_api_keys))
+        .routes(routes!(
+            api_keys::get_api_key,
+            api_keys::update_api_key,
+            api_keys::delete_api_key
+        ))
+        .routes(routes!(api_keys::regenerate_api_key))
+        .routes(routes!(api_keys::rotate_api_key))
+        .routes(routes!(api_keys::set_expiration))
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(audit::export_audit_logs))
 }

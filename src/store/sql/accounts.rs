@@ -430,8 +430,8 @@ macro_rules! impl_account_store {
                 let (mut tx, _writer) = self.begin_write().await?;
                 let row: rows::ApiKeyRow = sqlx::query_as(&format!(
                     "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
-                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     RETURNING {}",
+                     created_at, expires_at, description) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
                     rows::API_KEY_COLUMNS
                 ))
                 .bind(k.id)
@@ -442,6 +442,7 @@ macro_rules! impl_account_store {
                 .bind(k.read_only)
                 .bind(Ts(k.now))
                 .bind(k.expires_at.map(Ts))
+                .bind(&k.description)
                 .fetch_one(&mut *tx)
                 .await?;
                 Self::record(
@@ -455,12 +456,248 @@ macro_rules! impl_account_store {
                         before: None,
                         after: Some(serde_json::json!({
                             "name": k.name, "prefix": k.prefix, "read_only": k.read_only,
+                            "description": k.description,
+                            "expires_at": k.expires_at,
                         })),
                     },
                 )
                 .await?;
                 tx.commit().await?;
                 Ok(row.into())
+            }
+
+            async fn update_api_key(
+                &self,
+                user_id: uuid::Uuid,
+                id: uuid::Uuid,
+                patch: &$crate::domain::api_key::ApiKeyPatch,
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::api_key::ApiKey>> {
+                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::store::{rows, ts::Ts};
+                let (mut tx, _writer) = self.begin_write().await?;
+                // A no-op write takes the row lock (PostgreSQL), so `before` is what we change.
+                let found: Option<rows::ApiKeyRow> = sqlx::query_as(&format!(
+                    "UPDATE api_keys SET revoked_at = revoked_at \
+                     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL RETURNING {}",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(id)
+                .bind(user_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(before) = found else {
+                    return Ok(None);
+                };
+                let before: $crate::domain::api_key::ApiKey = before.into();
+                let name = patch.name.clone().unwrap_or_else(|| before.name.clone());
+                let description = patch
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| before.description.clone());
+                let read_only = patch.read_only.unwrap_or(before.read_only);
+                let expires_at = patch.expires_at.unwrap_or(before.expires_at);
+                let revoked_at = (patch.active == Some(false)).then_some(actor.at);
+                let row: rows::ApiKeyRow = sqlx::query_as(&format!(
+                    "UPDATE api_keys SET name = $3, description = $4, read_only = $5, \
+                     expires_at = $6, revoked_at = $7 WHERE id = $1 AND user_id = $2 \
+                     RETURNING {}",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(id)
+                .bind(user_id)
+                .bind(&name)
+                .bind(&description)
+                .bind(read_only)
+                .bind(expires_at.map(Ts))
+                .bind(revoked_at.map(Ts))
+                .fetch_one(&mut *tx)
+                .await?;
+                let after: $crate::domain::api_key::ApiKey = row.into();
+                let mut old = serde_json::Map::new();
+                let mut new = serde_json::Map::new();
+                let mut diff = |field: &str, a: serde_json::Value, b: serde_json::Value| {
+                    if a != b {
+                        old.insert(field.to_owned(), a);
+                        new.insert(field.to_owned(), b);
+                    }
+                };
+                diff("name", serde_json::json!(before.name), serde_json::json!(after.name));
+                diff(
+                    "description",
+                    serde_json::json!(before.description),
+                    serde_json::json!(after.description),
+                );
+                diff(
+                    "read_only",
+                    serde_json::json!(before.read_only),
+                    serde_json::json!(after.read_only),
+                );
+                diff(
+                    "expires_at",
+                    serde_json::json!(before.expires_at),
+                    serde_json::json!(after.expires_at),
+                );
+                if !new.is_empty() {
+                    Self::record(
+                        &mut tx,
+                        &NewEvent {
+                            workspace_id: None,
+                            actor,
+                            action: actions::API_KEY_UPDATED,
+                            target_type: "api_key",
+                            target_id: Some(id.to_string()),
+                            before: Some(old.into()),
+                            after: Some(new.into()),
+                        },
+                    )
+                    .await?;
+                }
+                if patch.active == Some(false) {
+                    Self::record(
+                        &mut tx,
+                        &NewEvent {
+                            workspace_id: None,
+                            actor,
+                            action: actions::API_KEY_REVOKED,
+                            target_type: "api_key",
+                            target_id: Some(id.to_string()),
+                            before: None,
+                            after: None,
+                        },
+                    )
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(Some(after))
+            }
+
+            async fn regenerate_api_key(
+                &self,
+                user_id: uuid::Uuid,
+                id: uuid::Uuid,
+                prefix: &str,
+                secret_hash: &[u8],
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::api_key::ApiKey>> {
+                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::store::{rows, ts::Ts};
+                let (mut tx, _writer) = self.begin_write().await?;
+                let found: Option<rows::ApiKeyRow> = sqlx::query_as(&format!(
+                    "UPDATE api_keys SET prefix = $3, secret_hash = $4 \
+                     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL \
+                     AND (expires_at IS NULL OR expires_at > $5) RETURNING {}",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(id)
+                .bind(user_id)
+                .bind(prefix)
+                .bind(secret_hash)
+                .bind(Ts(actor.at))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(row) = found else {
+                    return Ok(None);
+                };
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::API_KEY_REGENERATED,
+                        target_type: "api_key",
+                        target_id: Some(id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({"prefix": prefix})),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Some(row.into()))
+            }
+
+            async fn rotate_api_key(
+                &self,
+                user_id: uuid::Uuid,
+                id: uuid::Uuid,
+                next: &$crate::store::NewApiKey,
+                old_until: chrono::DateTime<chrono::Utc>,
+                actor: &$crate::domain::audit::Actor,
+            ) -> $crate::store::StoreResult<Option<$crate::domain::api_key::ApiKey>> {
+                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::store::{rows, ts::Ts};
+                let (mut tx, _writer) = self.begin_write().await?;
+                // The conditional update is the claim: of two concurrent rotations one finds
+                // `replaced_by` set and gets nothing.
+                let found: Option<rows::ApiKeyRow> = sqlx::query_as(&format!(
+                    "UPDATE api_keys SET replaced_by = $3, expires_at = CASE \
+                     WHEN expires_at IS NOT NULL AND expires_at < $4 THEN expires_at ELSE $4 END \
+                     WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL \
+                     AND replaced_by IS NULL AND (expires_at IS NULL OR expires_at > $5) \
+                     RETURNING {}",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(id)
+                .bind(user_id)
+                .bind(next.id)
+                .bind(Ts(old_until))
+                .bind(Ts(actor.at))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(old) = found else {
+                    return Ok(None);
+                };
+                let old: $crate::domain::api_key::ApiKey = old.into();
+                let row: rows::ApiKeyRow = sqlx::query_as(&format!(
+                    "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
+                     created_at, expires_at, description) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(next.id)
+                .bind(user_id)
+                .bind(&old.name)
+                .bind(&next.prefix)
+                .bind(&next.secret_hash)
+                .bind(old.read_only)
+                .bind(Ts(next.now))
+                .bind(next.expires_at.map(Ts))
+                .bind(&old.description)
+                .fetch_one(&mut *tx)
+                .await?;
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::API_KEY_ROTATED,
+                        target_type: "api_key",
+                        target_id: Some(id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({
+                            "replaced_by": next.id, "expires_at": old.expires_at,
+                        })),
+                    },
+                )
+                .await?;
+                Self::record(
+                    &mut tx,
+                    &NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action: actions::API_KEY_CREATED,
+                        target_type: "api_key",
+                        target_id: Some(next.id.to_string()),
+                        before: None,
+                        after: Some(serde_json::json!({
+                            "name": old.name, "prefix": next.prefix, "read_only": old.read_only,
+                            "description": old.description, "replaces": id,
+                        })),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(Some(row.into()))
             }
 
             async fn api_keys(

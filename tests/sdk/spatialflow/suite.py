@@ -314,6 +314,84 @@ async def main():
     status, _ = native(created.api_key.api_key, "GET", "/v1/me")
     check(status == 401, "a deleted key stops working")
 
+    # --- API key changes: update, regenerate, rotate, expiration, expiring
+    owner_token = refreshed.access_token
+    stranger = client(stranger_login.access_token)
+    made = await owner.account.create_api_key(m.ApiKeyCreateRequest(name="svc", description="first"))
+    kid, secret = made.api_key.id, made.api_key.api_key
+    check(made.api_key.description == "first", "create stores the description")
+    updated = await owner.account.update_api_key(kid, m.ApiKeyUpdateRequest(
+        name="svc2", description="second", read_only=True, permissions=[]))
+    check(isinstance(updated, dict) and updated["name"] == "svc2" and updated["read_only"] is True
+          and updated["description"] == "second", f"update answers the key: {updated}")
+    status, body = native(owner_token, "GET", f"/v1/me/api-keys/{kid}")
+    check(status == 200 and body["name"] == "svc2" and body["description"] == "second"
+          and body["read_only"] is True, "update is stored")
+    await raises(sfe.ValidationError, owner.account.update_api_key(
+        kid, m.ApiKeyUpdateRequest(permissions=["geofences:read"])), "permissions cannot be stored")
+    await raises(sfe.ValidationError, owner.account.update_api_key(
+        kid, m.ApiKeyUpdateRequest(rate_limit_per_hour=10)), "a per-key limit cannot be stored")
+    status, body = native(owner_token, "GET", f"/v1/me/api-keys/{kid}")
+    check(body["name"] == "svc2", "a refused update changes nothing")
+
+    regen = await owner.raw.account.apps_accounts_api_regenerate_api_key(kid)
+    check(isinstance(regen, m.ApiKeyCreateResponse) and regen.api_key.id == kid
+          and regen.api_key.api_key != secret, "regenerate answers 200 with a new secret, same id")
+    check(native(secret, "GET", "/v1/me")[0] == 401, "the old secret stops working at once")
+    check(native(regen.api_key.api_key, "GET", "/v1/me")[0] == 200, "the new secret works")
+
+    rotated = await owner.account.rotate_api_key(kid, grace_period_days=3)
+    check(isinstance(rotated, m.ApiKeyCreateResponse) and rotated.api_key.id != kid
+          and rotated.api_key.name == "svc2" and rotated.api_key.read_only,
+          "rotate answers 201 with a new key of the same name and flags")
+    check(native(regen.api_key.api_key, "GET", "/v1/me")[0] == 200, "the old key works in its grace")
+    check(native(rotated.api_key.api_key, "GET", "/v1/me")[0] == 200, "the rotated key works")
+    status, body = native(owner_token, "GET", f"/v1/me/api-keys/{kid}")
+    grace_end = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+    left = grace_end - dt.datetime.now(dt.timezone.utc)
+    check(body["replaced_by"] == rotated.api_key.id and dt.timedelta(days=2, hours=23) < left
+          <= dt.timedelta(days=3), f"the old key expires after the grace period: {body}")
+    await raises(sfe.ValidationError, owner.account.rotate_api_key(kid),
+                 "a key is rotated once (400)")
+    await raises(sfe.ValidationError, owner.account.rotate_api_key(
+        rotated.api_key.id, grace_period_days=91), "the grace period is at most 90 days")
+
+    expiring = await owner.raw.account.apps_accounts_api_list_expiring_api_keys(days=7)
+    check(isinstance(expiring, list) and [k["id"] for k in expiring] == [kid],
+          f"expiring lists the key in its grace period: {expiring}")
+    check(await owner.raw.account.apps_accounts_api_list_expiring_api_keys(days=1) == [],
+          "nothing expires within a day")
+
+    new_id = rotated.api_key.id
+    naive = dt.datetime.utcnow().replace(microsecond=0) + dt.timedelta(days=10)
+    out = await owner.raw.account.apps_accounts_api_set_api_key_expiration(new_id, expires_at=naive)
+    check(out == {}, f"expiration answers an empty object (the SDK reads no non-null value): {out}")
+    status, body = native(owner_token, "GET", f"/v1/me/api-keys/{new_id}")
+    stored = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+    check(stored == naive.replace(tzinfo=dt.timezone.utc), f"a naive expiry is UTC: {body}")
+    aware = dt.datetime.now(dt.timezone(dt.timedelta(hours=2))).replace(microsecond=0) \
+        + dt.timedelta(days=20)
+    out = await owner.raw.account.apps_accounts_api_set_api_key_expiration(new_id, expires_at=aware)
+    status, body = native(owner_token, "GET", f"/v1/me/api-keys/{new_id}")
+    stored = dt.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+    check(stored == aware, f"an offset expiry is kept as that instant: {body}")
+    await raises(sfe.ValidationError, owner.raw.account.apps_accounts_api_set_api_key_expiration(
+        new_id, expires_at=dt.datetime.utcnow() - dt.timedelta(hours=1)), "a past expiry is 422")
+    out = await owner.raw.account.apps_accounts_api_set_api_key_expiration(new_id)
+    check(out == {}, "no value removes the expiry")
+    status, body = native(owner_token, "GET", f"/v1/me/api-keys/{new_id}")
+    check(body["expires_at"] is None, "the expiry is gone")
+
+    off = await owner.account.update_api_key(new_id, m.ApiKeyUpdateRequest(is_active=False))
+    check(off["is_active"] is False, "is_active=false answers an inactive key")
+    check(native(rotated.api_key.api_key, "GET", "/v1/me")[0] == 401,
+          "a deactivated key stops working at once")
+    check(native(owner_token, "GET", f"/v1/me/api-keys/{new_id}")[0] == 404,
+          "a deactivated key is revoked")
+    await raises(sfe.NotFoundError, stranger.raw.account.apps_accounts_api_regenerate_api_key(kid),
+                 "another user's key is 404")
+    await owner.account.delete_api_key(kid)
+
     # --- audit logs
     audit = AuditLogsApi(owner._api_client)
     logs = await audit.apps_workspaces_api_audit_list_audit_logs(page=1, page_size=5)
