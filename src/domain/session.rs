@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{audit::Actor, secret, Core, Error, Result};
+use super::{audit::Actor, policy::AttemptLimits, secret, Core, Error, Result};
 use crate::store::{NewSession, Rotation};
 
 /// A sign-in.
@@ -67,6 +67,23 @@ impl Core {
 
     /// Spends a refresh token for a new pair. A token that was already spent ends its session.
     pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> Result<TokenPair> {
+        self.refresh_with(refresh_token, &AttemptLimits::NONE, meta)
+            .await
+    }
+
+    /// `refresh` under extra budgets per client IP and per presented token (counted by its
+    /// hash, so no secret is stored), charged before the token is looked at.
+    pub async fn refresh_with(
+        &self,
+        refresh_token: &str,
+        limits: &AttemptLimits,
+        meta: &RequestMeta,
+    ) -> Result<TokenPair> {
+        let token_key = hex(&secret::hash(refresh_token));
+        let counters = limits.counters("refresh", meta.ip.as_deref(), &token_key);
+        self.store
+            .hit_rate_limits(&counters, self.clock.now())
+            .await?;
         if !refresh_token.starts_with(REFRESH_PREFIX) {
             return Err(Error::Unauthenticated);
         }
@@ -140,4 +157,8 @@ impl Core {
             expires_in: self.settings.access_ttl.num_seconds().unsigned_abs(),
         })
     }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -5,8 +5,8 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{
-    audit::Actor, email::Email, password, session::RequestMeta, session::TokenPair, workspace,
-    Core, Error, Result,
+    audit::Actor, email::Email, password, policy::AttemptLimits, session::RequestMeta,
+    session::TokenPair, workspace, Core, Error, Result,
 };
 use crate::store::{NewAccount, RateLimit, StoreError};
 
@@ -65,8 +65,23 @@ pub struct ProfilePatch {
 impl Core {
     /// Creates an account and its personal workspace (the user as owner), and signs in.
     pub async fn signup(&self, input: Signup, meta: &RequestMeta) -> Result<(User, TokenPair)> {
+        self.signup_with(input, &AttemptLimits::NONE, meta).await
+    }
+
+    /// `signup` under extra budgets per client IP and per email, charged once the input is
+    /// well-formed and before any hashing or writing (a refused attempt writes nothing).
+    pub async fn signup_with(
+        &self,
+        input: Signup,
+        limits: &AttemptLimits,
+        meta: &RequestMeta,
+    ) -> Result<(User, TokenPair)> {
         let (email, name) = collect(Email::parse(&input.email), parse_name("name", &input.name))?;
         password::validate("password", &input.password)?;
+        let counters = limits.counters("signup", meta.ip.as_deref(), email.key());
+        self.store
+            .hit_rate_limits(&counters, self.clock.now())
+            .await?;
         let password_hash = self.passwords.hash(input.password).await?;
         let user = self
             .create_account(email, name, Some(password_hash), false, meta)
@@ -120,14 +135,17 @@ impl Core {
     }
 
     /// Signs in with a session bound to the user's primary workspace (for clients that see
-    /// one workspace at a time: a removal or downgrade there ends the session).
+    /// one workspace at a time: a removal or downgrade there ends the session), under extra
+    /// budgets per client IP and per email, counted with the per-email sign-in limit.
     pub async fn login_to_primary_workspace(
         &self,
         email: &str,
         password: SecretString,
+        limits: &AttemptLimits,
         meta: &RequestMeta,
     ) -> Result<TokenPair> {
-        let user_id = self.check_password(email, password).await?;
+        let extra = limits.counters("login", meta.ip.as_deref(), &email_bucket(email));
+        let user_id = self.check_password_charged(email, password, extra).await?;
         let primary = self.me(user_id).await?.primary_workspace_id;
         self.start_session(user_id, primary, meta).await
     }
@@ -135,14 +153,24 @@ impl Core {
     /// The user whose email and password these are; rate limited per email. An unknown email
     /// and a wrong password answer alike, in about the same time.
     pub async fn check_password(&self, email: &str, password: SecretString) -> Result<Uuid> {
+        self.check_password_charged(email, password, Vec::new())
+            .await
+    }
+
+    /// `check_password`, also charging the attempt to `extra` counters (all or none).
+    async fn check_password_charged(
+        &self,
+        email: &str,
+        password: SecretString,
+        mut extra: Vec<RateLimit>,
+    ) -> Result<Uuid> {
         // Attempts are counted per email before any check, across replicas and restarts.
-        let bucket: String = email.trim().to_lowercase().chars().take(300).collect();
-        let limit = RateLimit {
-            bucket: format!("login:{bucket}"),
+        extra.push(RateLimit {
+            bucket: format!("login:{}", email_bucket(email)),
             window_secs: 60,
             limit: self.settings.limits.logins_per_minute,
-        };
-        self.store.hit_rate_limit(&limit, self.clock.now()).await?;
+        });
+        self.store.hit_rate_limits(&extra, self.clock.now()).await?;
         let Ok(email) = Email::parse(email) else {
             // Still spend the hashing time, so a malformed address is not distinguishable.
             self.passwords.verify(password, None).await?;
@@ -212,6 +240,11 @@ impl Core {
             Err(Error::NotFound)
         }
     }
+}
+
+/// The key sign-in attempts for `email` are counted under (also when it is malformed).
+fn email_bucket(email: &str) -> String {
+    email.trim().to_lowercase().chars().take(300).collect()
 }
 
 /// Runs two validations and reports the field errors of both.

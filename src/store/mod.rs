@@ -450,6 +450,10 @@ pub trait InvitationStore: Send + Sync {
 
     /// Counts a hit in its own transaction; refused with `RateLimited` when over the limit.
     async fn hit_rate_limit(&self, limit: &RateLimit, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Counts one hit against each limit in one transaction (in bucket order, so concurrent
+    /// callers lock alike): all are counted, or, when any is over, none and `RateLimited`
+    /// with the longest wait.
+    async fn hit_rate_limits(&self, limits: &[RateLimit], now: DateTime<Utc>) -> StoreResult<()>;
     /// Drops counters of windows that started before `before`; the number dropped.
     async fn prune_rate_limits(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 

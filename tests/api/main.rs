@@ -20,6 +20,7 @@ mod resilience;
 mod revocation;
 mod sessions;
 mod spatialflow;
+mod spatialflow_limits;
 mod tenancy;
 mod tokens;
 mod usage;

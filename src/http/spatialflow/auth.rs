@@ -16,10 +16,30 @@ use crate::{
     app::AppState,
     domain::{
         invitation::Acceptance,
+        policy::{AttemptLimits, Quota},
         session::{RequestMeta, TokenPair},
         user::Signup,
         Error,
     },
+};
+
+/// The contract's sign-in budgets (Part H): 60 a minute per client IP, 15 a minute per email
+/// (on top of the service-wide per-email limit, `ROSTER_LOGIN_RATE_LIMIT`).
+const LOGIN_LIMITS: AttemptLimits = AttemptLimits {
+    per_ip: Some(Quota::per_minute(60)),
+    per_subject: Some(Quota::per_minute(15)),
+};
+
+/// The contract's refresh budgets: 30 a minute per token, 100 a minute per client IP.
+const REFRESH_LIMITS: AttemptLimits = AttemptLimits {
+    per_ip: Some(Quota::per_minute(100)),
+    per_subject: Some(Quota::per_minute(30)),
+};
+
+/// The contract's sign-up budgets: 10 an hour per client IP, 3 an hour per email.
+const SIGNUP_LIMITS: AttemptLimits = AttemptLimits {
+    per_ip: Some(Quota::per_hour(10)),
+    per_subject: Some(Quota::per_hour(3)),
 };
 
 /// `LoginSchema`.
@@ -75,7 +95,7 @@ pub async fn login(
 ) -> SfResult<axum::Json<LoginResponse>> {
     let pair = state
         .core
-        .login_to_primary_workspace(&body.email, body.password, &meta)
+        .login_to_primary_workspace(&body.email, body.password, &LOGIN_LIMITS, &meta)
         .await?;
     Ok(axum::Json(login_response(&state, pair).await?))
 }
@@ -94,7 +114,10 @@ pub async fn refresh(
     let token = body
         .and_then(|b| b.refresh_token)
         .ok_or(Error::Unauthenticated)?;
-    let pair = state.core.refresh(&token, &meta).await?;
+    let pair = state
+        .core
+        .refresh_with(&token, &REFRESH_LIMITS, &meta)
+        .await?;
     Ok(axum::Json(login_response(&state, pair).await?))
 }
 
@@ -165,7 +188,7 @@ fn name_from_email(email: &str) -> String {
 /// Create an account and its personal workspace (the user as owner) and sign in.
 #[utoipa::path(post, path = "/api/v1/public/signup", tag = "auth", request_body = SignupRequest,
     responses((status = 201, body = SignupResponse), (status = 400, body = ErrorResponse),
-        (status = 422, body = ValidationErrorResponse)))]
+        (status = 422, body = ValidationErrorResponse), (status = 429, body = ErrorResponse)))]
 pub async fn signup(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -178,12 +201,13 @@ pub async fn signup(
         .unwrap_or_else(|| name_from_email(&body.email));
     let (_, pair) = state
         .core
-        .signup(
+        .signup_with(
             Signup {
                 email: body.email,
                 password: body.password,
                 name,
             },
+            &SIGNUP_LIMITS,
             &meta,
         )
         .await?;

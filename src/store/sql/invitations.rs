@@ -742,6 +742,39 @@ macro_rules! impl_invitation_store {
                 Ok(())
             }
 
+            async fn hit_rate_limits(
+                &self,
+                limits: &[$crate::store::RateLimit],
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                let mut ordered: Vec<&$crate::store::RateLimit> =
+                    limits.iter().filter(|l| l.limit > 0).collect();
+                if ordered.is_empty() {
+                    return Ok(());
+                }
+                ordered.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+                let (mut tx, _writer) = self.begin_write().await?;
+                let mut wait: Option<u64> = None;
+                for limit in ordered {
+                    match Self::rate_hit(&mut tx, limit, now).await {
+                        Ok(()) => {}
+                        Err($crate::store::StoreError::Refused(e)) => match *e {
+                            $crate::domain::Error::RateLimited { retry_after } => {
+                                wait = Some(wait.unwrap_or(0).max(retry_after));
+                            }
+                            other => return Err(other.into()),
+                        },
+                        Err(e) => return Err(e),
+                    }
+                }
+                if let Some(retry_after) = wait {
+                    // Dropping the transaction rolls every hit of this attempt back.
+                    return Err($crate::domain::Error::RateLimited { retry_after }.into());
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn prune_rate_limits(
                 &self,
                 before: chrono::DateTime<chrono::Utc>,
