@@ -56,12 +56,29 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
-            .after_release(|conn, _| Box::pin(keep(conn)))
-            .connect_with(options)
-            .await?;
+        // The first connection switches the file to WAL, which needs the file to itself: when
+        // several processes start on one new file at once, SQLite may answer "database is
+        // locked" at once rather than wait, so opening is retried like the migrations.
+        let mut attempt = 0;
+        let pool = loop {
+            let opened = SqlitePoolOptions::new()
+                .max_connections(max_connections)
+                .acquire_timeout(Duration::from_secs(5))
+                .after_release(|conn, _| Box::pin(keep(conn)))
+                .connect_with(options.clone())
+                .await;
+            match opened {
+                Ok(pool) => break pool,
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some("5") && attempt < MIGRATION_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "database busy while opening; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         Ok(SqliteStore {
             pool,
             max: max_connections,
