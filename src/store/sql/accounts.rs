@@ -4,6 +4,31 @@
 macro_rules! impl_account_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Appends an audit event about one of a user's API keys (no workspace) inside the
+            /// caller's transaction.
+            async fn key_event(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                actor: &$crate::domain::audit::Actor,
+                action: &'static str,
+                id: uuid::Uuid,
+                before: Option<serde_json::Value>,
+                after: Option<serde_json::Value>,
+            ) -> sqlx::Result<()> {
+                Self::record(
+                    tx,
+                    &$crate::domain::audit::NewEvent {
+                        workspace_id: None,
+                        actor,
+                        action,
+                        target_type: "api_key",
+                        target_id: Some(id.to_string()),
+                        before,
+                        after,
+                    },
+                )
+                .await
+            }
+
             /// Inserts a user with their personal workspace and owner membership, and the
             /// audit events, inside the caller's transaction.
             async fn insert_account(
@@ -473,7 +498,7 @@ macro_rules! impl_account_store {
                 patch: &$crate::domain::api_key::ApiKeyPatch,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<Option<$crate::domain::api_key::ApiKey>> {
-                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::domain::audit::actions;
                 use $crate::store::{rows, ts::Ts};
                 let (mut tx, _writer) = self.begin_write().await?;
                 // A no-op write takes the row lock (PostgreSQL), so `before` is what we change.
@@ -539,33 +564,11 @@ macro_rules! impl_account_store {
                     serde_json::json!(after.expires_at),
                 );
                 if !new.is_empty() {
-                    Self::record(
-                        &mut tx,
-                        &NewEvent {
-                            workspace_id: None,
-                            actor,
-                            action: actions::API_KEY_UPDATED,
-                            target_type: "api_key",
-                            target_id: Some(id.to_string()),
-                            before: Some(old.into()),
-                            after: Some(new.into()),
-                        },
-                    )
+                    Self::key_event(&mut tx, actor, actions::API_KEY_UPDATED, id, Some(old.into()), Some(new.into()))
                     .await?;
                 }
                 if patch.active == Some(false) {
-                    Self::record(
-                        &mut tx,
-                        &NewEvent {
-                            workspace_id: None,
-                            actor,
-                            action: actions::API_KEY_REVOKED,
-                            target_type: "api_key",
-                            target_id: Some(id.to_string()),
-                            before: None,
-                            after: None,
-                        },
-                    )
+                    Self::key_event(&mut tx, actor, actions::API_KEY_REVOKED, id, None, None)
                     .await?;
                 }
                 tx.commit().await?;
@@ -580,7 +583,7 @@ macro_rules! impl_account_store {
                 secret_hash: &[u8],
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<Option<$crate::domain::api_key::ApiKey>> {
-                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::domain::audit::actions;
                 use $crate::store::{rows, ts::Ts};
                 let (mut tx, _writer) = self.begin_write().await?;
                 let found: Option<rows::ApiKeyRow> = sqlx::query_as(&format!(
@@ -599,18 +602,7 @@ macro_rules! impl_account_store {
                 let Some(row) = found else {
                     return Ok(None);
                 };
-                Self::record(
-                    &mut tx,
-                    &NewEvent {
-                        workspace_id: None,
-                        actor,
-                        action: actions::API_KEY_REGENERATED,
-                        target_type: "api_key",
-                        target_id: Some(id.to_string()),
-                        before: None,
-                        after: Some(serde_json::json!({"prefix": prefix})),
-                    },
-                )
+                Self::key_event(&mut tx, actor, actions::API_KEY_REGENERATED, id, None, Some(serde_json::json!({"prefix": prefix})))
                 .await?;
                 tx.commit().await?;
                 Ok(Some(row.into()))
@@ -665,20 +657,9 @@ macro_rules! impl_account_store {
                 .bind(&old.description)
                 .fetch_one(&mut *tx)
                 .await?;
-                Self::record(
-                    &mut tx,
-                    &NewEvent {
-                        workspace_id: None,
-                        actor,
-                        action: actions::API_KEY_ROTATED,
-                        target_type: "api_key",
-                        target_id: Some(id.to_string()),
-                        before: None,
-                        after: Some(serde_json::json!({
+                Self::key_event(&mut tx, actor, actions::API_KEY_ROTATED, id, None, Some(serde_json::json!({
                             "replaced_by": next.id, "expires_at": old.expires_at,
-                        })),
-                    },
-                )
+                        })))
                 .await?;
                 Self::record(
                     &mut tx,
@@ -740,7 +721,7 @@ macro_rules! impl_account_store {
                 id: uuid::Uuid,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<bool> {
-                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::domain::audit::actions;
                 let (mut tx, _writer) = self.begin_write().await?;
                 let done = sqlx::query(
                     "UPDATE api_keys SET revoked_at = $3 \
@@ -754,18 +735,7 @@ macro_rules! impl_account_store {
                 if done.rows_affected() != 1 {
                     return Ok(false);
                 }
-                Self::record(
-                    &mut tx,
-                    &NewEvent {
-                        workspace_id: None,
-                        actor,
-                        action: actions::API_KEY_REVOKED,
-                        target_type: "api_key",
-                        target_id: Some(id.to_string()),
-                        before: None,
-                        after: None,
-                    },
-                )
+                Self::key_event(&mut tx, actor, actions::API_KEY_REVOKED, id, None, None)
                 .await?;
                 tx.commit().await?;
                 Ok(true)
