@@ -8,7 +8,7 @@ use super::{
     audit::Actor, email::Email, password, policy::AttemptLimits, session::RequestMeta,
     session::TokenPair, workspace, Core, Error, Result,
 };
-use crate::store::{NewAccount, RateLimit, StoreError};
+use crate::store::{NewAccount, RateLimit, StoreError, UserChange};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,9 +19,16 @@ pub struct User {
     pub email_verified: bool,
     pub personal_workspace_id: Option<Uuid>,
     pub primary_workspace_id: Option<Uuid>,
+    pub photo_url: Option<String>,
+    /// When the user finished onboarding (set by the client).
+    pub onboarded_at: Option<DateTime<Utc>>,
+    pub product_updates_subscribed: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// The longest picture URL.
+pub const MAX_PHOTO_URL_LEN: usize = 2048;
 
 /// The longest display name, in characters.
 pub const MAX_NAME_LEN: usize = 200;
@@ -60,6 +67,11 @@ pub struct Signup {
 #[derive(Debug, Default)]
 pub struct ProfilePatch {
     pub name: Option<String>,
+    /// `Some(None)` removes the picture.
+    pub photo_url: Option<Option<String>>,
+    /// `true` records now as the onboarding time (once); `false` clears it.
+    pub onboarded: Option<bool>,
+    pub product_updates_subscribed: Option<bool>,
 }
 
 impl Core {
@@ -207,10 +219,33 @@ impl Core {
             .as_deref()
             .map(|n| parse_name("name", n))
             .transpose()?;
+        let photo_url = match &patch.photo_url {
+            Some(Some(url)) => {
+                let url = url.trim();
+                if url.chars().count() > MAX_PHOTO_URL_LEN
+                    || !(url.starts_with("https://") || url.starts_with("http://"))
+                {
+                    return Err(Error::invalid(
+                        "photo_url",
+                        "invalid",
+                        format!("an http(s) URL of at most {MAX_PHOTO_URL_LEN} characters"),
+                    ));
+                }
+                Some(Some(url))
+            }
+            Some(None) => Some(None),
+            None => None,
+        };
+        let change = UserChange {
+            name: name.as_deref(),
+            photo_url,
+            onboarded: patch.onboarded,
+            product_updates_subscribed: patch.product_updates_subscribed,
+        };
         self.store
             .update_user(
                 user_id,
-                name.as_deref(),
+                &change,
                 &Actor::new(Some(user_id), meta, self.clock.now()),
             )
             .await?

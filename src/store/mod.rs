@@ -185,7 +185,7 @@ pub trait AccountStore: Send + Sync {
     async fn update_user(
         &self,
         id: Uuid,
-        name: Option<&str>,
+        change: &UserChange<'_>,
         actor: &Actor,
     ) -> StoreResult<Option<User>>;
     /// Sets the password of the user with this email key; false when there is none.
@@ -471,6 +471,15 @@ pub trait InvitationStore: Send + Sync {
     /// Messages claimed before `before` and never marked: a sender died mid-delivery. They are
     /// marked superseded (never sent as they are); returned with their invitation, if any.
     async fn take_stale_outbox(&self, before: DateTime<Utc>) -> StoreResult<Vec<Option<Uuid>>>;
+}
+
+/// A checked change to a user's profile; `None` leaves a field alone.
+#[derive(Debug, Default)]
+pub struct UserChange<'a> {
+    pub name: Option<&'a str>,
+    pub photo_url: Option<Option<&'a str>>,
+    pub onboarded: Option<bool>,
+    pub product_updates_subscribed: Option<bool>,
 }
 
 /// A batch of usage, aggregated per hour and meter, ready to count.

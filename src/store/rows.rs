@@ -18,7 +18,8 @@ use crate::domain::{
 use crate::mail::Mail;
 
 pub const USER_COLUMNS: &str = "id, email, name, email_verified, personal_workspace_id, \
-     primary_workspace_id, created_at, updated_at";
+     primary_workspace_id, photo_url, onboarded_at, product_updates_subscribed, created_at, \
+     updated_at";
 
 #[derive(sqlx::FromRow)]
 pub struct UserRow {
@@ -28,6 +29,9 @@ pub struct UserRow {
     email_verified: bool,
     personal_workspace_id: Option<Uuid>,
     primary_workspace_id: Option<Uuid>,
+    photo_url: Option<String>,
+    onboarded_at: Option<Ts>,
+    product_updates_subscribed: bool,
     created_at: Ts,
     updated_at: Ts,
 }
@@ -41,6 +45,9 @@ impl From<UserRow> for User {
             email_verified: r.email_verified,
             personal_workspace_id: r.personal_workspace_id,
             primary_workspace_id: r.primary_workspace_id,
+            photo_url: r.photo_url,
+            onboarded_at: r.onboarded_at.map(|t| t.0),
+            product_updates_subscribed: r.product_updates_subscribed,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
         }

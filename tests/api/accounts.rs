@@ -1,7 +1,7 @@
 //! Sign-up, sign-in and the profile.
 
 use futures::future::join_all;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::{helpers::TestApp, on_both_databases};
 
@@ -12,6 +12,7 @@ on_both_databases!(
     sign_in_trims_the_email_and_ignores_its_case,
     a_failed_sign_in_answers_the_same_for_an_unknown_email_and_a_wrong_password,
     the_profile_reads_back_what_was_written_and_refuses_mass_assignment,
+    a_picture_onboarding_and_the_updates_opt_in_are_kept_and_audited,
 );
 
 async fn signing_up_creates_the_user_and_their_personal_workspace_with_them_as_owner(app: TestApp) {
@@ -160,4 +161,48 @@ async fn the_profile_reads_back_what_was_written_and_refuses_mass_assignment(app
         .await,
         1
     );
+}
+
+async fn a_picture_onboarding_and_the_updates_opt_in_are_kept_and_audited(app: TestApp) {
+    let a = app.signup("grace@example.com", "Grace").await;
+    let me = app.get("/v1/me", &a.access).await;
+    assert_eq!(me.body["photo_url"], Value::Null);
+    assert_eq!(me.body["onboarded_at"], Value::Null);
+    assert_eq!(me.body["product_updates_subscribed"], false);
+    let patch = |body: Value| app.call("PATCH", "/v1/me", Some(&a.access), Some(body));
+    let r = patch(
+        json!({"photo_url": "https://example.com/g.png", "onboarded": true,
+        "product_updates_subscribed": true}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["photo_url"], "https://example.com/g.png");
+    assert_eq!(r.body["product_updates_subscribed"], true);
+    let onboarded_at = r.body["onboarded_at"].clone();
+    assert!(onboarded_at.is_string(), "{}", r.text);
+    // Onboarding is recorded once; `null` removes the picture and leaves the rest.
+    app.clock.advance(std::time::Duration::from_secs(60));
+    let r = patch(json!({"onboarded": true, "photo_url": null})).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["onboarded_at"], onboarded_at);
+    assert_eq!(r.body["photo_url"], Value::Null);
+    assert_eq!(r.body["product_updates_subscribed"], true);
+    for bad in [
+        json!({"photo_url": "javascript:alert(1)"}),
+        json!({"photo_url": format!("https://example.com/{}", "x".repeat(2048))}),
+        json!({"onboarded": "yes"}),
+    ] {
+        patch(bad).await.assert_problem(422, "validation_failed");
+    }
+    let r = patch(json!({"onboarded": false})).await;
+    assert_eq!(r.body["onboarded_at"], Value::Null);
+    assert_eq!(
+        app.rows(
+            "users",
+            "photo_url IS NULL AND onboarded_at IS NULL AND product_updates_subscribed"
+        )
+        .await,
+        1
+    );
+    assert_eq!(app.rows("audit_events", "action = 'user.updated'").await, 3);
 }

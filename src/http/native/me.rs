@@ -28,6 +28,10 @@ pub struct UserView {
     personal_workspace_id: Option<Uuid>,
     /// What single-workspace clients see as "my workspace".
     primary_workspace_id: Option<Uuid>,
+    photo_url: Option<String>,
+    /// When onboarding was completed (`onboarded: true`).
+    onboarded_at: Option<DateTime<Utc>>,
+    product_updates_subscribed: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -41,6 +45,9 @@ impl From<User> for UserView {
             email_verified: u.email_verified,
             personal_workspace_id: u.personal_workspace_id,
             primary_workspace_id: u.primary_workspace_id,
+            photo_url: u.photo_url,
+            onboarded_at: u.onboarded_at,
+            product_updates_subscribed: u.product_updates_subscribed,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -52,6 +59,13 @@ impl From<User> for UserView {
 pub struct UpdateMe {
     #[schema(max_length = 200)]
     name: Option<String>,
+    /// An http(s) URL; `null` removes it.
+    #[serde(default, deserialize_with = "super::nullable::nullable")]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    photo_url: Option<Option<String>>,
+    /// `true` records now as the onboarding time (once); `false` clears it.
+    onboarded: Option<bool>,
+    product_updates_subscribed: Option<bool>,
 }
 
 /// A session (one sign-in).
@@ -109,7 +123,12 @@ pub async fn update_me(
     principal: Principal,
     Json(body): Json<UpdateMe>,
 ) -> ApiResult<axum::Json<UserView>> {
-    let patch = ProfilePatch { name: body.name };
+    let patch = ProfilePatch {
+        name: body.name,
+        photo_url: body.photo_url,
+        onboarded: body.onboarded,
+        product_updates_subscribed: body.product_updates_subscribed,
+    };
     let user = state
         .core
         .update_me(principal.user_id, patch, &meta)

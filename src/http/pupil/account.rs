@@ -21,20 +21,18 @@ use crate::{
         paging::{PageRequest, MAX_LIMIT},
         session::RequestMeta,
         user::ProfilePatch,
-        Error, FieldError,
     },
 };
 
-/// A profile change. Only `name` is stored; the other keys are refused rather than dropped.
+/// A profile change; absent keys are left alone.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfilePatchRequest {
     name: Option<String>,
-    /// Not stored by Roster: refused.
+    /// An http(s) URL.
     photo_url: Option<String>,
-    /// Not stored by Roster: refused.
+    /// `true` records now as `onboarded_at` (once); `false` clears it.
     onboarded: Option<bool>,
-    /// Not stored by Roster: refused.
     product_updates_subscribed: Option<bool>,
 }
 
@@ -62,6 +60,9 @@ async fn profile(state: &AppState, principal: &Principal) -> PupilResult<Profile
         email: me.email,
         email_verified: me.email_verified,
         name: me.name,
+        photo_url: me.photo_url,
+        onboarded_at: me.onboarded_at,
+        product_updates_subscribed: me.product_updates_subscribed,
         default_workspace_id: me.personal_workspace_id,
         user_workspaces,
     })
@@ -87,24 +88,15 @@ pub async fn patch_profile(
     Caller(principal): Caller,
     Body(body): Body<ProfilePatchRequest>,
 ) -> PupilResult {
-    let unsupported: Vec<FieldError> = [
-        ("photo_url", body.photo_url.is_some()),
-        ("onboarded", body.onboarded.is_some()),
-        (
-            "product_updates_subscribed",
-            body.product_updates_subscribed.is_some(),
-        ),
-    ]
-    .into_iter()
-    .filter(|(_, set)| *set)
-    .map(|(field, _)| FieldError::new(field, "unsupported", "Roster does not store this field"))
-    .collect();
-    if !unsupported.is_empty() {
-        return Err(Error::Validation(unsupported).into());
-    }
+    let patch = ProfilePatch {
+        name: body.name,
+        photo_url: body.photo_url.map(Some),
+        onboarded: body.onboarded,
+        product_updates_subscribed: body.product_updates_subscribed,
+    };
     state
         .core
-        .update_me(principal.user_id, ProfilePatch { name: body.name }, &meta)
+        .update_me(principal.user_id, patch, &meta)
         .await?;
     Ok(ok(profile(&state, &principal).await?))
 }

@@ -233,6 +233,11 @@ pub struct Profile {
     pub email: String,
     pub email_verified: bool,
     pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub onboarded_at: Option<DateTime<Utc>>,
+    pub product_updates_subscribed: bool,
     /// The personal workspace, which the `default` path alias names.
     pub default_workspace_id: Option<Uuid>,
     pub user_workspaces: Vec<WorkspaceMembership>,

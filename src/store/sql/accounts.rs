@@ -164,32 +164,50 @@ macro_rules! impl_account_store {
             async fn update_user(
                 &self,
                 id: uuid::Uuid,
-                name: Option<&str>,
+                change: &$crate::store::UserChange<'_>,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<Option<$crate::domain::user::User>> {
                 use $crate::domain::audit::{actions, NewEvent};
                 use $crate::store::{rows, ts::Ts};
                 let (mut tx, _writer) = self.begin_write().await?;
-                let before: Option<(String,)> =
-                    sqlx::query_as("SELECT name FROM users WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let Some((old_name,)) = before else {
-                    return Ok(None);
-                };
-                let row: rows::UserRow = sqlx::query_as(&format!(
-                    "UPDATE users SET name = COALESCE($2, name), name_key = COALESCE($3, name_key), \
-                     updated_at = $4 WHERE id = $1 RETURNING {}",
+                let before: Option<rows::UserRow> = sqlx::query_as(&format!(
+                    "SELECT {} FROM users WHERE id = $1",
                     rows::USER_COLUMNS
                 ))
                 .bind(id)
-                .bind(name)
-                .bind(name.map(str::to_lowercase))
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(before) = before else {
+                    return Ok(None);
+                };
+                let before: $crate::domain::user::User = before.into();
+                let row: rows::UserRow = sqlx::query_as(&format!(
+                    "UPDATE users SET name = COALESCE($2, name), name_key = COALESCE($3, name_key), \
+                     photo_url = CASE WHEN $4 THEN $5 ELSE photo_url END, \
+                     onboarded_at = CASE WHEN $6 IS NULL THEN onboarded_at \
+                       WHEN $6 THEN COALESCE(onboarded_at, $8) ELSE NULL END, \
+                     product_updates_subscribed = COALESCE($7, product_updates_subscribed), \
+                     updated_at = $8 WHERE id = $1 RETURNING {}",
+                    rows::USER_COLUMNS
+                ))
+                .bind(id)
+                .bind(change.name)
+                .bind(change.name.map(str::to_lowercase))
+                .bind(change.photo_url.is_some())
+                .bind(change.photo_url.flatten())
+                .bind(change.onboarded)
+                .bind(change.product_updates_subscribed)
                 .bind(Ts(actor.at))
                 .fetch_one(&mut *tx)
                 .await?;
                 let user: $crate::domain::user::User = row.into();
+                let profile = |u: &$crate::domain::user::User| {
+                    serde_json::json!({
+                        "name": u.name, "photo_url": u.photo_url, "onboarded_at": u.onboarded_at,
+                        "product_updates_subscribed": u.product_updates_subscribed,
+                    })
+                };
+                let (old, new) = $crate::domain::workspace::diff(&profile(&before), &profile(&user));
                 Self::record(
                     &mut tx,
                     &NewEvent {
@@ -198,8 +216,8 @@ macro_rules! impl_account_store {
                         action: actions::USER_UPDATED,
                         target_type: "user",
                         target_id: Some(id.to_string()),
-                        before: Some(serde_json::json!({"name": old_name})),
-                        after: Some(serde_json::json!({"name": user.name})),
+                        before: Some(old),
+                        after: Some(new),
                     },
                 )
                 .await?;

@@ -60,8 +60,23 @@ def test_r7_r8_profile(api: Api) -> None:
     p = api.ok(Profile, "PATCH", "/auth/profile", ada.key, {"name": "Ada L."})
     assert p.name == "Ada L."
     assert api.v1("GET", "/me", ada.access).json()["name"] == "Ada L."
-    err = api.error(409, "PATCH", "/auth/profile", ada.key, {"photo_url": "https://x/y.png"})
+    assert p.photo_url is None and p.onboarded_at is None and p.product_updates_subscribed is False
+    p = api.ok(Profile, "PATCH", "/auth/profile", ada.key, {
+        "photo_url": "https://example.com/ada.png", "onboarded": True,
+        "product_updates_subscribed": True})
+    assert p.photo_url == "https://example.com/ada.png" and p.onboarded_at is not None
+    assert p.product_updates_subscribed is True and p.name == "Ada L."
+    me = api.v1("GET", "/me", ada.access).json()
+    assert me["photo_url"] == "https://example.com/ada.png" and me["product_updates_subscribed"]
+    assert me["onboarded_at"] is not None
+    # Onboarding is recorded once: a second `onboarded: true` keeps the first time.
+    again = api.ok(Profile, "PATCH", "/auth/profile", ada.key, {"onboarded": True})
+    assert again.onboarded_at == p.onboarded_at
+    cleared = api.ok(Profile, "PATCH", "/auth/profile", ada.key, {"onboarded": False})
+    assert cleared.onboarded_at is None and cleared.photo_url == "https://example.com/ada.png"
+    err = api.error(409, "PATCH", "/auth/profile", ada.key, {"photo_url": "not a url"})
     assert err.result.fields and err.result.fields[0].field == "photo_url"
+    assert api.v1("GET", "/me", ada.access).json()["photo_url"] == "https://example.com/ada.png"
 
 
 def test_r9_to_r12_tokens_are_api_keys(api: Api) -> None:
