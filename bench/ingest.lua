@@ -1,11 +1,13 @@
 -- wrk script for bench/run: usage ingestion.
 --
---   wrk ... -s bench/ingest.lua http://127.0.0.1:PORT/v1/workspaces/<ws>/usage/events -- <label>
+--   wrk ... -s bench/ingest.lua http://127.0.0.1:PORT/v1/workspaces/<ws>/usage/events -- <label> [spread]
 --
 -- POSTs batches of 1,000 events (800 `location_events`, 200 `action_deliveries`, so 900
--- event units; quantity 1, occurred_at now) with a fresh Idempotency-Key per batch:
--- "<label>-t<thread>-<n>", so no batch is a retry and every one is counted. Every response
--- must be 200; see common.lua.
+-- event units; quantity 1) with a fresh Idempotency-Key per batch: "<label>[-spread]-t<thread>-<n>",
+-- so no batch is a retry and every one is counted. Without `spread` every event occurred now
+-- (one hour: 2 rollup rows per batch); with `spread` event i occurred i x 40 minutes ago, so a
+-- batch touches 1,000 different hours over about 28 days (1,000 rollup rows, 1 or 2 months).
+-- Every response must be 200; see common.lua.
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "common.lua")
 
@@ -19,15 +21,21 @@ function init(args)
   if not (label and label:match("^[%w-]+$")) then
     error("usage: -- <label> (letters, digits, dashes)")
   end
-  prefix = label .. "-t" .. tid .. "-"
+  -- The variant is part of the key: the two variants' batches differ, and a key reused for a
+  -- different batch is refused (409).
+  prefix = label .. (args[2] == "spread" and "-spread" or "") .. "-t" .. tid .. "-"
   for k, v in pairs(wrk.headers) do headers[k] = v end
   headers["Content-Type"] = "application/json"
+  local spread = args[2] == "spread"
+  local now = os.time()
   local events = {}
   for i = 1, 1000 do
-    if i % 5 == 0 then
-      events[i] = '{"meter":"action_deliveries"}'
+    local meter = (i % 5 == 0) and "action_deliveries" or "location_events"
+    if spread then
+      local at = os.date("!%Y-%m-%dT%H:%M:%SZ", now - i * 2400)
+      events[i] = string.format('{"meter":"%s","occurred_at":"%s"}', meter, at)
     else
-      events[i] = '{"meter":"location_events"}'
+      events[i] = string.format('{"meter":"%s"}', meter)
     end
   end
   body = '{"events":[' .. table.concat(events, ",") .. ']}'
