@@ -37,7 +37,16 @@ const MIGRATION_LOCK: i64 = 0x526f_7374_6572_4d31; // "RosterM1"
 pub struct PostgresStore {
     pool: PgPool,
     max: u32,
+    /// Usage batches of one workspace queue here, in this process, before they open a
+    /// transaction (striped by workspace id). They would be counted one at a time anyway, on
+    /// the monthly counter's row lock; waiting inside PostgreSQL instead holds a snapshot per
+    /// waiter, which keeps the rollup rows' old versions from being pruned, and every waiter
+    /// makes the next upsert slower (docs/BENCHMARKS.md, usage ingestion).
+    usage_turns: Vec<tokio::sync::Mutex<()>>,
 }
+
+/// Stripes of `PostgresStore::usage_turns`.
+const USAGE_TURN_STRIPES: usize = 64;
 
 impl PostgresStore {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
@@ -51,12 +60,29 @@ impl PostgresStore {
         Ok(PostgresStore {
             pool,
             max: max_connections,
+            usage_turns: (0..USAGE_TURN_STRIPES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
         })
     }
 
     /// A transaction; invariants that span rows lock them explicitly (`LOCK_WORKSPACE`).
     async fn begin_write(&self) -> sqlx::Result<(Transaction<'static, Postgres>, ())> {
         Ok((self.pool.begin().await?, ()))
+    }
+
+    /// A write transaction for a usage batch of `workspace_id`, after this process's earlier
+    /// batches of that workspace (see `usage_turns`).
+    async fn begin_usage_write(
+        &self,
+        workspace_id: uuid::Uuid,
+    ) -> sqlx::Result<(
+        Transaction<'static, Postgres>,
+        tokio::sync::MutexGuard<'_, ()>,
+    )> {
+        let stripe = (workspace_id.as_u128() % USAGE_TURN_STRIPES as u128) as usize;
+        let turn = self.usage_turns[stripe].lock().await;
+        Ok((self.pool.begin().await?, turn))
     }
 
     async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {
@@ -88,6 +114,38 @@ impl PostgresStore {
             .execute(&mut *conn)
             .await?;
         result
+    }
+}
+
+impl PostgresStore {
+    /// Adds hourly usage totals in one statement whose columns are bound as arrays: one short
+    /// statement, planned once, whatever the number of rows (a multi-row VALUES list with six
+    /// parameters a row is planned anew for each size and costs far more to parse).
+    async fn upsert_hours(
+        tx: &mut Transaction<'static, Postgres>,
+        workspace_id: uuid::Uuid,
+        hours: &[super::HourRollup],
+    ) -> sqlx::Result<()> {
+        let meters: Vec<&str> = hours.iter().map(|h| h.meter.as_str()).collect();
+        let column = |f: fn(&super::HourRollup) -> i64| hours.iter().map(f).collect::<Vec<i64>>();
+        sqlx::query(
+            "INSERT INTO usage_hourly (workspace_id, meter, hour, month, quantity, units) \
+             SELECT $1, t.meter, t.hour, t.month, t.quantity, t.units \
+             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+               AS t (meter, hour, month, quantity, units) \
+             ON CONFLICT (workspace_id, hour, meter) DO UPDATE SET \
+             quantity = usage_hourly.quantity + excluded.quantity, \
+             units = usage_hourly.units + excluded.units",
+        )
+        .bind(workspace_id)
+        .bind(&meters)
+        .bind(column(|h| h.hour))
+        .bind(column(|h| h.month))
+        .bind(column(|h| h.quantity))
+        .bind(column(|h| h.units))
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
 }
 

@@ -95,6 +95,14 @@ impl SqliteStore {
         Ok((self.pool.begin_with("BEGIN IMMEDIATE").await?, turn))
     }
 
+    /// A write transaction for a usage batch: any write waits for the one writer already.
+    async fn begin_usage_write(
+        &self,
+        _workspace_id: uuid::Uuid,
+    ) -> sqlx::Result<(Transaction<'static, Sqlite>, MutexGuard<'_, ()>)> {
+        self.begin_write().await
+    }
+
     async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {
         // SQLite has no advisory lock: when several processes start on one file, the losers'
         // first attempt fails on what the winner created, and a retry finds it all applied.
@@ -122,6 +130,36 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// Adds hourly usage totals: multi-row upserts of up to 1,000 rows.
+    async fn upsert_hours(
+        tx: &mut Transaction<'static, Sqlite>,
+        workspace_id: uuid::Uuid,
+        hours: &[super::HourRollup],
+    ) -> sqlx::Result<()> {
+        for chunk in hours.chunks(1000) {
+            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
+                "INSERT INTO usage_hourly (workspace_id, meter, hour, month, quantity, units) ",
+            );
+            q.push_values(chunk, |mut row, h| {
+                row.push_bind(workspace_id)
+                    .push_bind(h.meter.as_str())
+                    .push_bind(h.hour)
+                    .push_bind(h.month)
+                    .push_bind(h.quantity)
+                    .push_bind(h.units);
+            });
+            q.push(
+                " ON CONFLICT (workspace_id, hour, meter) DO UPDATE SET \
+                 quantity = usage_hourly.quantity + excluded.quantity, \
+                 units = usage_hourly.units + excluded.units",
+            );
+            q.build().execute(&mut **tx).await?;
+        }
         Ok(())
     }
 }

@@ -2,7 +2,7 @@
 //! statements here (`$N` placeholders, `RETURNING`, `ON CONFLICT`, row values); what differs —
 //! connecting, migrations, how a write transaction begins, how a workspace row is locked — is
 //! each backend's: a `pool` and `max` field, `MIGRATOR`, `LOCK_WORKSPACE`, `LOCK_WORKSPACE_ROLE` and `CLAIM_OUTBOX` items, and inherent
-//! `begin_write` and `run_migrations` methods.
+//! `begin_write`, `begin_usage_write`, `run_migrations` and `upsert_hours` methods.
 
 mod accounts;
 mod invitations;

@@ -14,7 +14,7 @@ macro_rules! impl_usage_store {
                 batch: &$crate::store::UsageWrite<'_>,
             ) -> $crate::store::StoreResult<$crate::store::UsageWritten> {
                 use $crate::store::{ts::Ts, UsageWritten};
-                let (mut tx, _writer) = self.begin_write().await?;
+                let (mut tx, _turn) = self.begin_usage_write(batch.workspace_id).await?;
                 if let Some(key) = &batch.idempotency {
                     // Claims the key, or takes it over once the earlier record has expired.
                     let claimed = sqlx::query(
@@ -69,25 +69,7 @@ macro_rules! impl_usage_store {
                         return Ok(UsageWritten::OverQuota { month });
                     }
                 }
-                for chunk in batch.hours.chunks(1000) {
-                    let mut q = sqlx::QueryBuilder::<$db>::new(
-                        "INSERT INTO usage_hourly (workspace_id, meter, hour, month, quantity, units) ",
-                    );
-                    q.push_values(chunk, |mut row, h| {
-                        row.push_bind(batch.workspace_id)
-                            .push_bind(h.meter.as_str())
-                            .push_bind(h.hour)
-                            .push_bind(h.month)
-                            .push_bind(h.quantity)
-                            .push_bind(h.units);
-                    });
-                    q.push(
-                        " ON CONFLICT (workspace_id, hour, meter) DO UPDATE SET \
-                         quantity = usage_hourly.quantity + excluded.quantity, \
-                         units = usage_hourly.units + excluded.units",
-                    );
-                    q.build().execute(&mut *tx).await?;
-                }
+                Self::upsert_hours(&mut tx, batch.workspace_id, &batch.hours).await?;
                 tx.commit().await?;
                 Ok(UsageWritten::Recorded)
             }
