@@ -375,8 +375,8 @@ impl Core {
             .map(|((hour, meter), quantity)| {
                 let units = usage.weight(meter).times(quantity);
                 let month = month_index(hour_start(hour));
-                *months.entry(month).or_default() =
-                    months.get(&month).copied().unwrap_or_default() + units;
+                let in_month = months.entry(month).or_default();
+                *in_month = *in_month + units;
                 let m = meters.entry(meter).or_default();
                 *m = (m.0 + quantity, m.1 + units);
                 HourRollup {

@@ -468,7 +468,7 @@ macro_rules! impl_account_store {
                 k: &$crate::store::NewApiKey,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::api_key::ApiKey> {
-                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::domain::audit::actions;
                 use $crate::store::{rows, ts::Ts};
                 let (mut tx, _writer) = self.begin_write().await?;
                 let row: rows::ApiKeyRow = sqlx::query_as(&format!(
@@ -488,21 +488,17 @@ macro_rules! impl_account_store {
                 .bind(&k.description)
                 .fetch_one(&mut *tx)
                 .await?;
-                Self::record(
+                Self::key_event(
                     &mut tx,
-                    &NewEvent {
-                        workspace_id: None,
-                        actor,
-                        action: actions::API_KEY_CREATED,
-                        target_type: "api_key",
-                        target_id: Some(k.id.to_string()),
-                        before: None,
-                        after: Some(serde_json::json!({
+                    actor,
+                    actions::API_KEY_CREATED,
+                    k.id,
+                    None,
+                    Some(serde_json::json!({
                             "name": k.name, "prefix": k.prefix, "read_only": k.read_only,
                             "description": k.description,
                             "expires_at": k.expires_at,
                         })),
-                    },
                 )
                 .await?;
                 tx.commit().await?;
@@ -582,7 +578,14 @@ macro_rules! impl_account_store {
                     serde_json::json!(after.expires_at),
                 );
                 if !new.is_empty() {
-                    Self::key_event(&mut tx, actor, actions::API_KEY_UPDATED, id, Some(old.into()), Some(new.into()))
+                    Self::key_event(
+                        &mut tx,
+                        actor,
+                        actions::API_KEY_UPDATED,
+                        id,
+                        Some(old.into()),
+                        Some(new.into()),
+                    )
                     .await?;
                 }
                 if patch.active == Some(false) {
@@ -620,7 +623,14 @@ macro_rules! impl_account_store {
                 let Some(row) = found else {
                     return Ok(None);
                 };
-                Self::key_event(&mut tx, actor, actions::API_KEY_REGENERATED, id, None, Some(serde_json::json!({"prefix": prefix})))
+                Self::key_event(
+                    &mut tx,
+                    actor,
+                    actions::API_KEY_REGENERATED,
+                    id,
+                    None,
+                    Some(serde_json::json!({ "prefix": prefix })),
+                )
                 .await?;
                 tx.commit().await?;
                 Ok(Some(row.into()))
@@ -634,7 +644,7 @@ macro_rules! impl_account_store {
                 old_until: chrono::DateTime<chrono::Utc>,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<Option<$crate::domain::api_key::ApiKey>> {
-                use $crate::domain::audit::{actions, NewEvent};
+                use $crate::domain::audit::actions;
                 use $crate::store::{rows, ts::Ts};
                 let (mut tx, _writer) = self.begin_write().await?;
                 // The conditional update is the claim: of two concurrent rotations one finds
@@ -675,24 +685,27 @@ macro_rules! impl_account_store {
                 .bind(&old.description)
                 .fetch_one(&mut *tx)
                 .await?;
-                Self::key_event(&mut tx, actor, actions::API_KEY_ROTATED, id, None, Some(serde_json::json!({
-                            "replaced_by": next.id, "expires_at": old.expires_at,
-                        })))
-                .await?;
-                Self::record(
+                Self::key_event(
                     &mut tx,
-                    &NewEvent {
-                        workspace_id: None,
-                        actor,
-                        action: actions::API_KEY_CREATED,
-                        target_type: "api_key",
-                        target_id: Some(next.id.to_string()),
-                        before: None,
-                        after: Some(serde_json::json!({
+                    actor,
+                    actions::API_KEY_ROTATED,
+                    id,
+                    None,
+                    Some(serde_json::json!({
+                        "replaced_by": next.id, "expires_at": old.expires_at,
+                    })),
+                )
+                .await?;
+                Self::key_event(
+                    &mut tx,
+                    actor,
+                    actions::API_KEY_CREATED,
+                    next.id,
+                    None,
+                    Some(serde_json::json!({
                             "name": old.name, "prefix": next.prefix, "read_only": old.read_only,
                             "description": old.description, "replaces": id,
                         })),
-                    },
                 )
                 .await?;
                 tx.commit().await?;
