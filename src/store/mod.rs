@@ -131,6 +131,7 @@ pub struct ActiveSession {
 }
 
 /// A new API key (its secret only as a hash).
+#[derive(Clone)]
 pub struct NewApiKey {
     pub id: Uuid,
     pub user_id: Uuid,

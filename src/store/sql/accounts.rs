@@ -4,6 +4,51 @@
 macro_rules! impl_account_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Inserts a key and its `api_key.created` event inside the caller's transaction;
+            /// `replaces` names the key it succeeds when rotating.
+            async fn insert_key(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                k: &$crate::store::NewApiKey,
+                replaces: Option<uuid::Uuid>,
+                actor: &$crate::domain::audit::Actor,
+            ) -> sqlx::Result<$crate::domain::api_key::ApiKey> {
+                use $crate::store::{rows, ts::Ts};
+                let row: rows::ApiKeyRow = sqlx::query_as(&format!(
+                    "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
+                     created_at, expires_at, description) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
+                    rows::API_KEY_COLUMNS
+                ))
+                .bind(k.id)
+                .bind(k.user_id)
+                .bind(&k.name)
+                .bind(&k.prefix)
+                .bind(&k.secret_hash)
+                .bind(k.read_only)
+                .bind(Ts(k.now))
+                .bind(k.expires_at.map(Ts))
+                .bind(&k.description)
+                .fetch_one(&mut **tx)
+                .await?;
+                let mut after = serde_json::json!({
+                    "name": k.name, "prefix": k.prefix, "read_only": k.read_only,
+                    "description": k.description, "expires_at": k.expires_at,
+                });
+                if let Some(old) = replaces {
+                    after["replaces"] = serde_json::json!(old);
+                }
+                Self::key_event(
+                    tx,
+                    actor,
+                    $crate::domain::audit::actions::API_KEY_CREATED,
+                    k.id,
+                    None,
+                    Some(after),
+                )
+                .await?;
+                Ok(row.into())
+            }
+
             /// Appends an audit event about one of a user's API keys (no workspace) inside the
             /// caller's transaction.
             async fn key_event(
@@ -468,41 +513,10 @@ macro_rules! impl_account_store {
                 k: &$crate::store::NewApiKey,
                 actor: &$crate::domain::audit::Actor,
             ) -> $crate::store::StoreResult<$crate::domain::api_key::ApiKey> {
-                use $crate::domain::audit::actions;
-                use $crate::store::{rows, ts::Ts};
                 let (mut tx, _writer) = self.begin_write().await?;
-                let row: rows::ApiKeyRow = sqlx::query_as(&format!(
-                    "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
-                     created_at, expires_at, description) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
-                    rows::API_KEY_COLUMNS
-                ))
-                .bind(k.id)
-                .bind(k.user_id)
-                .bind(&k.name)
-                .bind(&k.prefix)
-                .bind(&k.secret_hash)
-                .bind(k.read_only)
-                .bind(Ts(k.now))
-                .bind(k.expires_at.map(Ts))
-                .bind(&k.description)
-                .fetch_one(&mut *tx)
-                .await?;
-                Self::key_event(
-                    &mut tx,
-                    actor,
-                    actions::API_KEY_CREATED,
-                    k.id,
-                    None,
-                    Some(serde_json::json!({
-                            "name": k.name, "prefix": k.prefix, "read_only": k.read_only,
-                            "description": k.description,
-                            "expires_at": k.expires_at,
-                        })),
-                )
-                .await?;
+                let key = Self::insert_key(&mut tx, k, None, actor).await?;
                 tx.commit().await?;
-                Ok(row.into())
+                Ok(key)
             }
 
             async fn update_api_key(
@@ -668,23 +682,6 @@ macro_rules! impl_account_store {
                     return Ok(None);
                 };
                 let old: $crate::domain::api_key::ApiKey = old.into();
-                let row: rows::ApiKeyRow = sqlx::query_as(&format!(
-                    "INSERT INTO api_keys (id, user_id, name, prefix, secret_hash, read_only, \
-                     created_at, expires_at, description) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
-                    rows::API_KEY_COLUMNS
-                ))
-                .bind(next.id)
-                .bind(user_id)
-                .bind(&old.name)
-                .bind(&next.prefix)
-                .bind(&next.secret_hash)
-                .bind(old.read_only)
-                .bind(Ts(next.now))
-                .bind(next.expires_at.map(Ts))
-                .bind(&old.description)
-                .fetch_one(&mut *tx)
-                .await?;
                 Self::key_event(
                     &mut tx,
                     actor,
@@ -696,20 +693,15 @@ macro_rules! impl_account_store {
                     })),
                 )
                 .await?;
-                Self::key_event(
-                    &mut tx,
-                    actor,
-                    actions::API_KEY_CREATED,
-                    next.id,
-                    None,
-                    Some(serde_json::json!({
-                            "name": old.name, "prefix": next.prefix, "read_only": old.read_only,
-                            "description": old.description, "replaces": id,
-                        })),
-                )
-                .await?;
+                let successor = $crate::store::NewApiKey {
+                    name: old.name.clone(),
+                    read_only: old.read_only,
+                    description: old.description.clone(),
+                    ..next.clone()
+                };
+                let key = Self::insert_key(&mut tx, &successor, Some(id), actor).await?;
                 tx.commit().await?;
-                Ok(Some(row.into()))
+                Ok(Some(key))
             }
 
             async fn api_keys(
