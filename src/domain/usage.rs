@@ -181,8 +181,7 @@ pub struct Recorded {
 }
 
 /// How a usage report groups its hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
     Hour,
     Day,
@@ -190,6 +189,23 @@ pub enum Granularity {
 }
 
 impl Granularity {
+    pub fn parse(s: &str) -> Option<Granularity> {
+        match s {
+            "hour" => Some(Granularity::Hour),
+            "day" => Some(Granularity::Day),
+            "month" => Some(Granularity::Month),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Granularity::Hour => "hour",
+            Granularity::Day => "day",
+            Granularity::Month => "month",
+        }
+    }
+
     /// The longest period one report may span at this granularity.
     fn max_span(self) -> Duration {
         match self {
@@ -481,10 +497,7 @@ impl Core {
                 "range_too_large",
                 format!(
                     "a report by {} spans at most {} days",
-                    serde_json::to_value(granularity)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default(),
+                    granularity.as_str(),
                     granularity.max_span().num_days()
                 ),
             ));

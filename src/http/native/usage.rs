@@ -201,12 +201,12 @@ pub struct UsageReportView {
 }
 
 impl UsageReportView {
-    fn new(workspace_id: Uuid, r: UsageReport, granularity: &str) -> Self {
+    fn new(workspace_id: Uuid, r: UsageReport) -> Self {
         UsageReportView {
             workspace_id,
             from: r.from,
             to: r.to,
-            granularity: granularity.to_owned(),
+            granularity: r.granularity.as_str().to_owned(),
             plan: PlanView {
                 name: r.plan.name,
                 monthly_units: r.plan.monthly_units,
@@ -236,13 +236,10 @@ pub async fn report(
     access: Access,
     Query(q): Query<UsageParams>,
 ) -> ApiResult<axum::Json<UsageReportView>> {
-    let granularity = match q.granularity.as_deref().unwrap_or("day") {
-        "hour" => Granularity::Hour,
-        "day" => Granularity::Day,
-        "month" => Granularity::Month,
-        _ => {
-            return Err(Error::invalid("granularity", "invalid", "`hour`, `day` or `month`").into())
-        }
+    let granularity = match q.granularity.as_deref() {
+        None => Granularity::Day,
+        Some(g) => Granularity::parse(g)
+            .ok_or_else(|| Error::invalid("granularity", "invalid", "`hour`, `day` or `month`"))?,
     };
     let query = UsageQuery {
         from: q.from,
@@ -253,6 +250,5 @@ pub async fn report(
     Ok(axum::Json(UsageReportView::new(
         access.workspace.id,
         report,
-        q.granularity.as_deref().unwrap_or("day"),
     )))
 }
