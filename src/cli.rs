@@ -181,9 +181,10 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             let email = Email::parse(&email).map_err(describe)?;
             let user_id = core
                 .store
-                .credentials_by_email(email.key())
+                .read()
+                .credentials(email.key())
                 .await?
-                .map(|(id, _)| id)
+                .map(|c| c.user_id)
                 .context("no user with that email")?;
             let expires_at = expires_in
                 .map(|d| -> anyhow::Result<_> {
@@ -287,7 +288,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(
         address = %listener.local_addr()?,
         public_url = %state.config.public_url,
-        backend = ?state.core.store.backend(),
+        backend = ?state.core.store.kind(),
         "roster listening"
     );
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();

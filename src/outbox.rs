@@ -10,6 +10,7 @@ use chrono::Utc;
 use crate::{
     domain::{audit::Actor, session::RequestMeta, Core},
     mail::Mailer,
+    store::InvitationKey,
 };
 
 /// Messages claimed per round.
@@ -48,40 +49,52 @@ impl Worker {
     pub async fn run_once(&self) -> anyhow::Result<Round> {
         let mut round = Round::default();
         let now = self.core.clock.now();
+        let store = &self.core.store;
         // Rate-limit windows are at most an hour long; a day later nobody counts on them.
-        self.core
-            .store
-            .prune_rate_limits(now - chrono::Duration::days(1))
-            .await?;
+        let day_ago = (now - chrono::Duration::days(1)).timestamp();
+        store.read().prune_rate_limits(day_ago).await?;
         // Idempotency keys of usage batches answer retries for 24 hours.
-        self.core
-            .store
+        store
+            .read()
             .prune_usage_batches(now - crate::domain::usage::IDEMPOTENCY_WINDOW)
             .await?;
-        let stale = self.core.store.take_stale_outbox(now - STALE_CLAIM).await?;
+        let stale = {
+            let mut tx = store.write().await?;
+            let stale = tx.take_stale_outbox(now - STALE_CLAIM).await?;
+            tx.commit().await?;
+            stale
+        };
         for id in stale.into_iter().flatten() {
             if self.reissue(id).await? {
                 round.reissued += 1;
             }
         }
-        for item in self.core.store.claim_outbox(now, BATCH).await? {
+        let claimed = {
+            let mut tx = store.write().await?;
+            let claimed = tx.claim_outbox(now, BATCH).await?;
+            tx.commit().await?;
+            claimed
+        };
+        for item in claimed {
             match self.mailer.send(&item.mail).await {
                 Ok(()) => {
-                    self.core
-                        .store
+                    store
+                        .read()
                         .outbox_sent(item.id, self.core.clock.now())
                         .await?;
                     metrics::counter!("mail_sent_total").increment(1);
                     round.sent += 1;
                 }
                 Err(e) => {
+                    let error: String = format!("{e:#}").chars().take(1000).collect();
                     let retry_at = (item.attempts < MAX_ATTEMPTS)
                         .then(|| self.core.clock.now() + backoff(item.attempts));
                     tracing::warn!(error = %e, attempts = item.attempts, retry_at = ?retry_at, "mail delivery failed");
-                    self.core
-                        .store
-                        .outbox_failed(item.id, &format!("{e:#}"), retry_at)
-                        .await?;
+                    let mut db = store.read();
+                    match retry_at {
+                        Some(at) => db.outbox_retry(item.id, &error, at).await?,
+                        None => db.outbox_give_up(item.id, &error).await?,
+                    }
                     metrics::counter!("mail_failed_total").increment(1);
                     round.failed += 1;
                 }
@@ -92,7 +105,8 @@ impl Worker {
 
     /// Gives a pending invitation whose mail was lost mid-delivery a new token and new mail.
     async fn reissue(&self, invitation_id: uuid::Uuid) -> anyhow::Result<bool> {
-        let Some(preview) = self.core.store.invitation_by_id(invitation_id).await? else {
+        let key = InvitationKey::Id(invitation_id);
+        let Some(preview) = self.core.store.read().preview(key).await? else {
             return Ok(false);
         };
         let now = self.core.clock.now();

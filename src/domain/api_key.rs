@@ -5,7 +5,12 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use super::{audit::Actor, secret, session::RequestMeta, Core, Error, Result};
+use super::{
+    audit::{self, Actor},
+    secret,
+    session::RequestMeta,
+    Core, Error, Result,
+};
 use crate::store::NewApiKey;
 
 /// Prefix of every API key.
@@ -150,19 +155,24 @@ impl Core {
             description,
         };
         let actor = Actor::new(Some(user_id), meta, now);
-        let created = self.store.create_api_key(&key, &actor).await?;
+        let mut tx = self.store.write().await?;
+        let created = tx.insert_api_key(&key).await?;
+        tx.record(&audit::api_key_created(&actor, &key, None))
+            .await?;
+        tx.commit().await?;
         Ok((created, secret.text))
     }
 
     /// The user's keys that are not revoked, newest first (expired ones included, marked by
     /// their expiry).
     pub async fn api_keys(&self, user_id: Uuid) -> Result<Vec<ApiKey>> {
-        Ok(self.store.api_keys(user_id).await?)
+        Ok(self.store.read().api_keys(user_id).await?)
     }
 
     /// One of the user's keys.
     pub async fn api_key(&self, user_id: Uuid, id: Uuid) -> Result<ApiKey> {
         self.store
+            .read()
             .api_key(user_id, id)
             .await?
             .ok_or(Error::NotFound)
@@ -170,12 +180,14 @@ impl Core {
 
     /// Revokes one of the user's keys; it stops working at once.
     pub async fn revoke_api_key(&self, user_id: Uuid, id: Uuid, meta: &RequestMeta) -> Result<()> {
-        let actor = Actor::new(Some(user_id), meta, self.clock.now());
-        if self.store.revoke_api_key(user_id, id, &actor).await? {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
+        let actor = self.actor(Some(user_id), meta);
+        let mut tx = self.store.write().await?;
+        if !tx.revoke_api_key(user_id, id, actor.at).await? {
+            return Err(Error::NotFound);
         }
+        tx.record(&audit::api_key_revoked(&actor, id)).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Changes one of the user's keys. Clearing the expiry or setting a future one is allowed;
@@ -205,10 +217,32 @@ impl Core {
             }
         }
         let actor = Actor::new(Some(user_id), meta, now);
-        self.store
-            .update_api_key(user_id, id, &patch, &actor)
-            .await?
-            .ok_or(Error::NotFound)
+        let mut tx = self.store.write().await?;
+        let before = tx.lock_api_key(user_id, id).await?.ok_or(Error::NotFound)?;
+        let mut after = before.clone();
+        if let Some(name) = patch.name {
+            after.name = name;
+        }
+        if let Some(description) = patch.description {
+            after.description = description;
+        }
+        if let Some(read_only) = patch.read_only {
+            after.read_only = read_only;
+        }
+        if let Some(expires_at) = patch.expires_at {
+            after.expires_at = expires_at;
+        }
+        let revoking = patch.active == Some(false);
+        after.revoked_at = revoking.then_some(now);
+        let after = tx.update_api_key(&after).await?;
+        if let Some(event) = audit::api_key_updated(&actor, &before, &after) {
+            tx.record(&event).await?;
+        }
+        if revoking {
+            tx.record(&audit::api_key_revoked(&actor, id)).await?;
+        }
+        tx.commit().await?;
+        Ok(after)
     }
 
     /// Gives one of the user's live keys a new secret under the same id; the old secret stops
@@ -226,17 +260,15 @@ impl Core {
         }
         let secret = secret::generate(API_KEY_PREFIX);
         let actor = Actor::new(Some(user_id), meta, now);
-        let key = self
-            .store
-            .regenerate_api_key(
-                user_id,
-                id,
-                &secret.text[..VISIBLE_PREFIX_LEN],
-                &secret.hash,
-                &actor,
-            )
+        let prefix = &secret.text[..VISIBLE_PREFIX_LEN];
+        let mut tx = self.store.write().await?;
+        let key = tx
+            .set_api_key_secret(user_id, id, prefix, &secret.hash, now)
             .await?
             .ok_or_else(expired)?;
+        tx.record(&audit::api_key_regenerated(&actor, id, prefix))
+            .await?;
+        tx.commit().await?;
         Ok((key, secret.text))
     }
 
@@ -279,12 +311,25 @@ impl Core {
             description: current.description,
         };
         let actor = Actor::new(Some(user_id), meta, now);
-        let key = self
-            .store
-            .rotate_api_key(user_id, id, &next, now + Duration::days(grace), &actor)
+        let mut tx = self.store.write().await?;
+        let old = tx
+            .mark_api_key_replaced(user_id, id, next.id, now + Duration::days(grace), now)
             .await?
             // Lost a race with another rotation (or the key expired or went meanwhile).
             .ok_or_else(already_rotated)?;
+        tx.record(&audit::api_key_rotated(&actor, &old, next.id))
+            .await?;
+        // The successor takes over what the key has now.
+        let next = NewApiKey {
+            name: old.name.clone(),
+            read_only: old.read_only,
+            description: old.description.clone(),
+            ..next
+        };
+        let key = tx.insert_api_key(&next).await?;
+        tx.record(&audit::api_key_created(&actor, &next, Some(id)))
+            .await?;
+        tx.commit().await?;
         Ok((key, secret.text))
     }
 
@@ -302,6 +347,7 @@ impl Core {
         let until = now + Duration::days(days);
         let mut keys: Vec<ApiKey> = self
             .store
+            .read()
             .api_keys(user_id)
             .await?
             .into_iter()

@@ -1,17 +1,22 @@
-//! The audit log: who did what to which target, before and after, from where and when.
-//! Events are written by storage in the same transaction as the change they record.
+//! The audit log: who did what to which target, before and after, from where and when. Every
+//! event is built here, one constructor per action (the before/after computed here), and
+//! appended in the same transaction as the change it records.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::{
+    api_key::ApiKey,
+    invitation::Invitation,
     paging::{Page, PageRequest},
-    role::Action,
+    role::{Action, Role},
     session::RequestMeta,
-    workspace::Access,
+    user::User,
+    workspace::{Access, Workspace},
     Core, Result,
 };
+use crate::store::NewApiKey;
 
 /// Who is acting, from where, and when: the part of every audit event the caller supplies.
 #[derive(Debug, Clone)]
@@ -91,6 +96,493 @@ pub struct NewEvent<'a> {
     pub after: Option<Value>,
 }
 
+/// An event about a target of some type.
+fn event<'a>(
+    actor: &'a Actor,
+    workspace_id: Option<Uuid>,
+    action: &'static str,
+    (target_type, target_id): (&'static str, String),
+    before: Option<Value>,
+    after: Option<Value>,
+) -> NewEvent<'a> {
+    NewEvent {
+        workspace_id,
+        actor,
+        action,
+        target_type,
+        target_id: Some(target_id),
+        before,
+        after,
+    }
+}
+
+fn user(id: Uuid) -> (&'static str, String) {
+    ("user", id.to_string())
+}
+
+fn workspace(id: Uuid) -> (&'static str, String) {
+    ("workspace", id.to_string())
+}
+
+fn session(id: Uuid) -> (&'static str, String) {
+    ("session", id.to_string())
+}
+
+fn api_key(id: Uuid) -> (&'static str, String) {
+    ("api_key", id.to_string())
+}
+
+fn invitation(inv: &Invitation) -> (&'static str, String) {
+    ("invitation", inv.id.to_string())
+}
+
+/// The fields that differ between two snapshots, as (before, after).
+pub fn diff(before: &Value, after: &Value) -> (Value, Value) {
+    let (mut old, mut new) = (serde_json::Map::new(), serde_json::Map::new());
+    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
+        for (key, value) in a {
+            if b.get(key) != Some(value) {
+                old.insert(key.clone(), b.get(key).cloned().unwrap_or(Value::Null));
+                new.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    (Value::Object(old), Value::Object(new))
+}
+
+pub fn user_signed_up<'a>(actor: &'a Actor, u: &User) -> NewEvent<'a> {
+    let after = json!({"email": u.email, "name": u.name});
+    event(
+        actor,
+        None,
+        actions::USER_SIGNED_UP,
+        user(u.id),
+        None,
+        Some(after),
+    )
+}
+
+/// A profile change; the fields that changed.
+pub fn user_updated<'a>(actor: &'a Actor, before: &User, after: &User) -> NewEvent<'a> {
+    let profile = |u: &User| {
+        json!({
+            "name": u.name, "photo_url": u.photo_url, "onboarded_at": u.onboarded_at,
+            "product_updates_subscribed": u.product_updates_subscribed,
+        })
+    };
+    let (old, new) = diff(&profile(before), &profile(after));
+    event(
+        actor,
+        None,
+        actions::USER_UPDATED,
+        user(after.id),
+        Some(old),
+        Some(new),
+    )
+}
+
+pub fn user_deleted(actor: &Actor, user_id: Uuid) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::USER_DELETED,
+        user(user_id),
+        None,
+        None,
+    )
+}
+
+pub fn workspace_created<'a>(actor: &'a Actor, ws: &Workspace) -> NewEvent<'a> {
+    let after = if ws.is_personal {
+        json!({"name": ws.name, "slug": ws.slug, "personal": true})
+    } else {
+        ws.snapshot()
+    };
+    event(
+        actor,
+        Some(ws.id),
+        actions::WORKSPACE_CREATED,
+        workspace(ws.id),
+        None,
+        Some(after),
+    )
+}
+
+/// A change of name, slug or profile; the fields that changed.
+pub fn workspace_updated<'a>(
+    actor: &'a Actor,
+    before: &Workspace,
+    after: &Workspace,
+) -> NewEvent<'a> {
+    let (old, new) = diff(&before.snapshot(), &after.snapshot());
+    let target = workspace(after.id);
+    event(
+        actor,
+        Some(after.id),
+        actions::WORKSPACE_UPDATED,
+        target,
+        Some(old),
+        Some(new),
+    )
+}
+
+pub fn workspace_plan_changed<'a>(actor: &'a Actor, ws: &Workspace, plan: &str) -> NewEvent<'a> {
+    let (before, after) = (json!({"plan": ws.plan}), json!({"plan": plan}));
+    let target = workspace(ws.id);
+    event(
+        actor,
+        Some(ws.id),
+        actions::WORKSPACE_PLAN_CHANGED,
+        target,
+        Some(before),
+        Some(after),
+    )
+}
+
+pub fn workspace_deleted<'a>(actor: &'a Actor, ws: &Workspace) -> NewEvent<'a> {
+    let before = ws.snapshot();
+    event(
+        actor,
+        Some(ws.id),
+        actions::WORKSPACE_DELETED,
+        workspace(ws.id),
+        Some(before),
+        None,
+    )
+}
+
+/// A workspace deleted with the account of its last member.
+pub fn workspace_deleted_with_last_member(actor: &Actor, workspace_id: Uuid) -> NewEvent<'_> {
+    let after = json!({"reason": "last member deleted their account"});
+    let target = workspace(workspace_id);
+    event(
+        actor,
+        Some(workspace_id),
+        actions::WORKSPACE_DELETED,
+        target,
+        None,
+        Some(after),
+    )
+}
+
+pub fn workspace_sessions_revoked(actor: &Actor, workspace_id: Uuid, ended: u64) -> NewEvent<'_> {
+    let after = json!({"sessions_ended": ended});
+    let target = workspace(workspace_id);
+    event(
+        actor,
+        Some(workspace_id),
+        actions::WORKSPACE_SESSIONS_REVOKED,
+        target,
+        None,
+        Some(after),
+    )
+}
+
+/// A member added directly, by creating a workspace, or by accepting `invitation`.
+pub fn member_added(
+    actor: &Actor,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+    invitation: Option<Uuid>,
+) -> NewEvent<'_> {
+    let mut after = json!({"role": role.as_str()});
+    if let Some(id) = invitation {
+        after["invitation_id"] = json!(id);
+    }
+    event(
+        actor,
+        Some(workspace_id),
+        actions::MEMBER_ADDED,
+        user(user_id),
+        None,
+        Some(after),
+    )
+}
+
+pub fn member_role_changed(
+    actor: &Actor,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    from: Role,
+    to: Role,
+) -> NewEvent<'_> {
+    let (before, after) = (json!({"role": from.as_str()}), json!({"role": to.as_str()}));
+    let action = actions::MEMBER_ROLE_CHANGED;
+    event(
+        actor,
+        Some(workspace_id),
+        action,
+        user(user_id),
+        Some(before),
+        Some(after),
+    )
+}
+
+/// A member removed by someone else, or leaving (`left`).
+pub fn member_removed(
+    actor: &Actor,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+    left: bool,
+) -> NewEvent<'_> {
+    let action = if left {
+        actions::MEMBER_LEFT
+    } else {
+        actions::MEMBER_REMOVED
+    };
+    let before = json!({"role": role.as_str()});
+    event(
+        actor,
+        Some(workspace_id),
+        action,
+        user(user_id),
+        Some(before),
+        None,
+    )
+}
+
+/// A member gone with their deleted account.
+pub fn member_left_with_account(
+    actor: &Actor,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    role: Role,
+) -> NewEvent<'_> {
+    let (before, after) = (
+        json!({"role": role.as_str()}),
+        json!({"reason": "account deleted"}),
+    );
+    let action = actions::MEMBER_LEFT;
+    event(
+        actor,
+        Some(workspace_id),
+        action,
+        user(user_id),
+        Some(before),
+        Some(after),
+    )
+}
+
+pub fn session_started(actor: &Actor, session_id: Uuid, bound: Option<Uuid>) -> NewEvent<'_> {
+    event(
+        actor,
+        bound,
+        actions::SESSION_STARTED,
+        session(session_id),
+        None,
+        None,
+    )
+}
+
+pub fn session_ended<'a>(
+    actor: &'a Actor,
+    session_id: Uuid,
+    bound: Option<Uuid>,
+    reason: &str,
+) -> NewEvent<'a> {
+    let after = json!({"reason": reason});
+    event(
+        actor,
+        bound,
+        actions::SESSION_ENDED,
+        session(session_id),
+        None,
+        Some(after),
+    )
+}
+
+/// A spent refresh token presented again: its session was ended. `actor` is the session's user.
+pub fn refresh_reuse_detected(
+    actor: &Actor,
+    session_id: Uuid,
+    bound: Option<Uuid>,
+) -> NewEvent<'_> {
+    let after = json!({"ended": true});
+    let action = actions::SESSION_REUSE_DETECTED;
+    event(actor, bound, action, session(session_id), None, Some(after))
+}
+
+/// A key created, or (`replaces`) created by rotating another.
+pub fn api_key_created<'a>(
+    actor: &'a Actor,
+    k: &NewApiKey,
+    replaces: Option<Uuid>,
+) -> NewEvent<'a> {
+    let mut after = json!({
+        "name": k.name, "prefix": k.prefix, "read_only": k.read_only,
+        "description": k.description, "expires_at": k.expires_at,
+    });
+    if let Some(old) = replaces {
+        after["replaces"] = json!(old);
+    }
+    event(
+        actor,
+        None,
+        actions::API_KEY_CREATED,
+        api_key(k.id),
+        None,
+        Some(after),
+    )
+}
+
+/// A change of a key's name, description, read-only flag or expiry; `None` when nothing of
+/// that changed.
+pub fn api_key_updated<'a>(
+    actor: &'a Actor,
+    before: &ApiKey,
+    after: &ApiKey,
+) -> Option<NewEvent<'a>> {
+    let fields = |k: &ApiKey| {
+        json!({
+            "name": k.name, "description": k.description, "read_only": k.read_only,
+            "expires_at": k.expires_at,
+        })
+    };
+    let (old, new) = diff(&fields(before), &fields(after));
+    let changed = new.as_object().is_some_and(|m| !m.is_empty());
+    changed.then(|| {
+        event(
+            actor,
+            None,
+            actions::API_KEY_UPDATED,
+            api_key(after.id),
+            Some(old),
+            Some(new),
+        )
+    })
+}
+
+pub fn api_key_revoked(actor: &Actor, id: Uuid) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::API_KEY_REVOKED,
+        api_key(id),
+        None,
+        None,
+    )
+}
+
+pub fn api_key_regenerated<'a>(actor: &'a Actor, id: Uuid, prefix: &str) -> NewEvent<'a> {
+    let after = json!({"prefix": prefix});
+    event(
+        actor,
+        None,
+        actions::API_KEY_REGENERATED,
+        api_key(id),
+        None,
+        Some(after),
+    )
+}
+
+/// A key replaced by `successor`, expiring at the end of its grace period.
+pub fn api_key_rotated<'a>(actor: &'a Actor, old: &ApiKey, successor: Uuid) -> NewEvent<'a> {
+    let after = json!({"replaced_by": successor, "expires_at": old.expires_at});
+    event(
+        actor,
+        None,
+        actions::API_KEY_ROTATED,
+        api_key(old.id),
+        None,
+        Some(after),
+    )
+}
+
+pub fn invitation_created<'a>(
+    actor: &'a Actor,
+    inv: &Invitation,
+    email_queued: bool,
+) -> NewEvent<'a> {
+    let after = json!({
+        "email": inv.email, "role": inv.role.as_str(), "expires_at": inv.expires_at,
+        "email_queued": email_queued,
+    });
+    let ws = Some(inv.workspace_id);
+    event(
+        actor,
+        ws,
+        actions::INVITATION_CREATED,
+        invitation(inv),
+        None,
+        Some(after),
+    )
+}
+
+/// An invitation cancelled, or replaced by a new one for the same email (`replaced_by`).
+pub fn invitation_revoked<'a>(
+    actor: &'a Actor,
+    inv: &Invitation,
+    replaced_by: Option<Uuid>,
+) -> NewEvent<'a> {
+    let mut after = json!({"status": "revoked"});
+    if let Some(id) = replaced_by {
+        after["replaced_by"] = json!(id);
+    }
+    let (ws, before) = (Some(inv.workspace_id), json!({"status": "pending"}));
+    event(
+        actor,
+        ws,
+        actions::INVITATION_REVOKED,
+        invitation(inv),
+        Some(before),
+        Some(after),
+    )
+}
+
+/// A new expiry (`resent`: with a new token and mail).
+pub fn invitation_expiry_moved<'a>(
+    actor: &'a Actor,
+    inv: &Invitation,
+    before: DateTime<Utc>,
+    resent: bool,
+) -> NewEvent<'a> {
+    let action = if resent {
+        actions::INVITATION_RESENT
+    } else {
+        actions::INVITATION_EXTENDED
+    };
+    let (old, new) = (
+        json!({"expires_at": before}),
+        json!({"expires_at": inv.expires_at}),
+    );
+    event(
+        actor,
+        Some(inv.workspace_id),
+        action,
+        invitation(inv),
+        Some(old),
+        Some(new),
+    )
+}
+
+pub fn invitation_accepted<'a>(actor: &'a Actor, inv: &Invitation, user_id: Uuid) -> NewEvent<'a> {
+    let after = json!({"user_id": user_id});
+    let ws = Some(inv.workspace_id);
+    event(
+        actor,
+        ws,
+        actions::INVITATION_ACCEPTED,
+        invitation(inv),
+        None,
+        Some(after),
+    )
+}
+
+pub fn invitation_declined<'a>(actor: &'a Actor, inv: &Invitation) -> NewEvent<'a> {
+    let (before, after) = (json!({"status": "pending"}), json!({"status": "declined"}));
+    let ws = Some(inv.workspace_id);
+    event(
+        actor,
+        ws,
+        actions::INVITATION_DECLINED,
+        invitation(inv),
+        Some(before),
+        Some(after),
+    )
+}
+
 /// Filters of an audit query; all optional, all combined.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -102,7 +594,7 @@ pub struct AuditFilter {
     /// The kind of target (`workspace`, `user`, `invitation`, …).
     pub target_type: Option<String>,
     /// A `LIKE` pattern over the lower-cased action, target type and target id; build it with
-    /// [`super::member::MemberFilter::new`]'s escaping via [`AuditFilter::search_pattern`].
+    /// [`AuditFilter::search_pattern`].
     pub search: Option<String>,
 }
 
@@ -122,9 +614,15 @@ impl Core {
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>> {
         access.require(Action::ReadAudit)?;
-        Ok(self
-            .store
-            .audit_events(access.workspace.id, filter, page)
-            .await?)
+        let ws = access.workspace.id;
+        let mut db = self.store.read();
+        let found = db.audit_events(ws, filter, page).await?;
+        let total = db.count_audit_events(ws, filter).await?;
+        Ok(Page::from_rows(found, page.limit, total, |e| {
+            super::paging::Cursor {
+                at: e.created_at,
+                id: e.id,
+            }
+        }))
     }
 }

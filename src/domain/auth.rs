@@ -1,17 +1,20 @@
-//! Who is calling: a bearer credential (access JWT or API key) resolved to a `Principal`,
-//! with one indexed database read per request so that revocation takes effect at once.
+//! Who is calling: a bearer credential (access JWT or API key) resolved to a `Principal`, and
+//! with a `WorkspaceSelector` to an `Access` — one statement per request on every surface, read
+//! from the database each time, so that revocation takes effect at once.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use super::{
     api_key::API_KEY_PREFIX,
+    role::Role,
     secret,
     token::AccessClaims,
-    workspace::{Access, WorkspaceRef},
+    user::User,
+    workspace::{Access, Workspace, WorkspaceSelector},
     Core, Error, Result,
 };
-use crate::store::ApiKeyAuth;
+use crate::store::{ApiKeyAuth, Standing};
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,8 +68,18 @@ enum Presented {
     ApiKey(Vec<u8>),
 }
 
+/// The caller with their account and their standing in the selected workspace, from one read
+/// (for surfaces that show the user with their current workspace).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub principal: Principal,
+    pub user: User,
+    /// The selected workspace and the caller's role there; `None` when they are not a member.
+    pub membership: Option<(Workspace, Role)>,
+}
+
 impl Core {
-    async fn present(&self, bearer: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Presented> {
+    async fn present(&self, bearer: &str, now: DateTime<Utc>) -> Result<Presented> {
         if bearer.starts_with(API_KEY_PREFIX) {
             Ok(Presented::ApiKey(secret::hash(bearer)))
         } else {
@@ -75,7 +88,7 @@ impl Core {
     }
 
     /// Records an API key's use, at most once a minute, off the request path.
-    fn touch(&self, key: &ApiKeyAuth, now: chrono::DateTime<chrono::Utc>) {
+    fn touch(&self, key: &ApiKeyAuth, now: DateTime<Utc>) {
         if key
             .last_used_at
             .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
@@ -83,20 +96,21 @@ impl Core {
             let store = self.store.clone();
             let id = key.id;
             tokio::spawn(async move {
-                if let Err(e) = store.touch_api_key(id, now).await {
+                if let Err(e) = store.read().touch_api_key(id, now).await {
                     tracing::warn!(error = %e, "could not record API key use");
                 }
             });
         }
     }
 
-    /// Resolves a bearer credential. Every failure is the same `Unauthenticated`.
+    /// Resolves a bearer credential, with one indexed read. Every failure is the same
+    /// `Unauthenticated`.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
         let now = self.clock.now();
+        let mut db = self.store.read();
         match self.present(bearer, now).await? {
             Presented::ApiKey(hash) => {
-                let key = self
-                    .store
+                let key = db
                     .api_key_auth(&hash, now)
                     .await?
                     .ok_or(Error::Unauthenticated)?;
@@ -104,8 +118,7 @@ impl Core {
                 Ok(key_principal(&key))
             }
             Presented::Session(claims) => {
-                let active = self
-                    .store
+                let active = db
                     .session_auth(claims.sid, claims.sub, now)
                     .await?
                     .ok_or(Error::Unauthenticated)?;
@@ -114,43 +127,82 @@ impl Core {
         }
     }
 
-    /// Resolves a credential and the caller's membership of a workspace with one query on
-    /// success; only a refusal costs a second read, to tell 401 from 404.
-    pub(super) async fn authorize_in(&self, bearer: &str, ws: &WorkspaceRef) -> Result<Access> {
+    /// Resolves a bearer credential, the workspace the selector names and the caller's role
+    /// there, in one statement: 401 for a bad credential, 404 when the workspace does not exist
+    /// or the caller is not a member (never 403, so existence does not leak).
+    pub async fn authorize(&self, bearer: &str, selector: &WorkspaceSelector) -> Result<Access> {
+        let (principal, standing) = self.resolve(bearer, selector, false).await?;
+        let (workspace, role) = standing.membership.ok_or(Error::NotFound)?;
+        Ok(Access {
+            principal,
+            workspace,
+            role,
+        })
+    }
+
+    /// The caller, their account and their standing in the selected workspace, in one
+    /// statement: 401 for a bad credential.
+    pub async fn caller(&self, bearer: &str, selector: &WorkspaceSelector) -> Result<Caller> {
+        let (principal, standing) = self.resolve(bearer, selector, true).await?;
+        Ok(Caller {
+            principal,
+            user: standing.user.ok_or(Error::Unauthenticated)?,
+            membership: standing.membership,
+        })
+    }
+
+    /// The caller behind a session this service has just started (sign-in, refresh, sign-up),
+    /// with their current workspace: one read, and no token to verify again.
+    pub(super) async fn caller_of_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        bound: Option<Uuid>,
+    ) -> Result<Caller> {
         let now = self.clock.now();
+        let found = self
+            .store
+            .read()
+            .session_access(session_id, user_id, &WorkspaceSelector::Current, true, now)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        Ok(Caller {
+            principal: Principal {
+                user_id,
+                credential: Credential::Session {
+                    session_id,
+                    workspace_id: bound,
+                },
+            },
+            user: found.standing.user.ok_or(Error::Unauthenticated)?,
+            membership: found.standing.membership,
+        })
+    }
+
+    async fn resolve(
+        &self,
+        bearer: &str,
+        selector: &WorkspaceSelector,
+        with_user: bool,
+    ) -> Result<(Principal, Standing)> {
+        let now = self.clock.now();
+        let mut db = self.store.read();
         match self.present(bearer, now).await? {
             Presented::ApiKey(hash) => {
-                match self.store.key_workspace_access(&hash, ws, now).await? {
-                    Some((key, workspace, role)) => {
-                        self.touch(&key, now);
-                        Ok(Access {
-                            principal: key_principal(&key),
-                            workspace,
-                            role,
-                        })
-                    }
-                    None => match self.store.api_key_auth(&hash, now).await? {
-                        Some(_) => Err(Error::NotFound),
-                        None => Err(Error::Unauthenticated),
-                    },
-                }
+                let found = db
+                    .key_access(&hash, selector, with_user, now)
+                    .await?
+                    .ok_or(Error::Unauthenticated)?;
+                self.touch(&found.key, now);
+                Ok((key_principal(&found.key), found.standing))
             }
             Presented::Session(claims) => {
-                match self
-                    .store
-                    .session_workspace_access(claims.sid, claims.sub, ws, now)
+                let found = db
+                    .session_access(claims.sid, claims.sub, selector, with_user, now)
                     .await?
-                {
-                    Some((active, workspace, role)) => Ok(Access {
-                        principal: session_principal(&claims, active.workspace_id),
-                        workspace,
-                        role,
-                    }),
-                    None => match self.store.session_auth(claims.sid, claims.sub, now).await? {
-                        Some(_) => Err(Error::NotFound),
-                        None => Err(Error::Unauthenticated),
-                    },
-                }
+                    .ok_or(Error::Unauthenticated)?;
+                let principal = session_principal(&claims, found.bound_workspace_id);
+                Ok((principal, found.standing))
             }
         }
     }

@@ -81,14 +81,16 @@ impl Error {
     }
 }
 
+/// What a storage failure means when the call site expected none: a missing row the call
+/// needed is `NotFound`; a constraint the call did not anticipate is a bug.
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
+            StoreError::NotFound => Error::NotFound,
             StoreError::Unavailable(_) => Error::Unavailable,
-            StoreError::UniqueViolation(c) => {
-                Error::Internal(anyhow::anyhow!("unexpected unique violation: {c}"))
+            StoreError::Conflict(c) => {
+                Error::Internal(anyhow::anyhow!("unexpected constraint violation: {c:?}"))
             }
-            StoreError::Refused(e) => *e,
             StoreError::Other(e) => Error::Internal(e),
         }
     }

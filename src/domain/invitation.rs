@@ -8,22 +8,23 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{
-    audit::Actor,
+    audit::{self, Actor},
     auth::Principal,
     email::Email,
+    member::lock_with_role,
     paging::{Cursor, Page, PageRequest},
     password,
-    policy::{BatchResendPolicy, ResendPolicy},
+    policy::{self, Policy, RateLimit},
     role::{check_grant, Action, Role},
     secret,
-    session::{RequestMeta, TokenPair},
-    user::parse_name,
-    workspace::{self, Access},
+    session::{RequestMeta, SignedIn},
+    user::{insert_account, parse_name, NewAccount},
+    workspace::Access,
     Core, Error, Result,
 };
 use crate::{
-    mail::{self, Mail},
-    store::{NewAccount, RateLimit},
+    mail,
+    store::{Credentials, InvitationKey, NewInvitationRow, Tx},
 };
 
 /// The lifetime of an invitation unless the inviter chooses one, and the longest allowed.
@@ -81,6 +82,8 @@ pub struct Invitation {
     /// As stored; see [`Invitation::status_at`] for what it is now.
     pub stored_status: Status,
     pub inviter_id: Option<Uuid>,
+    /// The inviter's email, while their account exists.
+    pub inviter_email: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -124,17 +127,6 @@ pub struct Issued {
     pub invite_url: String,
 }
 
-/// An invitation about to be stored, with its mail.
-pub struct NewInvitation {
-    pub id: Uuid,
-    pub email: String,
-    pub email_key: String,
-    pub role: Role,
-    pub token_hash: Vec<u8>,
-    pub expires_at: DateTime<Utc>,
-    pub mail: Option<Mail>,
-}
-
 /// Rate limits the domain enforces, from configuration (0 disables one).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -174,8 +166,8 @@ pub struct Accepted {
     pub workspace_id: Uuid,
     pub user_id: Uuid,
     pub role: Role,
-    /// A token pair, when the account was created by accepting.
-    pub tokens: Option<TokenPair>,
+    /// The new session, when the account was created by accepting.
+    pub signed_in: Option<SignedIn>,
 }
 
 fn lifetime(days: Option<u32>) -> Result<Duration> {
@@ -211,8 +203,9 @@ impl Core {
         (s.text, s.hash)
     }
 
-    /// Invites one person. Owner and admin only; an admin cannot invite as owner; an existing
-    /// pending invitation for the same email is revoked and replaced.
+    /// Invites one person. Owner and admin only; an admin cannot invite as owner; not oneself,
+    /// not a member; an existing pending invitation for the same email is revoked and
+    /// replaced. The authority and the inviter's rate limit are judged in the transaction.
     pub async fn invite(
         &self,
         access: &Access,
@@ -222,43 +215,77 @@ impl Core {
         access.require(Action::ManageInvitations)?;
         check_grant(access.role, request.role)?;
         let email = Email::parse(&request.email)?;
-        let now = self.clock.now();
-        let expires_at = now + lifetime(request.lifetime_days)?;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let expires_at = actor.at + lifetime(request.lifetime_days)?;
         let (token, token_hash) = self.issue_token();
         let invite_url = self.invite_url(&token);
-        let inviter = self
-            .store
+        let ws = access.workspace.id;
+        let id = Uuid::now_v7();
+        let limit = hour_window(
+            format!("invite:{}", access.user_id()),
+            self.settings.limits.invites_per_hour,
+        );
+        let mut tx = self.store.write().await?;
+        let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        actor_role.require(Action::ManageInvitations)?;
+        check_grant(actor_role, request.role)?;
+        policy::charge(&mut tx, &[limit], actor.at).await?;
+        let inviter = tx
             .user(access.user_id())
             .await?
             .ok_or(Error::Unauthenticated)?;
-        let mail = request.send_email.then(|| {
-            mail::invitation(
+        if inviter.email.to_lowercase() == email.key() {
+            return Err(Error::conflict(
+                "cannot_invite_self",
+                "you cannot invite yourself",
+            ));
+        }
+        if tx.is_member_email(ws, email.key()).await? {
+            return Err(Error::conflict(
+                "already_member",
+                "someone with this email is already a member",
+            ));
+        }
+        for old in tx
+            .revoke_pending_invitations_for(ws, email.key(), actor.at)
+            .await?
+        {
+            tx.withdraw_mail(old).await?;
+            let replaced = tx.invitation(ws, old).await?.ok_or(Error::NotFound)?;
+            tx.record(&audit::invitation_revoked(&actor, &replaced, Some(id)))
+                .await?;
+        }
+        tx.insert_invitation(&NewInvitationRow {
+            id,
+            workspace_id: ws,
+            email: email.as_str(),
+            email_key: email.key(),
+            role: request.role,
+            token_hash: &token_hash,
+            inviter_id: Some(inviter.id),
+            created_at: actor.at,
+            expires_at,
+        })
+        .await?;
+        if request.send_email {
+            let mail = mail::invitation(
                 email.as_str(),
                 &access.workspace.name,
                 &inviter.name,
                 request.role,
                 &invite_url,
                 expires_at,
-            )
-        });
-        let new = NewInvitation {
-            id: Uuid::now_v7(),
-            email: email.as_str().to_owned(),
-            email_key: email.key().to_owned(),
-            role: request.role,
-            token_hash,
-            expires_at,
-            mail,
-        };
-        let actor = Actor::new(Some(access.user_id()), meta, now);
-        let limit = hour_window(
-            format!("invite:{}", access.user_id()),
-            self.settings.limits.invites_per_hour,
-        );
-        let invitation = self
-            .store
-            .create_invitation(access.workspace.id, &new, &limit, &actor)
-            .await?;
+            );
+            tx.queue_mail(Some(id), &mail, actor.at).await?;
+        }
+        let invitation = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+        tx.record(&audit::invitation_created(
+            &actor,
+            &invitation,
+            request.send_email,
+        ))
+        .await?;
+        tx.commit().await?;
         Ok(Issued {
             invitation,
             token,
@@ -296,21 +323,25 @@ impl Core {
         page: &PageRequest,
     ) -> Result<Page<Invitation>> {
         access.require(Action::ManageInvitations)?;
-        Ok(self
-            .store
-            .invitations(
-                access.workspace.id,
-                status.unwrap_or(Status::Pending),
-                self.clock.now(),
-                page,
-            )
-            .await?)
+        let (ws, status, now) = (
+            access.workspace.id,
+            status.unwrap_or(Status::Pending),
+            self.clock.now(),
+        );
+        let mut db = self.store.read();
+        let found = db.invitations(ws, status, now, page).await?;
+        let total = db.count_invitations(ws, status, now).await?;
+        Ok(Page::from_rows(found, page.limit, total, |i| Cursor {
+            at: i.created_at,
+            id: i.id,
+        }))
     }
 
     /// One invitation of the workspace.
     pub async fn invitation(&self, access: &Access, id: Uuid) -> Result<Invitation> {
         let found = self
             .store
+            .read()
             .invitation(access.workspace.id, id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -326,94 +357,8 @@ impl Core {
         days: Option<u32>,
         meta: &RequestMeta,
     ) -> Result<Invitation> {
-        let now = self.clock.now();
-        let expires_at = now + lifetime(days)?;
-        let actor = Actor::new(Some(access.user_id()), meta, now);
-        Ok(self
-            .store
-            .extend_invitation(access.workspace.id, id, expires_at, &actor)
-            .await?)
-    }
-
-    /// Cancels a pending invitation: its token stops working at once.
-    pub async fn cancel_invitation(
-        &self,
-        access: &Access,
-        id: Uuid,
-        meta: &RequestMeta,
-    ) -> Result<()> {
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        Ok(self
-            .store
-            .cancel_invitation(access.workspace.id, id, &actor)
-            .await?)
-    }
-
-    /// Issues a new token and expiry and sends a new email; the old token dies.
-    pub async fn resend_invitation(
-        &self,
-        access: &Access,
-        id: Uuid,
-        meta: &RequestMeta,
-    ) -> Result<Issued> {
-        let current = self.invitation(access, id).await?;
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        let limit = hour_window(
-            format!("resend:{}", access.user_id()),
-            self.settings.limits.resends_per_hour,
-        );
-        let inviter = self
-            .store
-            .user(access.user_id())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        self.reissue(
-            &current,
-            &access.workspace.name,
-            &inviter.name,
-            Some(&limit),
-            &actor,
-        )
-        .await
-    }
-
-    /// New token, new expiry (the default lifetime), new mail, for a pending invitation.
-    pub(crate) async fn reissue(
-        &self,
-        current: &Invitation,
-        workspace_name: &str,
-        inviter_name: &str,
-        limit: Option<&RateLimit>,
-        actor: &Actor,
-    ) -> Result<Issued> {
-        let expires_at = actor.at + lifetime(None)?;
-        let (token, token_hash) = self.issue_token();
-        let invite_url = self.invite_url(&token);
-        let mail = mail::invitation(
-            &current.email,
-            workspace_name,
-            inviter_name,
-            current.role,
-            &invite_url,
-            expires_at,
-        );
-        let invitation = self
-            .store
-            .reissue_invitation(
-                current.workspace_id,
-                current.id,
-                &token_hash,
-                expires_at,
-                &mail,
-                limit,
-                actor,
-            )
-            .await?;
-        Ok(Issued {
-            invitation,
-            token,
-            invite_url,
-        })
+        let expires_at = self.clock.now() + lifetime(days)?;
+        self.move_expiry(access, id, expires_at, meta).await
     }
 
     /// Moves a pending invitation's expiry to `expires_at`: in the future, at most
@@ -440,30 +385,147 @@ impl Core {
                 format!("an invitation lives at most {MAX_LIFETIME_DAYS} days from now"),
             ));
         }
-        let actor = Actor::new(Some(access.user_id()), meta, now);
-        Ok(self
-            .store
-            .extend_invitation(access.workspace.id, id, expires_at, &actor)
-            .await?)
+        self.move_expiry(access, id, expires_at, meta).await
     }
 
-    /// `resend_invitation` under a stricter policy.
-    pub async fn resend_invitation_with(
+    async fn move_expiry(
         &self,
         access: &Access,
         id: Uuid,
-        policy: ResendPolicy,
+        expires_at: DateTime<Utc>,
+        meta: &RequestMeta,
+    ) -> Result<Invitation> {
+        let ws = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let mut tx = self.store.write().await?;
+        let role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        let current = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+        role.require(Action::ManageInvitations)?;
+        check_open(&current, actor.at)?;
+        tx.set_invitation_expiry(id, expires_at).await?;
+        let moved = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+        tx.record(&audit::invitation_expiry_moved(
+            &actor,
+            &moved,
+            current.expires_at,
+            false,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// Cancels a pending (or expired) invitation: its token stops working at once.
+    pub async fn cancel_invitation(
+        &self,
+        access: &Access,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let ws = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let mut tx = self.store.write().await?;
+        let role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        let current = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+        role.require(Action::ManageInvitations)?;
+        // An expired invitation may still be cancelled; anything else must be pending.
+        if current.stored_status != Status::Pending {
+            check_open(&current, actor.at)?;
+        }
+        if !tx.revoke_invitation(id, actor.at).await? {
+            return Err(not_pending());
+        }
+        tx.withdraw_mail(id).await?;
+        tx.record(&audit::invitation_revoked(&actor, &current, None))
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Issues a new token and expiry and sends a new email; the old token dies. A surface may
+    /// refuse an expired invitation (invite again instead) rather than reissue it.
+    pub async fn resend_invitation(
+        &self,
+        access: &Access,
+        id: Uuid,
+        policy: &Policy,
         meta: &RequestMeta,
     ) -> Result<Issued> {
-        if policy.refuse_expired {
-            let current = self.invitation(access, id).await?;
-            if current.status_at(self.clock.now()) == Status::Expired {
-                return Err(check_open(&current, self.clock.now())
-                    .err()
-                    .unwrap_or(Error::NotFound));
-            }
+        let current = self.invitation(access, id).await?;
+        let now = self.clock.now();
+        if policy.resend.refuse_expired && current.status_at(now) == Status::Expired {
+            return Err(check_open(&current, now).err().unwrap_or(Error::NotFound));
         }
-        self.resend_invitation(access, id, meta).await
+        let actor = self.actor(Some(access.user_id()), meta);
+        let limit = hour_window(
+            format!("resend:{}", access.user_id()),
+            self.settings.limits.resends_per_hour,
+        );
+        let inviter = self.me(access.user_id()).await?;
+        self.reissue(
+            &current,
+            &access.workspace.name,
+            &inviter.name,
+            Some(&limit),
+            &actor,
+        )
+        .await
+    }
+
+    /// New token, new expiry (the default lifetime), new mail, for a pending invitation. With
+    /// `limit`, a person is resending: their authority is judged in the transaction, then
+    /// their rate limit; without, the outbox worker is replacing mail lost mid-delivery.
+    pub(crate) async fn reissue(
+        &self,
+        current: &Invitation,
+        workspace_name: &str,
+        inviter_name: &str,
+        limit: Option<&RateLimit>,
+        actor: &Actor,
+    ) -> Result<Issued> {
+        let (ws, id) = (current.workspace_id, current.id);
+        let expires_at = actor.at + lifetime(None)?;
+        let (token, token_hash) = self.issue_token();
+        let invite_url = self.invite_url(&token);
+        let mail = mail::invitation(
+            &current.email,
+            workspace_name,
+            inviter_name,
+            current.role,
+            &invite_url,
+            expires_at,
+        );
+        let mut tx = self.store.write().await?;
+        let before = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+        if let Some(limit) = limit {
+            let resender = actor.user_id.ok_or(Error::NotFound)?;
+            let role = lock_with_role(&mut tx, ws, resender).await?;
+            role.require(Action::ManageInvitations)?;
+            check_grant(role, before.role)?;
+            policy::charge(&mut tx, std::slice::from_ref(limit), actor.at).await?;
+        }
+        if !tx.reissue_invitation(id, &token_hash, expires_at).await? {
+            return Err(Error::conflict(
+                "invitation_not_pending",
+                "only a pending (or expired) invitation can be resent",
+            ));
+        }
+        tx.withdraw_mail(id).await?;
+        tx.queue_mail(Some(id), &mail, actor.at).await?;
+        let invitation = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+        tx.record(&audit::invitation_expiry_moved(
+            actor,
+            &invitation,
+            before.expires_at,
+            true,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(Issued {
+            invitation,
+            token,
+            invite_url,
+        })
     }
 
     /// Reissues many invitations, each as a resend would: the ones named, or else the next
@@ -475,9 +537,10 @@ impl Core {
         access: &Access,
         ids: Option<Vec<Uuid>>,
         before: Option<Cursor>,
-        policy: BatchResendPolicy,
+        policy: &Policy,
         meta: &RequestMeta,
     ) -> Result<BatchResend> {
+        let policy = policy.batch_resend;
         access.require(Action::ManageInvitations)?;
         let now = self.clock.now();
         let max = policy.max_rows;
@@ -492,8 +555,9 @@ impl Core {
                         format!("at most {max} invitations per call"),
                     ));
                 }
+                let mut db = self.store.read();
                 for id in ids {
-                    let found = self.store.invitation(access.workspace.id, id).await?;
+                    let found = db.invitation(access.workspace.id, id).await?;
                     rows.push((id, found.ok_or(Error::NotFound)));
                 }
             }
@@ -539,7 +603,7 @@ impl Core {
         if let Some(quota) = policy.quota {
             if judged.iter().any(|(_, r)| r.is_ok()) {
                 let limit = quota.limit(format!("resend_batch:{}", access.user_id()));
-                self.store.hit_rate_limit(&limit, now).await?;
+                policy::charge_alone(&self.store, &[limit], now).await?;
             }
         }
         let inviter = self.me(access.user_id()).await?;
@@ -576,7 +640,8 @@ impl Core {
         let me = self.me(principal.user_id).await?;
         Ok(self
             .store
-            .invitations_for_email(&me.email.to_lowercase(), self.clock.now())
+            .read()
+            .previews_for_email(&me.email.to_lowercase(), self.clock.now())
             .await?)
     }
 
@@ -585,8 +650,10 @@ impl Core {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 100 {
             return Err(Error::NotFound);
         }
+        let hash = secret::hash(token);
         self.store
-            .invitation_by_token(&secret::hash(token))
+            .read()
+            .preview(InvitationKey::Token(&hash))
             .await?
             .ok_or(Error::NotFound)
     }
@@ -600,8 +667,7 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<Accepted> {
         let preview = self.preview(token).await?;
-        let now = self.clock.now();
-        check_open(&preview.invitation, now)?;
+        check_open(&preview.invitation, self.clock.now())?;
         let hash = secret::hash(token);
         let user_id = match how {
             Acceptance::SignedIn(principal) => principal.user_id,
@@ -616,14 +682,18 @@ impl Core {
             }
             Acceptance::Passwordless { name } => {
                 let email = Email::parse(&preview.invitation.email)?;
-                match self.store.credentials_by_email(email.key()).await? {
+                match self.store.read().credentials(email.key()).await? {
                     None => {
                         return self
                             .accept_with_new_account(&preview, &hash, name, None, meta)
                             .await
                     }
-                    Some((id, None)) => id,
-                    Some((_, Some(_))) => {
+                    Some(Credentials {
+                        user_id,
+                        password_hash: None,
+                        ..
+                    }) => user_id,
+                    Some(_) => {
                         return Err(Error::conflict(
                             "account_has_password",
                             "this account has a password; accept the invitation with it",
@@ -632,13 +702,26 @@ impl Core {
                 }
             }
         };
-        let actor = Actor::new(Some(user_id), meta, now);
-        let role = self.store.accept_invitation(&hash, user_id, &actor).await?;
+        let actor = self.actor(Some(user_id), meta);
+        self.accept_as(InvitationKey::Token(&hash), user_id, &actor)
+            .await
+    }
+
+    /// Accepts for an existing user, in one transaction.
+    async fn accept_as(
+        &self,
+        key: InvitationKey<'_>,
+        user_id: Uuid,
+        actor: &Actor,
+    ) -> Result<Accepted> {
+        let mut tx = self.store.write().await?;
+        let inv = accept_in(&mut tx, key, user_id, actor).await?;
+        tx.commit().await?;
         Ok(Accepted {
-            workspace_id: preview.invitation.workspace_id,
+            workspace_id: inv.workspace_id,
             user_id,
-            role,
-            tokens: None,
+            role: inv.role,
+            signed_in: None,
         })
     }
 
@@ -653,10 +736,7 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<Accepted> {
         if preview.account_exists {
-            return Err(Error::conflict(
-                "account_exists",
-                "an account with this email exists; sign in, then accept",
-            ));
+            return Err(account_exists());
         }
         let name = parse_name("name", &name)?;
         let password_hash = match password {
@@ -666,56 +746,73 @@ impl Core {
             }
             None => None,
         };
-        let email = Email::parse(&preview.invitation.email)?;
-        let now = self.clock.now();
-        let user_id = Uuid::now_v7();
         let account = NewAccount {
-            user_id,
-            workspace_id: Uuid::now_v7(),
-            workspace_slug: workspace::personal_slug(&name),
-            workspace_name: format!("{name}'s workspace"),
-            email: email.as_str().to_owned(),
-            email_key: email.key().to_owned(),
+            user_id: Uuid::now_v7(),
+            email: Email::parse(&preview.invitation.email)?,
             name,
             password_hash,
             email_verified: true,
-            now,
         };
-        let actor = Actor::new(Some(user_id), meta, now);
-        let role = self
-            .store
-            .accept_invitation_with_signup(hash, &account, &actor)
-            .await?;
-        let tokens = self.start_session(user_id, None, meta).await?;
+        let actor = self.actor(Some(account.user_id), meta);
+        let mut tx = self.store.write().await?;
+        match insert_account(&mut tx, &account, &actor).await {
+            Err(Error::Conflict {
+                code: "email_taken",
+                ..
+            }) => return Err(account_exists()),
+            other => other?,
+        };
+        let inv = accept_in(&mut tx, InvitationKey::Token(hash), account.user_id, &actor).await?;
+        tx.commit().await?;
+        let signed_in = self.start_session(account.user_id, None, meta).await?;
         Ok(Accepted {
-            workspace_id: preview.invitation.workspace_id,
-            user_id,
-            role,
-            tokens: Some(tokens),
+            workspace_id: inv.workspace_id,
+            user_id: account.user_id,
+            role: inv.role,
+            signed_in: Some(signed_in),
         })
     }
 
     /// The invitee declines (the token proves they are the invitee).
     pub async fn decline(&self, token: &str, meta: &RequestMeta) -> Result<()> {
         let preview = self.preview(token).await?;
-        let now = self.clock.now();
-        check_open(&preview.invitation, now)?;
-        let actor = Actor::new(None, meta, now);
-        Ok(self
-            .store
-            .decline_invitation(&secret::hash(token), &actor)
-            .await?)
+        check_open(&preview.invitation, self.clock.now())?;
+        let hash = secret::hash(token);
+        let actor = self.actor(None, meta);
+        self.decline_as(InvitationKey::Token(&hash), None, &actor)
+            .await
     }
-}
 
-impl Core {
+    /// Declines the pending invitation a key names (addressed to `email_key`, when given).
+    async fn decline_as(
+        &self,
+        key: InvitationKey<'_>,
+        email_key: Option<&str>,
+        actor: &Actor,
+    ) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        let id = tx
+            .decline_invitation(key, email_key, actor.at)
+            .await?
+            .ok_or_else(not_pending)?;
+        let inv = tx
+            .invitation_by(InvitationKey::Id(id))
+            .await?
+            .ok_or(Error::NotFound)?;
+        tx.withdraw_mail(id).await?;
+        tx.record(&audit::invitation_declined(actor, &inv)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// An invitation addressed to the caller's email, by its public id, whatever its status.
     /// One addressed to anyone else is `NotFound`: its id proves nothing about the caller.
     pub async fn my_invitation(&self, principal: &Principal, id: Uuid) -> Result<Preview> {
         let me = self.me(principal.user_id).await?;
         let found = self
             .store
-            .invitation_by_id(id)
+            .read()
+            .preview(InvitationKey::Id(id))
             .await?
             .ok_or(Error::NotFound)?;
         if found.invitation.email.to_lowercase() != me.email.to_lowercase() {
@@ -734,19 +831,10 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<Accepted> {
         let preview = self.my_invitation(principal, id).await?;
-        let now = self.clock.now();
-        check_open(&preview.invitation, now)?;
-        let actor = Actor::new(Some(principal.user_id), meta, now);
-        let role = self
-            .store
-            .accept_invitation_by_id(id, principal.user_id, &actor)
-            .await?;
-        Ok(Accepted {
-            workspace_id: preview.invitation.workspace_id,
-            user_id: principal.user_id,
-            role,
-            tokens: None,
-        })
+        check_open(&preview.invitation, self.clock.now())?;
+        let actor = self.actor(Some(principal.user_id), meta);
+        self.accept_as(InvitationKey::Id(id), principal.user_id, &actor)
+            .await
     }
 
     /// Declines an invitation addressed to the signed-in caller, named by its public id.
@@ -757,14 +845,85 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<()> {
         let preview = self.my_invitation(principal, id).await?;
-        let now = self.clock.now();
-        check_open(&preview.invitation, now)?;
-        let actor = Actor::new(Some(principal.user_id), meta, now);
-        Ok(self
-            .store
-            .decline_invitation_by_id(id, &preview.invitation.email.to_lowercase(), &actor)
-            .await?)
+        check_open(&preview.invitation, self.clock.now())?;
+        let actor = self.actor(Some(principal.user_id), meta);
+        let email_key = preview.invitation.email.to_lowercase();
+        self.decline_as(InvitationKey::Id(id), Some(&email_key), &actor)
+            .await
     }
+}
+
+/// Accepting, inside the caller's transaction: the invitation is pending and unexpired, the
+/// user's email is the invited one, the inviter still may grant the role (judged with the
+/// workspace locked), the user is not yet a member; then the token is spent, the membership
+/// added, the email marked verified (accepting proves the mailbox) and the workspace made the
+/// user's primary one.
+async fn accept_in(
+    tx: &mut Tx<'_>,
+    key: InvitationKey<'_>,
+    user_id: Uuid,
+    actor: &Actor,
+) -> Result<Invitation> {
+    let inv = tx.invitation_by(key).await?.ok_or(Error::NotFound)?;
+    check_open(&inv, actor.at)?;
+    let user = tx.user(user_id).await?.ok_or(Error::Unauthenticated)?;
+    if user.email.to_lowercase() != inv.email.to_lowercase() {
+        return Err(Error::conflict(
+            "invitation_email_mismatch",
+            "this invitation is addressed to another email; sign in with that one",
+        ));
+    }
+    let ws = inv.workspace_id;
+    let inviter_role = tx
+        .lock_workspace(ws, inv.inviter_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if inviter_role.is_none_or(|r| check_grant(r, inv.role).is_err()) {
+        return Err(Error::conflict(
+            "inviter_lost_authority",
+            "whoever sent this invitation may no longer grant this role",
+        ));
+    }
+    if tx.role_of(ws, user_id).await?.is_some() {
+        return Err(Error::conflict(
+            "already_member",
+            "you are already a member of this workspace",
+        ));
+    }
+    if !tx.accept_invitation(inv.id, user_id, actor.at).await? {
+        return Err(Error::conflict(
+            "invitation_accepted",
+            "this invitation has already been used",
+        ));
+    }
+    tx.insert_member(ws, user_id, inv.role, actor.at).await?;
+    tx.adjust_member_count(ws, 1).await?;
+    tx.verify_email_and_set_primary(user_id, ws).await?;
+    tx.record(&audit::invitation_accepted(actor, &inv, user_id))
+        .await?;
+    tx.record(&audit::member_added(
+        actor,
+        ws,
+        user_id,
+        inv.role,
+        Some(inv.id),
+    ))
+    .await?;
+    Ok(inv)
+}
+
+fn not_pending() -> Error {
+    Error::conflict(
+        "invitation_not_pending",
+        "this invitation is no longer pending",
+    )
+}
+
+fn account_exists() -> Error {
+    Error::conflict(
+        "account_exists",
+        "an account with this email exists; sign in, then accept",
+    )
 }
 
 /// Refuses an invitation that is no longer pending, with a code per reason.

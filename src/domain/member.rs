@@ -1,20 +1,22 @@
 //! Members: listing (keyset pages, search, role filter), reading, adding directly, changing
-//! roles, removing and leaving. The permission and last-owner rules are checked again inside the
-//! transaction that applies a change.
+//! roles, removing and leaving, and the last-owner rule. The permission and last-owner rules
+//! are judged inside the transaction that applies a change, with the workspace locked.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    audit::Actor,
+    audit,
     auth::Principal,
     email::Email,
-    paging::{Page, PageRequest},
-    role::{check_grant, Action, Role},
+    paging::{Cursor, Page, PageRequest},
+    policy::RoleWords,
+    role::{check_grant, check_removal, check_role_change, Action, Role},
     session::RequestMeta,
     workspace::Access,
     Core, Error, Result,
 };
+use crate::store::Tx;
 
 /// A member of a workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,8 +75,40 @@ pub enum MemberTarget {
     Email(Email),
 }
 
+/// The error of a change that would leave a workspace without an owner.
+fn last_owner() -> Error {
+    Error::conflict(
+        "last_owner",
+        "a workspace must keep at least one owner; make someone else owner first",
+    )
+}
+
+/// The last-owner rule, for every path that can take `owner` away (demote, remove, leave,
+/// account deletion): judged after the change, inside its transaction, with the workspace
+/// locked, so two owners demoting or removing each other at once cannot both succeed.
+pub(super) async fn ensure_an_owner_remains(tx: &mut Tx<'_>, workspace_id: Uuid) -> Result<()> {
+    if tx.owner_count(workspace_id).await? == 0 {
+        return Err(last_owner());
+    }
+    Ok(())
+}
+
+/// Locks a workspace for a change and re-reads the actor's role there (so a race sees the
+/// truth); a missing workspace or a non-member actor is `NotFound`.
+pub(super) async fn lock_with_role(
+    tx: &mut Tx<'_>,
+    workspace_id: Uuid,
+    actor: Uuid,
+) -> Result<Role> {
+    tx.lock_workspace(workspace_id, Some(actor))
+        .await?
+        .flatten()
+        .ok_or(Error::NotFound)
+}
+
 impl Core {
-    /// A page of members, oldest membership first.
+    /// A page of members, oldest membership first. An unfiltered list takes its total from
+    /// the workspace's kept member count.
     pub async fn members(
         &self,
         access: &Access,
@@ -82,18 +116,25 @@ impl Core {
         page: &PageRequest,
     ) -> Result<Page<Member>> {
         access.require(Action::ListMembers)?;
-        let total_hint = (filter.pattern.is_none() && filter.role.is_none())
-            .then_some(access.workspace.member_count);
-        Ok(self
-            .store
-            .members(access.workspace.id, filter, page, total_hint)
-            .await?)
+        let ws = access.workspace.id;
+        let mut db = self.store.read();
+        let found = db.members(ws, filter, page).await?;
+        let total = if filter.pattern.is_none() && filter.role.is_none() {
+            access.workspace.member_count
+        } else {
+            db.count_members(ws, filter).await?
+        };
+        Ok(Page::from_rows(found, page.limit, total, |m| Cursor {
+            at: m.joined_at,
+            id: m.user_id,
+        }))
     }
 
     /// One member. An id outside the workspace is 404 whatever the caller's role.
     pub async fn member(&self, access: &Access, user_id: Uuid) -> Result<Member> {
         let member = self
             .store
+            .read()
             .member(access.workspace.id, user_id)
             .await?
             .ok_or(Error::NotFound)?;
@@ -105,6 +146,7 @@ impl Core {
     /// after accepting an invitation, whatever the role).
     pub async fn my_membership(&self, principal: &Principal, workspace_id: Uuid) -> Result<Member> {
         self.store
+            .read()
             .member(workspace_id, principal.user_id)
             .await?
             .ok_or(Error::NotFound)
@@ -119,45 +161,106 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<Member> {
         check_grant(access.role, role)?;
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        Ok(self
-            .store
-            .add_member(access.workspace.id, &target, role, &actor)
-            .await?)
+        let ws = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let mut tx = self.store.write().await?;
+        check_grant(lock_with_role(&mut tx, ws, access.user_id()).await?, role)?;
+        let user_id = match target {
+            MemberTarget::Id(id) => tx.user(id).await?.map(|u| u.id),
+            MemberTarget::Email(email) => tx.credentials(email.key()).await?.map(|c| c.user_id),
+        }
+        .ok_or_else(|| {
+            Error::invalid(
+                "user",
+                "user_not_found",
+                "no account has this id or email; invite them instead",
+            )
+        })?;
+        if !tx.insert_member(ws, user_id, role, actor.at).await? {
+            return Err(Error::conflict(
+                "already_member",
+                "this user is already a member of the workspace",
+            ));
+        }
+        tx.adjust_member_count(ws, 1).await?;
+        tx.record(&audit::member_added(&actor, ws, user_id, role, None))
+            .await?;
+        let member = tx.member(ws, user_id).await?.ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(member)
     }
 
     /// Changes a member's role. A lower role takes effect on the member's next request, and
-    /// their sessions bound to this workspace end. The rules (`role::check_role_change` and the
-    /// last-owner check) are applied inside the transaction, after the target is found, so an
-    /// id outside the workspace is 404 whatever the caller's role.
+    /// their sessions bound to this workspace end. The target is found before the rules run
+    /// (an id outside the workspace is 404 whatever the caller's role); the rules, the
+    /// surface's role words and the last-owner rule are judged in the transaction.
     pub async fn change_role(
         &self,
         access: &Access,
         user_id: Uuid,
         role: Role,
+        words: RoleWords,
         meta: &RequestMeta,
     ) -> Result<Member> {
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        Ok(self
-            .store
-            .change_role(access.workspace.id, user_id, role, &actor)
-            .await?)
+        let ws = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let mut tx = self.store.write().await?;
+        let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
+        let role = if words.editor_keeps_field_worker
+            && role == Role::Editor
+            && current == Role::FieldWorker
+        {
+            Role::FieldWorker
+        } else {
+            role
+        };
+        check_role_change(actor_role, current, role)?;
+        if current != role {
+            tx.set_role(ws, user_id, role, actor.at).await?;
+            ensure_an_owner_remains(&mut tx, ws).await?;
+            if role.rank() < current.rank() {
+                tx.end_sessions_bound_to(ws, user_id, "role_lowered", actor.at)
+                    .await?;
+            }
+            tx.record(&audit::member_role_changed(
+                &actor, ws, user_id, current, role,
+            ))
+            .await?;
+        }
+        let member = tx.member(ws, user_id).await?.ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(member)
     }
 
-    /// Removes a member (or, for the caller themself, leaves). Their access ends at once. As
-    /// with role changes, `role::check_removal` and the last-owner check run in the transaction,
-    /// after the target is found.
+    /// Removes a member (or, for the caller themself, leaves). Their access ends at once: their
+    /// sessions bound to the workspace end, and it stops being their primary workspace. As with
+    /// role changes, the target is found first and the rules run in the transaction.
     pub async fn remove_member(
         &self,
         access: &Access,
         user_id: Uuid,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        Ok(self
-            .store
-            .remove_member(access.workspace.id, user_id, &actor)
-            .await?)
+        let ws = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let leaving = user_id == access.user_id();
+        let mut tx = self.store.write().await?;
+        let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
+        check_removal(actor_role, current, leaving)?;
+        tx.delete_member(ws, user_id).await?;
+        ensure_an_owner_remains(&mut tx, ws).await?;
+        tx.adjust_member_count(ws, -1).await?;
+        tx.end_sessions_bound_to(ws, user_id, "removed_from_workspace", actor.at)
+            .await?;
+        tx.reset_primary_workspace(user_id, ws).await?;
+        tx.record(&audit::member_removed(
+            &actor, ws, user_id, current, leaving,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Leaves the workspace; refused for its last owner.

@@ -1,5 +1,7 @@
-//! The domain: accounts, sessions, API keys and (in later parts) workspaces, members and
-//! invitations. Every rule lives here; the API surfaces only translate. No HTTP or SQL types.
+//! The domain: accounts, sessions, API keys, workspaces, members, invitations, the audit log
+//! and usage. Every rule lives here, and every write path runs its own transaction: open it,
+//! read what the rule needs, decide, call the store's one-statement verbs, record the audit
+//! event, commit. The API surfaces only translate. No HTTP or SQL types.
 
 pub mod api_key;
 pub mod audit;
@@ -25,6 +27,7 @@ use std::sync::Arc;
 pub use error::{Error, FieldError, Result};
 
 use crate::store::Store;
+use audit::Actor;
 use clock::Clock;
 use password::Passwords;
 use token::KeyRing;
@@ -42,9 +45,16 @@ pub struct CoreSettings {
 
 /// Everything a domain call needs: storage, time, keys and password hashing.
 pub struct Core {
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub keys: KeyRing,
     pub passwords: Passwords,
     pub settings: CoreSettings,
+}
+
+impl Core {
+    /// The actor of an audit event: who, from where, now.
+    fn actor(&self, user_id: Option<uuid::Uuid>, meta: &session::RequestMeta) -> Actor {
+        Actor::new(user_id, meta, self.clock.now())
+    }
 }

@@ -1,8 +1,62 @@
-//! Stricter rules a caller (an API surface with a tighter contract) may ask a domain call to
-//! apply on top of the permanent ones: extra rate budgets and refusals. The rules live here and
-//! in the calls that take them; a surface only chooses the values.
+//! Rate limits, and the stricter rules a caller (an API surface with a tighter contract) may
+//! ask a domain call to apply on top of the permanent ones: extra rate budgets, refusals, how
+//! role words map onto roles. The rules live here and in the calls that take them; each surface
+//! names its `Policy`, and the dialects' values are the constants at the end.
 
-use crate::store::RateLimit;
+use chrono::{DateTime, Utc};
+
+use super::{Error, Result};
+use crate::store::Tx;
+
+/// A fixed-window counter: at most `limit` hits per `window_secs` for `bucket` (0: no limit).
+#[derive(Debug, Clone)]
+pub struct RateLimit {
+    pub bucket: String,
+    pub window_secs: i64,
+    pub limit: u32,
+}
+
+/// Counts one hit against each limit inside `tx`, in bucket order (so concurrent callers lock
+/// alike), after the permission checks of the change it guards. When any is over its limit the
+/// answer is `RateLimited` with the longest wait, and the caller's transaction, rolled back,
+/// uncounts every hit: a refused attempt is not counted.
+pub(crate) async fn charge(
+    tx: &mut Tx<'_>,
+    limits: &[RateLimit],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut ordered: Vec<&RateLimit> = limits.iter().filter(|l| l.limit > 0).collect();
+    ordered.sort_by(|a, b| a.bucket.cmp(&b.bucket));
+    let t = now.timestamp();
+    let mut wait: Option<u64> = None;
+    for limit in ordered {
+        let window = t - t.rem_euclid(limit.window_secs);
+        let hits = tx.hit_rate_limit(&limit.bucket, window).await?;
+        if hits > i64::from(limit.limit) {
+            let retry_after = (window + limit.window_secs - t).max(1).unsigned_abs();
+            wait = Some(wait.unwrap_or(0).max(retry_after));
+        }
+    }
+    match wait {
+        Some(retry_after) => Err(Error::RateLimited { retry_after }),
+        None => Ok(()),
+    }
+}
+
+/// `charge` in a transaction of its own, committed when every limit allows the attempt.
+pub(crate) async fn charge_alone(
+    store: &crate::store::Store,
+    limits: &[RateLimit],
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if limits.iter().all(|l| l.limit == 0) {
+        return Ok(());
+    }
+    let mut tx = store.write().await?;
+    charge(&mut tx, limits, now).await?;
+    tx.commit().await?;
+    Ok(())
+}
 
 /// An extra budget: at most `limit` calls per `window_secs` per bucket (0: no budget).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +139,96 @@ impl AttemptLimits {
         counters
     }
 }
+
+/// How role words of a surface map onto roles when they are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoleWords {
+    /// `editor` written to a field worker keeps them a field worker: the surface shows both
+    /// with one word, so writing back what it read must change nothing. Judged inside the
+    /// role change's transaction.
+    pub editor_keeps_field_worker: bool,
+}
+
+/// What one surface asks of the domain beyond the permanent rules.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    /// Sign-in: extra budgets, and whether the session is bound to the primary workspace (for
+    /// clients that see one workspace at a time: a removal or downgrade there ends it).
+    pub login: AttemptLimits,
+    pub bind_login_to_primary: bool,
+    pub refresh: AttemptLimits,
+    pub signup: AttemptLimits,
+    /// A budget per workspace on revoking every session of it.
+    pub revoke_all: Option<Quota>,
+    pub resend: ResendPolicy,
+    pub batch_resend: BatchResendPolicy,
+    pub role_words: RoleWords,
+}
+
+/// The native API: the permanent rules only.
+pub const NATIVE: Policy = Policy {
+    login: AttemptLimits::NONE,
+    bind_login_to_primary: false,
+    refresh: AttemptLimits::NONE,
+    signup: AttemptLimits::NONE,
+    revoke_all: None,
+    resend: ResendPolicy {
+        refuse_expired: false,
+    },
+    batch_resend: BatchResendPolicy {
+        max_rows: super::paging::MAX_LIMIT,
+        quota: None,
+        resend: ResendPolicy {
+            refuse_expired: false,
+        },
+    },
+    role_words: RoleWords {
+        editor_keeps_field_worker: false,
+    },
+};
+
+/// The SpatialFlow contract (docs/API-DESIGN.md): sign-in 60 a minute per client IP and 15 a
+/// minute per email (on top of the service-wide per-email limit); refresh 100 a minute per IP
+/// and 30 per token; sign-up 10 an hour per IP and 3 per email; one revoke-all a minute per
+/// workspace; no resending an expired invitation (invite again); batch resends of at most 200
+/// rows, 10 calls an hour per user. Sessions are bound to the primary workspace.
+pub const SPATIALFLOW: Policy = Policy {
+    login: AttemptLimits {
+        per_ip: Some(Quota::per_minute(60)),
+        per_subject: Some(Quota::per_minute(15)),
+    },
+    bind_login_to_primary: true,
+    refresh: AttemptLimits {
+        per_ip: Some(Quota::per_minute(100)),
+        per_subject: Some(Quota::per_minute(30)),
+    },
+    signup: AttemptLimits {
+        per_ip: Some(Quota::per_hour(10)),
+        per_subject: Some(Quota::per_hour(3)),
+    },
+    revoke_all: Some(Quota::per_minute(1)),
+    resend: ResendPolicy {
+        refuse_expired: true,
+    },
+    batch_resend: BatchResendPolicy {
+        max_rows: 200,
+        quota: Some(Quota::per_hour(10)),
+        resend: ResendPolicy {
+            refuse_expired: true,
+        },
+    },
+    role_words: RoleWords {
+        editor_keeps_field_worker: false,
+    },
+};
+
+/// The Pupil Cloud v2 contract: `EDITOR` names both editor and field worker.
+pub const PUPIL: Policy = Policy {
+    role_words: RoleWords {
+        editor_keeps_field_worker: true,
+    },
+    ..NATIVE
+};
 
 /// The client an IP address stands for: an IPv4 address itself (also when IPv4-mapped), an
 /// IPv6 address by its /64, which one client usually holds whole.

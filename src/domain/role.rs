@@ -1,5 +1,5 @@
-//! Roles and the permission table of PRODUCT.md, as pure functions. Storage calls the
-//! role-change and removal rules inside the transaction that applies them.
+//! Roles and the permission table of PRODUCT.md, as pure functions. The write paths apply the
+//! grant, role-change and removal rules inside the transaction that makes the change.
 
 use serde::{Deserialize, Serialize};
 
@@ -136,8 +136,8 @@ pub fn check_grant(actor: Role, role: Role) -> Result<()> {
     Ok(())
 }
 
-/// May `actor` change `target`'s role (currently `current`) to `new`? The last-owner check is
-/// separate: it needs the count of owners, which storage has inside the transaction.
+/// May `actor` change `target`'s role (currently `current`) to `new`? The last-owner rule is
+/// separate (`member::ensure_an_owner_remains`): it needs the count of owners after the change.
 pub fn check_role_change(actor: Role, current: Role, new: Role) -> Result<()> {
     actor.require(Action::ManageMembers)?;
     match actor {
@@ -163,14 +163,6 @@ pub fn check_removal(actor: Role, current: Role, is_self: bool) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-/// The error of an operation that would leave a workspace without an owner.
-pub fn last_owner() -> Error {
-    Error::conflict(
-        "last_owner",
-        "a workspace must keep at least one owner; make someone else owner first",
-    )
 }
 
 #[cfg(test)]

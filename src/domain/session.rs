@@ -3,8 +3,13 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{audit::Actor, policy::AttemptLimits, secret, Core, Error, Result};
-use crate::store::{NewSession, Rotation};
+use super::{
+    audit::{self, Actor},
+    auth::Caller,
+    policy::{self, Policy},
+    secret, Core, Error, Result,
+};
+use crate::store::NewSession;
 
 /// A sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +45,14 @@ pub struct RequestMeta {
 /// Prefix of refresh tokens, so a leaked one is recognisable.
 pub const REFRESH_PREFIX: &str = "rt_";
 
+/// A session just started or renewed: its tokens, and who it is for with their current
+/// workspace (so no surface has to read the token it was just given).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub tokens: TokenPair,
+    pub caller: Caller,
+}
+
 impl Core {
     /// Starts a session for `user_id` (optionally bound to a workspace) and issues its tokens.
     pub async fn start_session(
@@ -47,69 +60,87 @@ impl Core {
         user_id: Uuid,
         workspace_id: Option<Uuid>,
         meta: &RequestMeta,
-    ) -> Result<TokenPair> {
-        let now = self.clock.now();
+    ) -> Result<SignedIn> {
+        let actor = self.actor(Some(user_id), meta);
         let refresh = secret::generate(REFRESH_PREFIX);
         let session = NewSession {
             id: Uuid::now_v7(),
             user_id,
             workspace_id,
-            refresh_hash: refresh.hash,
-            now,
-            expires_at: now + self.settings.refresh_ttl,
-            ip: meta.ip.clone(),
-            user_agent: meta.user_agent.clone(),
+            now: actor.at,
+            expires_at: actor.at + self.settings.refresh_ttl,
+            ip: meta.ip.as_deref(),
+            user_agent: meta.user_agent.as_deref(),
         };
-        let actor = Actor::new(Some(user_id), meta, now);
-        self.store.create_session(&session, &actor).await?;
-        self.pair(session.id, user_id, workspace_id, refresh.text)
-    }
-
-    /// Spends a refresh token for a new pair. A token that was already spent ends its session.
-    pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> Result<TokenPair> {
-        self.refresh_with(refresh_token, &AttemptLimits::NONE, meta)
+        let mut tx = self.store.write().await?;
+        tx.insert_session(&session).await?;
+        tx.insert_refresh_token(&refresh.hash, session.id, actor.at)
+            .await?;
+        tx.record(&audit::session_started(&actor, session.id, workspace_id))
+            .await?;
+        tx.commit().await?;
+        self.signed_in(session.id, user_id, workspace_id, refresh.text)
             .await
     }
 
-    /// `refresh` under extra budgets per client IP and per presented token (counted by its
-    /// hash, so no secret is stored), charged before the token is looked at.
-    pub async fn refresh_with(
+    /// Spends a refresh token for a new pair, under the surface's budgets per client IP and per
+    /// presented token (counted by its hash, so no secret is stored), charged before the token
+    /// is looked at. A token that was already spent — or is spent concurrently by another
+    /// request — ends its session.
+    pub async fn refresh(
         &self,
         refresh_token: &str,
-        limits: &AttemptLimits,
+        policy: &Policy,
         meta: &RequestMeta,
-    ) -> Result<TokenPair> {
+    ) -> Result<SignedIn> {
+        let now = self.clock.now();
         let token_key = hex(&secret::hash(refresh_token));
-        let counters = limits.counters("refresh", meta.ip.as_deref(), &token_key);
-        self.store
-            .hit_rate_limits(&counters, self.clock.now())
-            .await?;
+        let counters = policy
+            .refresh
+            .counters("refresh", meta.ip.as_deref(), &token_key);
+        policy::charge_alone(&self.store, &counters, now).await?;
         if !refresh_token.starts_with(REFRESH_PREFIX) {
             return Err(Error::Unauthenticated);
         }
-        let now = self.clock.now();
+        let presented = secret::hash(refresh_token);
         let next = secret::generate(REFRESH_PREFIX);
-        let rotation = self
-            .store
-            .rotate_refresh_token(
-                &secret::hash(refresh_token),
-                &next.hash,
-                now + self.settings.refresh_ttl,
-                &Actor::new(None, meta, now),
-            )
-            .await?;
-        match rotation {
-            Rotation::Rotated {
-                session_id,
-                user_id,
-                workspace_id,
-            } => self.pair(session_id, user_id, workspace_id, next.text),
-            Rotation::Reused { session_id } => {
-                tracing::warn!(%session_id, "spent refresh token presented; session ended");
-                Err(Error::Unauthenticated)
-            }
-            Rotation::Invalid => Err(Error::Unauthenticated),
+        let mut tx = self.store.write().await?;
+        let found = tx
+            .refresh_token(&presented)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if found.ended_at.is_some() || found.expires_at.0 <= now {
+            return Err(Error::Unauthenticated);
         }
+        // Spend the token only if nobody else has: a concurrent presenter loses here.
+        let spent = found.spent_at.is_none() && tx.spend_refresh_token(&presented, now).await?;
+        if !spent {
+            let session = found.session_id;
+            tx.end_session(found.user_id, session, "refresh_token_reused", now)
+                .await?;
+            let actor = Actor::new(Some(found.user_id), meta, now);
+            tx.record(&audit::refresh_reuse_detected(
+                &actor,
+                session,
+                found.workspace_id,
+            ))
+            .await?;
+            tx.commit().await?;
+            tracing::warn!(session_id = %session, "spent refresh token presented; session ended");
+            return Err(Error::Unauthenticated);
+        }
+        tx.insert_refresh_token(&next.hash, found.session_id, now)
+            .await?;
+        tx.extend_session(found.session_id, now, now + self.settings.refresh_ttl)
+            .await?;
+        tx.commit().await?;
+        self.signed_in(
+            found.session_id,
+            found.user_id,
+            found.workspace_id,
+            next.text,
+        )
+        .await
     }
 
     /// Ends one of the user's sessions; `NotFound` when it is not theirs or already ended.
@@ -120,42 +151,53 @@ impl Core {
         reason: &str,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let actor = Actor::new(Some(user_id), meta, self.clock.now());
-        if self
-            .store
-            .end_session(user_id, session_id, reason, &actor)
+        let actor = self.actor(Some(user_id), meta);
+        let mut tx = self.store.write().await?;
+        let ended = tx
+            .end_session(user_id, session_id, reason, actor.at)
             .await?
-        {
-            Ok(())
-        } else {
-            Err(Error::NotFound)
-        }
+            .ok_or(Error::NotFound)?;
+        tx.record(&audit::session_ended(
+            &actor,
+            session_id,
+            ended.workspace_id,
+            reason,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The user's active sessions, newest first.
     pub async fn sessions(&self, user_id: Uuid) -> Result<Vec<Session>> {
         Ok(self
             .store
+            .read()
             .active_sessions(user_id, self.clock.now())
             .await?)
     }
 
-    fn pair(
+    /// The tokens of a session and the caller they stand for.
+    async fn signed_in(
         &self,
         session_id: Uuid,
         user_id: Uuid,
         workspace_id: Option<Uuid>,
         refresh_token: String,
-    ) -> Result<TokenPair> {
+    ) -> Result<SignedIn> {
         let access_token = self
             .keys
             .issue(user_id, session_id, workspace_id, self.clock.now())?;
-        Ok(TokenPair {
+        let tokens = TokenPair {
             session_id,
             access_token,
             refresh_token,
             expires_in: self.settings.access_ttl.num_seconds().unsigned_abs(),
-        })
+        };
+        let caller = self
+            .caller_of_session(session_id, user_id, workspace_id)
+            .await?;
+        Ok(SignedIn { tokens, caller })
     }
 }
 

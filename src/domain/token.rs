@@ -2,7 +2,7 @@
 //! replica signs and verifies alike. Verification pins the algorithm, the `typ` header, the
 //! issuer and audience, and allows at most 5 s of clock leeway.
 
-use std::{collections::HashMap, sync::Arc, time::Instant};
+use std::{collections::HashMap, time::Instant};
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use chrono::{DateTime, Duration, Utc};
@@ -86,7 +86,7 @@ struct Keys {
 
 /// The service's signing keys: the newest signs, all verify.
 pub struct KeyRing {
-    store: Arc<dyn Store>,
+    store: Store,
     issuer: String,
     ttl: Duration,
     keys: RwLock<Keys>,
@@ -100,8 +100,8 @@ pub struct KeyRing {
 
 impl KeyRing {
     /// Loads the keys from the store (the bootstrap at migration time made sure one exists).
-    pub async fn load(store: Arc<dyn Store>, issuer: String, ttl: Duration) -> Result<KeyRing> {
-        let keys = build(store.signing_keys().await?)?;
+    pub async fn load(store: Store, issuer: String, ttl: Duration) -> Result<KeyRing> {
+        let keys = build(store.read().signing_keys().await?)?;
         if keys.signing.is_none() {
             return Err(Error::Internal(anyhow::anyhow!(
                 "no signing key in the database; run `roster migrate`"
@@ -202,7 +202,7 @@ impl KeyRing {
         let claims = match self.verify_with(&kid, token) {
             Some(result) => result,
             None if self.reload_allowed() => {
-                let fresh = build(self.store.signing_keys().await?)?;
+                let fresh = build(self.store.read().signing_keys().await?)?;
                 *self
                     .keys
                     .write()

@@ -9,13 +9,14 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::{
-    audit::Actor,
+    audit::{self, Actor},
     auth::Credential,
     role::Action,
     workspace::{Access, Workspace, WorkspaceRef},
     Core, Error, FieldError, Result,
 };
-use crate::store::{HourRollup, IdempotencyRecord, UsageWrite, UsageWritten};
+use crate::store::{HourRollup, IdempotencyRecord};
+use uuid::Uuid;
 
 /// The most events in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -425,28 +426,26 @@ impl Core {
         let body_hash = batch_hash(events);
         let response =
             serde_json::to_string(&batch).map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
-        let write = UsageWrite {
-            workspace_id: access.workspace.id,
-            idempotency: idempotency_key.map(|key| IdempotencyRecord {
-                key,
-                body_hash: &body_hash,
-                response,
-                reusable_before: now - IDEMPOTENCY_WINDOW,
-            }),
-            hours: rollups,
-            months: months.into_iter().map(|(m, u)| (m, u.0)).collect(),
-            limit,
-            now,
-        };
-        match self.store.record_usage(&write).await? {
-            UsageWritten::Recorded => {
+        let record = idempotency_key.map(|key| IdempotencyRecord {
+            key,
+            body_hash: &body_hash,
+            response: &response,
+            reusable_before: now - IDEMPOTENCY_WINDOW,
+        });
+        let months: Vec<(i64, i64)> = months.into_iter().map(|(m, u)| (m, u.0)).collect();
+        let ws = access.workspace.id;
+        match self
+            .count_batch(ws, record.as_ref(), &rollups, &months, limit, now)
+            .await?
+        {
+            Counted::Recorded => {
                 metrics::counter!("usage_events_total").increment(batch.events);
                 Ok(Recorded {
                     batch,
                     replayed: false,
                 })
             }
-            UsageWritten::Replayed {
+            Counted::Replayed {
                 body_hash: first,
                 response,
             } => {
@@ -463,7 +462,7 @@ impl Core {
                     replayed: true,
                 })
             }
-            UsageWritten::OverQuota { month } => {
+            Counted::OverQuota { month } => {
                 let next = month_start(month_index(now) + 1);
                 let start = month_start(month);
                 Err(Error::QuotaExceeded {
@@ -507,6 +506,7 @@ impl Core {
         let end_hour = ceil_div(to.timestamp(), 3600);
         let rows = self
             .store
+            .read()
             .usage_rows(access.workspace.id, first_hour, end_hour, granularity)
             .await?;
 
@@ -559,6 +559,7 @@ impl Core {
         let plan = self.settings.usage.plan_of(&access.workspace.plan);
         let used = Units(
             self.store
+                .read()
                 .usage_month(access.workspace.id, this_month)
                 .await?,
         );
@@ -639,8 +640,69 @@ impl Core {
                 ),
             ));
         }
-        Ok(self.store.set_workspace_plan(ws, plan, actor).await?)
+        let mut tx = self.store.write().await?;
+        let before = tx.workspace_by_ref(ws).await?.ok_or(Error::NotFound)?;
+        if before.plan != plan {
+            tx.set_workspace_plan(before.id, plan, actor.at).await?;
+            tx.record(&audit::workspace_plan_changed(actor, &before, plan))
+                .await?;
+        }
+        let after = tx.workspace(before.id).await?.ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(after)
     }
+
+    /// Counts a batch in one transaction: its idempotency record, then each month's counter
+    /// (a conditional upsert that refuses to pass `limit`), then the hourly rollups. A replay
+    /// or a refusal writes nothing.
+    async fn count_batch(
+        &self,
+        workspace_id: Uuid,
+        record: Option<&IdempotencyRecord<'_>>,
+        hours: &[HourRollup],
+        months: &[(i64, i64)],
+        limit: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<Counted> {
+        let mut tx = self.store.write_usage(workspace_id).await?;
+        if let Some(record) = record {
+            if !tx.claim_idempotency_key(workspace_id, record, now).await? {
+                let (body_hash, response) = tx.idempotency_record(workspace_id, record.key).await?;
+                return Ok(Counted::Replayed {
+                    body_hash,
+                    response,
+                });
+            }
+        }
+        let limit = limit.unwrap_or(i64::MAX / 4);
+        for &(month, units) in months {
+            if tx
+                .count_month(workspace_id, month, units, limit)
+                .await?
+                .is_none()
+            {
+                return Ok(Counted::OverQuota { month });
+            }
+        }
+        tx.add_hours(workspace_id, hours).await?;
+        tx.commit().await?;
+        Ok(Counted::Recorded)
+    }
+}
+
+/// What became of a usage batch.
+enum Counted {
+    Recorded,
+    /// The key was used within its window; nothing was counted. The first batch's digest and
+    /// answer.
+    Replayed {
+        body_hash: Vec<u8>,
+        response: String,
+    },
+    /// Counting it would pass this month's allowance; nothing was counted.
+    OverQuota {
+        month: i64,
+    },
 }
 
 fn ceil_div(a: i64, b: i64) -> i64 {

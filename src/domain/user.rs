@@ -5,10 +5,16 @@ use secrecy::SecretString;
 use uuid::Uuid;
 
 use super::{
-    audit::Actor, email::Email, password, policy::AttemptLimits, session::RequestMeta,
-    session::TokenPair, workspace, Core, Error, Result,
+    audit::{self, Actor},
+    email::Email,
+    member::ensure_an_owner_remains,
+    password,
+    policy::{self, Policy, RateLimit},
+    role::Role,
+    session::{RequestMeta, SignedIn},
+    workspace, Core, Error, Result,
 };
-use crate::store::{NewAccount, RateLimit, StoreError, UserChange};
+use crate::store::{Constraint, Credentials, NewUser, StoreError, Tx, UserChange};
 
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,32 +80,81 @@ pub struct ProfilePatch {
     pub product_updates_subscribed: Option<bool>,
 }
 
-impl Core {
-    /// Creates an account and its personal workspace (the user as owner), and signs in.
-    pub async fn signup(&self, input: Signup, meta: &RequestMeta) -> Result<(User, TokenPair)> {
-        self.signup_with(input, &AttemptLimits::NONE, meta).await
-    }
+/// An account about to be created, with its personal workspace.
+pub(super) struct NewAccount {
+    pub user_id: Uuid,
+    pub email: Email,
+    pub name: String,
+    pub password_hash: Option<String>,
+    pub email_verified: bool,
+}
 
-    /// `signup` under extra budgets per client IP and per email, charged once the input is
-    /// well-formed and before any hashing or writing (a refused attempt writes nothing).
-    pub async fn signup_with(
+/// Stores a user with their personal workspace (owner) and the audit events, inside the
+/// caller's transaction. `email_taken` when the email has an account.
+pub(super) async fn insert_account(
+    tx: &mut Tx<'_>,
+    account: &NewAccount,
+    actor: &Actor,
+) -> Result<User> {
+    let new = NewUser {
+        id: account.user_id,
+        email: account.email.as_str(),
+        email_key: account.email.key(),
+        name: &account.name,
+        password_hash: account.password_hash.as_deref(),
+        email_verified: account.email_verified,
+        now: actor.at,
+    };
+    match tx.insert_user(&new).await {
+        Err(StoreError::Conflict(Constraint::UserEmail)) => return Err(email_taken()),
+        other => other?,
+    }
+    let personal = workspace::personal(account.user_id, &account.name, actor.at);
+    let signed_up = User {
+        id: account.user_id,
+        email: account.email.as_str().to_owned(),
+        name: account.name.clone(),
+        email_verified: account.email_verified,
+        personal_workspace_id: None,
+        primary_workspace_id: None,
+        photo_url: None,
+        onboarded_at: None,
+        product_updates_subscribed: false,
+        created_at: actor.at,
+        updated_at: actor.at,
+    };
+    tx.record(&audit::user_signed_up(actor, &signed_up)).await?;
+    workspace::insert_with_owner(tx, &personal, account.user_id, actor).await?;
+    Ok(tx
+        .set_personal_workspace(account.user_id, personal.id)
+        .await?)
+}
+
+fn email_taken() -> Error {
+    Error::conflict("email_taken", "an account with this email already exists")
+}
+
+impl Core {
+    /// Creates an account and its personal workspace (the user as owner), and signs in, under
+    /// the surface's budgets per client IP and per email, charged once the input is well-formed
+    /// and before any hashing or writing (a refused attempt writes nothing).
+    pub async fn signup(
         &self,
         input: Signup,
-        limits: &AttemptLimits,
+        policy: &Policy,
         meta: &RequestMeta,
-    ) -> Result<(User, TokenPair)> {
+    ) -> Result<SignedIn> {
         let (email, name) = collect(Email::parse(&input.email), parse_name("name", &input.name))?;
         password::validate("password", &input.password)?;
-        let counters = limits.counters("signup", meta.ip.as_deref(), email.key());
-        self.store
-            .hit_rate_limits(&counters, self.clock.now())
-            .await?;
+        let counters = policy
+            .signup
+            .counters("signup", meta.ip.as_deref(), email.key());
+        policy::charge_alone(&self.store, &counters, self.clock.now()).await?;
         let password_hash = self.passwords.hash(input.password).await?;
         let user = self
             .create_account(email, name, Some(password_hash), false, meta)
             .await?;
-        let tokens = self.start_session(user.id, None, meta).await?;
-        Ok((user, tokens))
+        self.start_session(user.id, None, meta).await
     }
 
     /// Creates a user and their personal workspace; used by sign-up and the operator CLI.
@@ -111,62 +166,49 @@ impl Core {
         email_verified: bool,
         meta: &RequestMeta,
     ) -> Result<User> {
-        let now = self.clock.now();
         let account = NewAccount {
             user_id: Uuid::now_v7(),
-            workspace_id: Uuid::now_v7(),
-            workspace_slug: workspace::personal_slug(&name),
-            workspace_name: format!("{name}'s workspace"),
-            email: email.as_str().to_owned(),
-            email_key: email.key().to_owned(),
+            email,
             name,
             password_hash,
             email_verified,
-            now,
         };
-        let actor = Actor::new(Some(account.user_id), meta, now);
-        match self.store.create_account(&account, &actor).await {
-            Ok(user) => Ok(user),
-            Err(StoreError::UniqueViolation(c)) if c.contains("email") => Err(Error::conflict(
-                "email_taken",
-                "an account with this email already exists",
-            )),
-            Err(e) => Err(e.into()),
-        }
+        let actor = self.actor(Some(account.user_id), meta);
+        let mut tx = self.store.write().await?;
+        let user = insert_account(&mut tx, &account, &actor).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
-    /// Signs in with email and password. An unknown email and a wrong password answer alike.
+    /// Signs in with email and password, under the surface's budgets per client IP and per
+    /// email (counted with the per-email sign-in limit). An unknown email and a wrong password
+    /// answer alike. The surface may bind the session to the user's primary workspace.
     pub async fn login(
         &self,
         email: &str,
         password: SecretString,
+        policy: &Policy,
         meta: &RequestMeta,
-    ) -> Result<TokenPair> {
-        let user_id = self.check_password(email, password).await?;
-        self.start_session(user_id, None, meta).await
-    }
-
-    /// Signs in with a session bound to the user's primary workspace (for clients that see
-    /// one workspace at a time: a removal or downgrade there ends the session), under extra
-    /// budgets per client IP and per email, counted with the per-email sign-in limit.
-    pub async fn login_to_primary_workspace(
-        &self,
-        email: &str,
-        password: SecretString,
-        limits: &AttemptLimits,
-        meta: &RequestMeta,
-    ) -> Result<TokenPair> {
-        let extra = limits.counters("login", meta.ip.as_deref(), &email_bucket(email));
-        let user_id = self.check_password_charged(email, password, extra).await?;
-        let primary = self.me(user_id).await?.primary_workspace_id;
-        self.start_session(user_id, primary, meta).await
+    ) -> Result<SignedIn> {
+        let extra = policy
+            .login
+            .counters("login", meta.ip.as_deref(), &email_bucket(email));
+        let account = self.check_password_charged(email, password, extra).await?;
+        let bound = if policy.bind_login_to_primary {
+            account.primary_workspace_id
+        } else {
+            None
+        };
+        self.start_session(account.user_id, bound, meta).await
     }
 
     /// The user whose email and password these are; rate limited per email. An unknown email
     /// and a wrong password answer alike, in about the same time.
     pub async fn check_password(&self, email: &str, password: SecretString) -> Result<Uuid> {
-        self.check_password_charged(email, password, Vec::new())
-            .await
+        Ok(self
+            .check_password_charged(email, password, Vec::new())
+            .await?
+            .user_id)
     }
 
     /// `check_password`, also charging the attempt to `extra` counters (all or none).
@@ -175,33 +217,31 @@ impl Core {
         email: &str,
         password: SecretString,
         mut extra: Vec<RateLimit>,
-    ) -> Result<Uuid> {
+    ) -> Result<Credentials> {
         // Attempts are counted per email before any check, across replicas and restarts.
         extra.push(RateLimit {
             bucket: format!("login:{}", email_bucket(email)),
             window_secs: 60,
             limit: self.settings.limits.logins_per_minute,
         });
-        self.store.hit_rate_limits(&extra, self.clock.now()).await?;
+        policy::charge_alone(&self.store, &extra, self.clock.now()).await?;
         let Ok(email) = Email::parse(email) else {
             // Still spend the hashing time, so a malformed address is not distinguishable.
             self.passwords.verify(password, None).await?;
             return Err(Error::InvalidCredentials);
         };
-        let found = self.store.credentials_by_email(email.key()).await?;
-        let (user_id, stored) = match found {
-            Some((id, hash)) => (Some(id), hash),
-            None => (None, None),
-        };
+        let found = self.store.read().credentials(email.key()).await?;
+        let stored = found.as_ref().and_then(|c| c.password_hash.clone());
         if !self.passwords.verify(password, stored).await? {
             return Err(Error::InvalidCredentials);
         }
-        user_id.ok_or(Error::InvalidCredentials)
+        found.ok_or(Error::InvalidCredentials)
     }
 
     /// The user's own account.
     pub async fn me(&self, user_id: Uuid) -> Result<User> {
         self.store
+            .read()
             .user(user_id)
             .await?
             .ok_or(Error::Unauthenticated)
@@ -242,22 +282,47 @@ impl Core {
             onboarded: patch.onboarded,
             product_updates_subscribed: patch.product_updates_subscribed,
         };
-        self.store
-            .update_user(
-                user_id,
-                &change,
-                &Actor::new(Some(user_id), meta, self.clock.now()),
-            )
+        let actor = self.actor(Some(user_id), meta);
+        let mut tx = self.store.write().await?;
+        let before = tx.user(user_id).await?.ok_or(Error::Unauthenticated)?;
+        let after = tx
+            .update_user(user_id, &change, actor.at)
             .await?
-            .ok_or(Error::Unauthenticated)
+            .ok_or(Error::Unauthenticated)?;
+        tx.record(&audit::user_updated(&actor, &before, &after))
+            .await?;
+        tx.commit().await?;
+        Ok(after)
     }
 
     /// Deletes the caller's account: every session and key ends; workspaces where they were
     /// the only member are deleted; refused while they are the last owner of a workspace that
-    /// has other members (`last_owner`).
+    /// has other members (`last_owner`). Every workspace they belong to is locked, in id order,
+    /// so two deletions cannot deadlock.
     pub async fn delete_account(&self, user_id: Uuid, meta: &RequestMeta) -> Result<()> {
-        let actor = Actor::new(Some(user_id), meta, self.clock.now());
-        Ok(self.store.delete_account(user_id, &actor).await?)
+        let actor = self.actor(Some(user_id), meta);
+        let mut tx = self.store.write().await?;
+        for (ws, role) in tx.memberships_of(user_id).await? {
+            tx.lock_workspace(ws, None).await?;
+            if tx.member_count(ws).await? == 1 {
+                tx.delete_workspace(ws).await?;
+                tx.record(&audit::workspace_deleted_with_last_member(&actor, ws))
+                    .await?;
+                continue;
+            }
+            tx.delete_member(ws, user_id).await?;
+            if role == Role::Owner {
+                ensure_an_owner_remains(&mut tx, ws).await?;
+            }
+            tx.adjust_member_count(ws, -1).await?;
+            tx.record(&audit::member_left_with_account(&actor, ws, user_id, role))
+                .await?;
+        }
+        tx.record(&audit::user_deleted(&actor, user_id)).await?;
+        // Sessions and keys go with the user (cascade).
+        tx.delete_user(user_id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Sets a user's password (operator command).
@@ -265,9 +330,11 @@ impl Core {
         let email = Email::parse(email)?;
         password::validate("password", &password)?;
         let hash = self.passwords.hash(password).await?;
+        let now = self.clock.now();
         if self
             .store
-            .set_password(email.key(), &hash, self.clock.now())
+            .read()
+            .set_password(email.key(), &hash, now)
             .await?
         {
             Ok(())

@@ -1,5 +1,6 @@
 //! Workspaces: profile, slug, plan; listing mine, creating, reading, updating, deleting, and
-//! revoking every member's sessions. `Access` is a caller's verified standing in one workspace.
+//! revoking every member's sessions. `WorkspaceSelector` names the workspace of a request;
+//! `Access` is a caller's verified standing in it.
 
 use chrono::{DateTime, Utc};
 use rand::{rngs::OsRng, RngCore};
@@ -7,15 +8,17 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    audit::Actor,
+    audit::{self, Actor},
     auth::Principal,
     email::Email,
-    paging::{Page, PageRequest},
+    member::lock_with_role,
+    paging::{Cursor, Page, PageRequest},
+    policy::{self, Policy},
     role::{Action, Role},
     session::RequestMeta,
     Core, Error, FieldError, Result,
 };
-use crate::store::StoreError;
+use crate::store::{Constraint, StoreError, Tx};
 
 /// A workspace named in a path: by id, or by slug.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,18 +87,15 @@ impl Workspace {
     }
 }
 
-/// The fields that differ between two snapshots, as (before, after).
-pub fn diff(before: &Value, after: &Value) -> (Value, Value) {
-    let (mut old, mut new) = (serde_json::Map::new(), serde_json::Map::new());
-    if let (Some(b), Some(a)) = (before.as_object(), after.as_object()) {
-        for (key, value) in a {
-            if b.get(key) != Some(value) {
-                old.insert(key.clone(), b.get(key).cloned().unwrap_or(Value::Null));
-                new.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    (Value::Object(old), Value::Object(new))
+/// Which workspace a request is about: one its path names (by id or slug), the caller's
+/// current one (the workspace their session is bound to, else their primary one: what a
+/// single-workspace client such as SpatialFlow sees as "my workspace"), or their personal one
+/// (Pupil's `default`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WorkspaceSelector {
+    Path(WorkspaceRef),
+    Current,
+    Personal,
 }
 
 /// A caller's verified standing in a workspace: who, which workspace, which role. Built by
@@ -332,6 +332,22 @@ pub fn personal_slug(owner_name: &str) -> String {
     suffixed(&slugify(owner_name))
 }
 
+/// The personal workspace sign-up creates for a user: named after them, with a random slug.
+pub(super) fn personal(owner: Uuid, owner_name: &str, now: DateTime<Utc>) -> Workspace {
+    Workspace {
+        id: Uuid::now_v7(),
+        slug: personal_slug(owner_name),
+        name: format!("{owner_name}'s workspace"),
+        is_personal: true,
+        plan: super::usage::DEFAULT_PLAN.to_owned(),
+        member_count: 1,
+        created_by: Some(owner),
+        profile: Profile::default(),
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 /// A new workspace: a name, optionally a slug, and profile fields.
 #[derive(Debug, Clone, Default)]
 pub struct NewWorkspaceInput {
@@ -340,41 +356,25 @@ pub struct NewWorkspaceInput {
     pub profile: WorkspacePatch,
 }
 
-/// What storage needs to create a workspace with its first owner.
-pub struct NewWorkspace {
-    pub id: Uuid,
-    pub slug: String,
-    pub name: String,
-    pub owner_id: Uuid,
-    pub profile: Profile,
-}
-
 impl Core {
-    /// Resolves a bearer credential and a workspace in one database read: 401 for a bad
-    /// credential, 404 when the workspace does not exist or the caller is not a member.
-    pub async fn authorize(&self, bearer: &str, ws: &WorkspaceRef) -> Result<Access> {
-        self.authorize_in(bearer, ws).await
-    }
-
-    /// Resolves a bearer credential and the caller's personal workspace (the one sign-up
-    /// created): 401 for a bad credential, 404 when the user has none.
-    pub async fn authorize_personal(&self, bearer: &str) -> Result<Access> {
-        let principal = self.authenticate(bearer).await?;
-        let me = self.me(principal.user_id).await?;
-        let id = me.personal_workspace_id.ok_or(Error::NotFound)?;
-        self.authorize_in(bearer, &WorkspaceRef::Id(id)).await
-    }
-
     /// The caller's workspaces with their role in each, oldest membership first.
     pub async fn my_workspaces(
         &self,
         principal: &Principal,
         page: &PageRequest,
     ) -> Result<Page<(Workspace, Role)>> {
-        Ok(self.store.workspaces_of(principal.user_id, page).await?)
+        let mut db = self.store.read();
+        let found = db.workspaces_of(principal.user_id, page).await?;
+        let total = db.memberships_of(principal.user_id).await?.len() as u64;
+        let page = Page::from_rows(found, page.limit, total, |w| Cursor {
+            at: w.since,
+            id: w.workspace.id,
+        });
+        Ok(page.map(|w| (w.workspace, w.role)))
     }
 
-    /// Creates a workspace with the caller as its owner.
+    /// Creates a workspace with the caller as its owner. A slug derived from the name gets a
+    /// random suffix when it is taken; a slug the caller chose is `slug_taken`.
     pub async fn create_workspace(
         &self,
         principal: &Principal,
@@ -385,43 +385,42 @@ impl Core {
         check.name = Some(input.name.clone());
         check.slug = input.slug.clone();
         check.validate()?;
-        let actor = Actor::new(Some(principal.user_id), meta, self.clock.now());
-        let mut blank = Workspace {
+        let actor = self.actor(Some(principal.user_id), meta);
+        let mut ws = Workspace {
             id: Uuid::now_v7(),
             slug: String::new(),
-            name: String::new(),
+            name: input.name.trim().to_owned(),
             is_personal: false,
-            plan: String::new(),
-            member_count: 0,
+            plan: super::usage::DEFAULT_PLAN.to_owned(),
+            member_count: 1,
             created_by: Some(principal.user_id),
             profile: Profile::default(),
             created_at: actor.at,
             updated_at: actor.at,
         };
-        input.profile.apply(&mut blank);
+        input.profile.apply(&mut ws);
         let base = input.slug.clone().unwrap_or_else(|| slugify(&input.name));
-        let mut slug = base.clone();
+        ws.slug.clone_from(&base);
         for attempt in 0..5 {
-            let new = NewWorkspace {
-                id: blank.id,
-                slug: slug.clone(),
-                name: input.name.trim().to_owned(),
-                owner_id: principal.user_id,
-                profile: blank.profile.clone(),
-            };
-            match self.store.create_workspace(&new, &actor).await {
-                Ok(ws) => return Ok(ws),
-                Err(StoreError::UniqueViolation(c)) if c.contains("slug") => {
-                    if input.slug.is_some() {
-                        return Err(slug_taken());
-                    }
-                    tracing::debug!(attempt, %slug, "derived slug taken; adding a suffix");
-                    slug = suffixed(&base);
+            match self.insert_workspace(&ws, principal.user_id, &actor).await {
+                Err(Error::Conflict {
+                    code: "slug_taken", ..
+                }) if input.slug.is_none() => {
+                    tracing::debug!(attempt, slug = %ws.slug, "derived slug taken; adding a suffix");
+                    ws.slug = suffixed(&base);
                 }
-                Err(e) => return Err(e.into()),
+                other => return other.map(|()| ws),
             }
         }
         Err(slug_taken())
+    }
+
+    /// Stores a new workspace with its first owner, in one transaction.
+    async fn insert_workspace(&self, ws: &Workspace, owner: Uuid, actor: &Actor) -> Result<()> {
+        let mut tx = self.store.write().await?;
+        insert_with_owner(&mut tx, ws, owner, actor).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Reads a workspace.
@@ -439,81 +438,110 @@ impl Core {
     ) -> Result<Workspace> {
         access.require(Action::UpdateWorkspace)?;
         patch.validate()?;
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        match self
-            .store
-            .update_workspace(access.workspace.id, &patch, &actor)
-            .await
-        {
-            Err(StoreError::UniqueViolation(c)) if c.contains("slug") => Err(slug_taken()),
-            other => Ok(other?),
+        let ws = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let mut tx = self.store.write().await?;
+        lock_with_role(&mut tx, ws, access.user_id())
+            .await?
+            .require(Action::UpdateWorkspace)?;
+        let before = tx.workspace(ws).await?.ok_or(Error::NotFound)?;
+        let mut after = before.clone();
+        patch.apply(&mut after);
+        if after == before {
+            return Ok(before);
         }
+        after.updated_at = actor.at;
+        match tx.update_workspace(&after).await {
+            Err(StoreError::Conflict(Constraint::WorkspaceSlug)) => return Err(slug_taken()),
+            other => other?,
+        }
+        tx.record(&audit::workspace_updated(&actor, &before, &after))
+            .await?;
+        let updated = tx.workspace(ws).await?.ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(updated)
     }
 
-    /// Deletes a workspace with its memberships and the sessions bound to it. Owner only; a
-    /// personal workspace cannot be deleted.
+    /// Deletes a workspace with its memberships, invitations and the sessions bound to it.
+    /// Owner only; a personal workspace cannot be deleted.
     pub async fn delete_workspace(&self, access: &Access, meta: &RequestMeta) -> Result<()> {
         access.require(Action::DeleteWorkspace)?;
         if access.workspace.is_personal {
-            return Err(Error::conflict(
-                "personal_workspace",
-                "a personal workspace cannot be deleted",
-            ));
+            return Err(personal_workspace());
         }
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        Ok(self
-            .store
-            .delete_workspace(access.workspace.id, &actor)
-            .await?)
-    }
-
-    /// The caller's current workspace: the one their session is bound to, otherwise their
-    /// primary workspace. `NotFound` when they have none (or are no longer its member).
-    pub async fn authorize_current(&self, bearer: &str) -> Result<Access> {
-        let principal = self.authenticate(bearer).await?;
-        let id = match principal.credential {
-            super::auth::Credential::Session {
-                workspace_id: Some(id),
-                ..
-            } => id,
-            _ => self
-                .me(principal.user_id)
-                .await?
-                .primary_workspace_id
-                .ok_or(Error::NotFound)?,
-        };
-        self.authorize(bearer, &WorkspaceRef::Id(id)).await
-    }
-
-    /// `revoke_workspace_sessions` with an extra budget per workspace, counted once the
-    /// permission check has passed.
-    pub async fn revoke_workspace_sessions_with(
-        &self,
-        access: &Access,
-        quota: Option<super::policy::Quota>,
-        meta: &RequestMeta,
-    ) -> Result<u64> {
-        access.require(Action::RevokeSessions)?;
-        if let Some(quota) = quota {
-            let limit = quota.limit(format!("revoke_sessions:{}", access.workspace.id));
-            self.store.hit_rate_limit(&limit, self.clock.now()).await?;
+        let id = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        let mut tx = self.store.write().await?;
+        lock_with_role(&mut tx, id, access.user_id())
+            .await?
+            .require(Action::DeleteWorkspace)?;
+        let ws = tx.workspace(id).await?.ok_or(Error::NotFound)?;
+        if ws.is_personal {
+            return Err(personal_workspace());
         }
-        self.revoke_workspace_sessions(access, meta).await
+        tx.reset_primary_workspace_of_all(id).await?;
+        tx.record(&audit::workspace_deleted(&actor, &ws)).await?;
+        // Queued mail of its invitations must not go out with dead links.
+        tx.withdraw_workspace_mail(id).await?;
+        tx.delete_workspace(id).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
-    /// Ends every session of every member of the workspace, the caller's included. Owner only.
+    /// Ends every session of every member of the workspace, the caller's included. Owner only;
+    /// a surface may add a budget per workspace, counted once the permission check has passed.
     pub async fn revoke_workspace_sessions(
         &self,
         access: &Access,
+        policy: &Policy,
         meta: &RequestMeta,
     ) -> Result<u64> {
         access.require(Action::RevokeSessions)?;
-        let actor = Actor::new(Some(access.user_id()), meta, self.clock.now());
-        Ok(self
-            .store
-            .revoke_workspace_sessions(access.workspace.id, &actor)
-            .await?)
+        let id = access.workspace.id;
+        let actor = self.actor(Some(access.user_id()), meta);
+        if let Some(quota) = policy.revoke_all {
+            let limit = quota.limit(format!("revoke_sessions:{id}"));
+            policy::charge_alone(&self.store, &[limit], actor.at).await?;
+        }
+        let mut tx = self.store.write().await?;
+        lock_with_role(&mut tx, id, access.user_id())
+            .await?
+            .require(Action::RevokeSessions)?;
+        let ended = tx
+            .end_sessions_of_members(id, "workspace_sessions_revoked", actor.at)
+            .await?;
+        tx.record(&audit::workspace_sessions_revoked(&actor, id, ended))
+            .await?;
+        tx.commit().await?;
+        Ok(ended)
     }
+}
+
+/// Inserts a workspace and its first owner's membership, with their audit events, inside the
+/// caller's transaction (sign-up creates the personal workspace this way too).
+pub(super) async fn insert_with_owner(
+    tx: &mut Tx<'_>,
+    ws: &Workspace,
+    owner: Uuid,
+    actor: &Actor,
+) -> Result<()> {
+    match tx.insert_workspace(ws).await {
+        Err(StoreError::Conflict(Constraint::WorkspaceSlug)) => return Err(slug_taken()),
+        other => other?,
+    }
+    tx.insert_member(ws.id, owner, Role::Owner, ws.created_at)
+        .await?;
+    tx.record(&audit::workspace_created(actor, ws)).await?;
+    tx.record(&audit::member_added(actor, ws.id, owner, Role::Owner, None))
+        .await?;
+    Ok(())
+}
+
+fn personal_workspace() -> Error {
+    Error::conflict(
+        "personal_workspace",
+        "a personal workspace cannot be deleted",
+    )
 }
 
 fn slug_taken() -> Error {

@@ -16,7 +16,7 @@ use crate::{
     domain::{
         auth::Principal,
         session::RequestMeta,
-        workspace::{Access, WorkspaceRef},
+        workspace::{Access, WorkspaceRef, WorkspaceSelector},
         Error,
     },
 };
@@ -29,7 +29,7 @@ impl FromRequestParts<AppState> for Principal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let principal = state.core.authenticate(credential(parts)?).await?;
-        require_write_if_changing(parts, &principal)?;
+        require_write_if_changing(&parts.method, &principal)?;
         Ok(principal)
     }
 }
@@ -45,10 +45,10 @@ impl FromRequestParts<AppState> for Access {
         let ws = params
             .iter()
             .find(|(name, _)| *name == "ws")
-            .map(|(_, value)| WorkspaceRef::parse(value))
+            .map(|(_, value)| WorkspaceSelector::Path(WorkspaceRef::parse(value)))
             .ok_or_else(|| anyhow::anyhow!("a workspace route without {{ws}}"))?;
         let access = state.core.authorize(credential(parts)?, &ws).await?;
-        require_write_if_changing(parts, &access.principal)?;
+        require_write_if_changing(&parts.method, &access.principal)?;
         Ok(access)
     }
 }
@@ -76,9 +76,10 @@ fn credential(parts: &Parts) -> Result<&str, ApiError> {
     }
 }
 
-/// A read-only API key may only read.
-fn require_write_if_changing(parts: &Parts, principal: &Principal) -> Result<(), ApiError> {
-    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
+/// A read-only API key may only read: every surface refuses it any method but GET, HEAD and
+/// OPTIONS (each renders the refusal in its own shape).
+pub fn require_write_if_changing(method: &Method, principal: &Principal) -> Result<(), Error> {
+    if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
         principal.require_write()?;
     }
     Ok(())

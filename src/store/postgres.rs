@@ -1,40 +1,38 @@
 //! The PostgreSQL backend: a pool, migrations serialised across replicas by an advisory lock,
-//! and row locks where an invariant spans rows.
+//! row locks where an invariant spans rows, `SKIP LOCKED` claims, and array binds.
 
 use std::{str::FromStr, time::Duration};
 
+use async_trait::async_trait;
 use sqlx::{
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
-    PgPool, Postgres, Transaction,
+    PgPool,
 };
+use tokio::sync::Mutex;
+use uuid::Uuid;
 
-use super::{keep, sql::impl_store, ts::Ts, Backend, StoreResult};
+use super::{
+    backend::{Backend, Began, Statement},
+    db::{Arg, Conn},
+    keep,
+    signing_keys::INSERT_FIRST_SIGNING_KEY,
+    ts::Ts,
+    usage::HourRollup,
+    Kind, PoolStats, StoreResult,
+};
 use crate::domain::token::SigningKey;
-
-/// Reads a workspace row inside a write transaction, locking it until commit where the backend
-/// needs that (SQLite's `BEGIN IMMEDIATE` already excludes every other writer).
-const LOCK_WORKSPACE: &str = "SELECT id FROM workspaces WHERE id = $1 FOR UPDATE";
-
-/// Locks a workspace row and reads a member's role in it (NULL for a non-member), in one trip.
-const LOCK_WORKSPACE_ROLE: &str = "SELECT m.role FROM workspaces w \
-     LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 \
-     WHERE w.id = $1 FOR UPDATE OF w";
-
-/// Claims due outbox rows (several workers never claim the same row).
-const CLAIM_OUTBOX: &str =
-    "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
-     ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
-     RETURNING id, attempts, recipient, subject, text_body, html_body";
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The advisory lock key held while migrating and creating the first signing key.
 const MIGRATION_LOCK: i64 = 0x526f_7374_6572_4d31; // "RosterM1"
 
-/// A store on a PostgreSQL database.
-pub struct PostgresStore {
+/// Stripes of `PostgresBackend::usage_turns`.
+const USAGE_TURN_STRIPES: usize = 64;
+
+/// The PostgreSQL side of the store.
+pub struct PostgresBackend {
     pool: PgPool,
     max: u32,
     /// Usage batches of one workspace queue here, in this process, before they open a
@@ -42,13 +40,10 @@ pub struct PostgresStore {
     /// the monthly counter's row lock; waiting inside PostgreSQL instead holds a snapshot per
     /// waiter, which keeps the rollup rows' old versions from being pruned, and every waiter
     /// makes the next upsert slower (docs/BENCHMARKS.md, usage ingestion).
-    usage_turns: Vec<tokio::sync::Mutex<()>>,
+    usage_turns: Vec<Mutex<()>>,
 }
 
-/// Stripes of `PostgresStore::usage_turns`.
-const USAGE_TURN_STRIPES: usize = 64;
-
-impl PostgresStore {
+impl PostgresBackend {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
@@ -57,35 +52,86 @@ impl PostgresStore {
             .after_release(|conn, _| Box::pin(keep(conn)))
             .connect_with(options)
             .await?;
-        Ok(PostgresStore {
+        Ok(PostgresBackend {
             pool,
             max: max_connections,
-            usage_turns: (0..USAGE_TURN_STRIPES)
-                .map(|_| tokio::sync::Mutex::new(()))
-                .collect(),
+            usage_turns: (0..USAGE_TURN_STRIPES).map(|_| Mutex::new(())).collect(),
         })
     }
+}
 
-    /// A transaction; invariants that span rows lock them explicitly (`LOCK_WORKSPACE`).
-    async fn begin_write(&self) -> sqlx::Result<(Transaction<'static, Postgres>, ())> {
-        Ok((self.pool.begin().await?, ()))
+#[async_trait]
+impl Backend for PostgresBackend {
+    fn kind(&self) -> Kind {
+        Kind::Postgres
     }
 
-    /// A write transaction for a usage batch of `workspace_id`, after this process's earlier
-    /// batches of that workspace (see `usage_turns`).
-    async fn begin_usage_write(
-        &self,
-        workspace_id: uuid::Uuid,
-    ) -> sqlx::Result<(
-        Transaction<'static, Postgres>,
-        tokio::sync::MutexGuard<'_, ()>,
-    )> {
-        let stripe = (workspace_id.as_u128() % USAGE_TURN_STRIPES as u128) as usize;
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.max,
+        }
+    }
+
+    fn pool(&self) -> Conn<'_> {
+        Conn::PgPool(&self.pool)
+    }
+
+    async fn begin_write(&self) -> StoreResult<Began<'_>> {
+        Ok((Conn::Pg(self.pool.begin().await?), None))
+    }
+
+    async fn begin_usage_write(&self, workspace_id: Uuid) -> StoreResult<Began<'_>> {
+        let stripe = usize::try_from(workspace_id.as_u128() % USAGE_TURN_STRIPES as u128)
+            .unwrap_or_default();
         let turn = self.usage_turns[stripe].lock().await;
-        Ok((self.pool.begin().await?, turn))
+        Ok((Conn::Pg(self.pool.begin().await?), Some(turn)))
     }
 
-    async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {
+    fn lock_workspace(&self) -> &'static str {
+        "SELECT m.role FROM workspaces w \
+         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 \
+         WHERE w.id = $1 FOR UPDATE OF w"
+    }
+
+    fn claim_outbox(&self) -> &'static str {
+        "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
+         ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         RETURNING id, attempts, recipient, subject, text_body, html_body"
+    }
+
+    fn hourly_upsert<'a>(&self, workspace_id: Uuid, hours: &'a [HourRollup]) -> Statement<'a> {
+        // Columns bound as arrays: one short statement, planned once whatever the number of
+        // rows (a multi-row list with six arguments a row is planned anew for each size and
+        // costs far more to parse).
+        let column = |f: fn(&HourRollup) -> i64| Arg::IntArray(hours.iter().map(f).collect());
+        Statement {
+            sql: "INSERT INTO usage_hourly (workspace_id, meter, hour, month, quantity, units) \
+                  SELECT $1, t.meter, t.hour, t.month, t.quantity, t.units \
+                  FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) \
+                    AS t (meter, hour, month, quantity, units) \
+                  ON CONFLICT (workspace_id, hour, meter) DO UPDATE SET \
+                  quantity = usage_hourly.quantity + excluded.quantity, \
+                  units = usage_hourly.units + excluded.units"
+                .to_owned(),
+            args: vec![
+                workspace_id.into(),
+                Arg::TextArray(hours.iter().map(|h| h.meter.as_str()).collect()),
+                column(|h| h.hour),
+                column(|h| h.month),
+                column(|h| h.quantity),
+                column(|h| h.units),
+            ],
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    async fn migrate(&self, candidate: &SigningKey) -> StoreResult<()> {
         let mut conn = self.pool.acquire().await?;
         sqlx::query("SELECT pg_advisory_lock($1)")
             .bind(MIGRATION_LOCK)
@@ -96,16 +142,13 @@ impl PostgresStore {
                 .run_direct(&mut *conn)
                 .await
                 .map_err(|e| anyhow::anyhow!("PostgreSQL migration failed: {e}"))?;
-            sqlx::query(
-                "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) \
-                 SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-            )
-            .bind(&candidate.kid)
-            .bind(&candidate.private_der)
-            .bind(&candidate.public_raw)
-            .bind(Ts(candidate.created_at))
-            .execute(&mut *conn)
-            .await?;
+            sqlx::query(INSERT_FIRST_SIGNING_KEY)
+                .bind(&candidate.kid)
+                .bind(&candidate.private_der)
+                .bind(&candidate.public_raw)
+                .bind(Ts(candidate.created_at))
+                .execute(&mut *conn)
+                .await?;
             StoreResult::Ok(())
         }
         .await;
@@ -116,37 +159,3 @@ impl PostgresStore {
         result
     }
 }
-
-impl PostgresStore {
-    /// Adds hourly usage totals in one statement whose columns are bound as arrays: one short
-    /// statement, planned once, whatever the number of rows (a multi-row VALUES list with six
-    /// parameters a row is planned anew for each size and costs far more to parse).
-    async fn upsert_hours(
-        tx: &mut Transaction<'static, Postgres>,
-        workspace_id: uuid::Uuid,
-        hours: &[super::HourRollup],
-    ) -> sqlx::Result<()> {
-        let meters: Vec<&str> = hours.iter().map(|h| h.meter.as_str()).collect();
-        let column = |f: fn(&super::HourRollup) -> i64| hours.iter().map(f).collect::<Vec<i64>>();
-        sqlx::query(
-            "INSERT INTO usage_hourly (workspace_id, meter, hour, month, quantity, units) \
-             SELECT $1, t.meter, t.hour, t.month, t.quantity, t.units \
-             FROM UNNEST($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) \
-               AS t (meter, hour, month, quantity, units) \
-             ON CONFLICT (workspace_id, hour, meter) DO UPDATE SET \
-             quantity = usage_hourly.quantity + excluded.quantity, \
-             units = usage_hourly.units + excluded.units",
-        )
-        .bind(workspace_id)
-        .bind(&meters)
-        .bind(column(|h| h.hour))
-        .bind(column(|h| h.month))
-        .bind(column(|h| h.quantity))
-        .bind(column(|h| h.units))
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
-    }
-}
-
-impl_store!(PostgresStore, Postgres, Backend::Postgres);

@@ -1,42 +1,36 @@
 //! The SQLite backend: one file, WAL, a 5 s busy timeout, foreign keys on, and write
-//! transactions that take the write lock up front (`BEGIN IMMEDIATE`) so they never deadlock
-//! upgrading a read lock.
+//! transactions that take this process's write turn, then the database's write lock up front
+//! (`BEGIN IMMEDIATE`), so they never deadlock upgrading a read lock.
 
 use std::{str::FromStr, time::Duration};
 
-use tokio::sync::{Mutex, MutexGuard};
-
+use async_trait::async_trait;
 use sqlx::{
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
-    Sqlite, SqlitePool, Transaction,
+    Error as Sqlx, SqlitePool,
 };
+use tokio::sync::Mutex;
+use uuid::Uuid;
 
-use super::{keep, sql::impl_store, ts::Ts, Backend, StoreResult};
+use super::{
+    backend::{Backend, Began, Statement},
+    db::{Arg, Conn},
+    keep,
+    signing_keys::INSERT_FIRST_SIGNING_KEY,
+    ts::Ts,
+    usage::HourRollup,
+    Kind, PoolStats, StoreResult,
+};
 use crate::domain::token::SigningKey;
 
-/// Reads a workspace row inside a write transaction, locking it until commit where the backend
-/// needs that (SQLite's `BEGIN IMMEDIATE` already excludes every other writer).
-const LOCK_WORKSPACE: &str = "SELECT id FROM workspaces WHERE id = $1";
-
-/// Reads a workspace row and a member's role in it (NULL for a non-member), in one trip.
-const LOCK_WORKSPACE_ROLE: &str = "SELECT m.role FROM workspaces w \
-     LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 WHERE w.id = $1";
-
-/// Claims due outbox rows (several workers never claim the same row).
-const CLAIM_OUTBOX: &str =
-    "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 \
-     WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
-     ORDER BY next_attempt_at LIMIT $2) \
-     RETURNING id, attempts, recipient, subject, text_body, html_body";
-
-/// How often a failed migration run is retried before it counts as a real failure.
-const MIGRATION_ATTEMPTS: u32 = 8;
+/// How often a failed open or migration run is retried before it counts as a real failure.
+const BUSY_ATTEMPTS: u32 = 8;
 
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// A store on an SQLite file.
-pub struct SqliteStore {
+/// The SQLite side of the store.
+pub struct SqliteBackend {
     pool: SqlitePool,
     max: u32,
     /// SQLite has one writer at a time. Writers of this process queue here, in order, instead
@@ -45,7 +39,7 @@ pub struct SqliteStore {
     writer: Mutex<()>,
 }
 
-impl SqliteStore {
+impl SqliteBackend {
     /// Opens (creating if missing) the database a `sqlite:` URL names.
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -69,8 +63,8 @@ impl SqliteStore {
                 .await;
             match opened {
                 Ok(pool) => break pool,
-                Err(sqlx::Error::Database(e))
-                    if e.code().as_deref() == Some("5") && attempt < MIGRATION_ATTEMPTS =>
+                Err(Sqlx::Database(e))
+                    if e.code().as_deref() == Some("5") && attempt < BUSY_ATTEMPTS =>
                 {
                     attempt += 1;
                     tracing::debug!(error = %e, attempt, "database busy while opening; retrying");
@@ -79,38 +73,104 @@ impl SqliteStore {
                 Err(e) => return Err(e.into()),
             }
         };
-        Ok(SqliteStore {
+        Ok(SqliteBackend {
             pool,
             max: max_connections,
             writer: Mutex::new(()),
         })
     }
+}
 
-    /// Takes this process's write turn (before a connection, so queued writers hold none),
-    /// then the database's write lock up front.
-    async fn begin_write(
-        &self,
-    ) -> sqlx::Result<(Transaction<'static, Sqlite>, MutexGuard<'_, ()>)> {
-        let turn = self.writer.lock().await;
-        Ok((self.pool.begin_with("BEGIN IMMEDIATE").await?, turn))
+#[async_trait]
+impl Backend for SqliteBackend {
+    fn kind(&self) -> Kind {
+        Kind::Sqlite
     }
 
-    /// A write transaction for a usage batch: any write waits for the one writer already.
-    async fn begin_usage_write(
-        &self,
-        _workspace_id: uuid::Uuid,
-    ) -> sqlx::Result<(Transaction<'static, Sqlite>, MutexGuard<'_, ()>)> {
+    fn pool_stats(&self) -> PoolStats {
+        PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.max,
+        }
+    }
+
+    fn pool(&self) -> Conn<'_> {
+        Conn::SqlitePool(&self.pool)
+    }
+
+    async fn begin_write(&self) -> StoreResult<Began<'_>> {
+        // The turn comes before a connection, so queued writers hold none.
+        let turn = self.writer.lock().await;
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        Ok((Conn::Sqlite(tx), Some(turn)))
+    }
+
+    async fn begin_usage_write(&self, _workspace_id: Uuid) -> StoreResult<Began<'_>> {
+        // Any write waits for the one writer already.
         self.begin_write().await
     }
 
-    async fn run_migrations(&self, candidate: SigningKey) -> StoreResult<()> {
+    fn lock_workspace(&self) -> &'static str {
+        "SELECT m.role FROM workspaces w \
+         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 WHERE w.id = $1"
+    }
+
+    fn claim_outbox(&self) -> &'static str {
+        "UPDATE outbox SET status = 'sending', claimed_at = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
+         ORDER BY next_attempt_at LIMIT $2) \
+         RETURNING id, attempts, recipient, subject, text_body, html_body"
+    }
+
+    fn hourly_upsert<'a>(&self, workspace_id: Uuid, hours: &'a [HourRollup]) -> Statement<'a> {
+        // One multi-row list: six arguments a row, within SQLite's 32,766 for 1,000 rows.
+        let mut sql = String::from(
+            "INSERT INTO usage_hourly (workspace_id, meter, hour, month, quantity, units) VALUES ",
+        );
+        let mut args: Vec<Arg<'a>> = Vec::with_capacity(hours.len() * 5 + 1);
+        args.push(workspace_id.into());
+        for (i, h) in hours.iter().enumerate() {
+            let n = args.len();
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "($1, ${}, ${}, ${}, ${}, ${})",
+                n + 1,
+                n + 2,
+                n + 3,
+                n + 4,
+                n + 5
+            ));
+            args.extend([
+                h.meter.as_str().into(),
+                h.hour.into(),
+                h.month.into(),
+                h.quantity.into(),
+                h.units.into(),
+            ]);
+        }
+        sql.push_str(
+            " ON CONFLICT (workspace_id, hour, meter) DO UPDATE SET \
+             quantity = usage_hourly.quantity + excluded.quantity, \
+             units = usage_hourly.units + excluded.units",
+        );
+        Statement { sql, args }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        &MIGRATOR
+    }
+
+    async fn migrate(&self, candidate: &SigningKey) -> StoreResult<()> {
         // SQLite has no advisory lock: when several processes start on one file, the losers'
         // first attempt fails on what the winner created, and a retry finds it all applied.
         let mut attempt = 0;
         loop {
             match MIGRATOR.run(&self.pool).await {
                 Ok(()) => break,
-                Err(e) if attempt < MIGRATION_ATTEMPTS => {
+                Err(e) if attempt < BUSY_ATTEMPTS => {
                     attempt += 1;
                     tracing::debug!(error = %e, attempt, "migration raced another process; retrying");
                     tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
@@ -118,50 +178,16 @@ impl SqliteStore {
                 Err(e) => return Err(anyhow::anyhow!("SQLite migration failed: {e}").into()),
             }
         }
-        let (mut tx, _writer) = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, private_der, public_raw, created_at) \
-             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
-        )
-        .bind(&candidate.kid)
-        .bind(&candidate.private_der)
-        .bind(&candidate.public_raw)
-        .bind(Ts(candidate.created_at))
-        .execute(&mut *tx)
-        .await?;
+        let _turn = self.writer.lock().await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(INSERT_FIRST_SIGNING_KEY)
+            .bind(&candidate.kid)
+            .bind(&candidate.private_der)
+            .bind(&candidate.public_raw)
+            .bind(Ts(candidate.created_at))
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 }
-
-impl SqliteStore {
-    /// Adds hourly usage totals: multi-row upserts of up to 1,000 rows.
-    async fn upsert_hours(
-        tx: &mut Transaction<'static, Sqlite>,
-        workspace_id: uuid::Uuid,
-        hours: &[super::HourRollup],
-    ) -> sqlx::Result<()> {
-        for chunk in hours.chunks(1000) {
-            let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-                "INSERT INTO usage_hourly (workspace_id, meter, hour, month, quantity, units) ",
-            );
-            q.push_values(chunk, |mut row, h| {
-                row.push_bind(workspace_id)
-                    .push_bind(h.meter.as_str())
-                    .push_bind(h.hour)
-                    .push_bind(h.month)
-                    .push_bind(h.quantity)
-                    .push_bind(h.units);
-            });
-            q.push(
-                " ON CONFLICT (workspace_id, hour, meter) DO UPDATE SET \
-                 quantity = usage_hourly.quantity + excluded.quantity, \
-                 units = usage_hourly.units + excluded.units",
-            );
-            q.build().execute(&mut **tx).await?;
-        }
-        Ok(())
-    }
-}
-
-impl_store!(SqliteStore, Sqlite, Backend::Sqlite);

@@ -860,13 +860,13 @@ async fn a_sender_that_died_mid_delivery_never_causes_one_token_to_be_delivered_
     .await;
     let old_token = inv["token"].as_str().expect("t").to_owned();
     // A worker claims the message and dies before recording the outcome.
-    let claimed = app
-        .state
-        .core
-        .store
+    let store = &app.state.core.store;
+    let mut tx = store.write().await.expect("begin");
+    let claimed = tx
         .claim_outbox(app.state.core.clock.now(), 10)
         .await
         .expect("claim");
+    tx.commit().await.expect("commit");
     assert_eq!(claimed.len(), 1);
     assert_eq!(
         mailing.deliver().await.sent,

@@ -33,7 +33,7 @@ async fn a_removed_member_loses_the_workspace_by_every_credential_on_the_next_re
         .await
         .expect("bound session");
     let path = format!("/v1/workspaces/{id}");
-    for credential in [&member.access, &key, &bound.access_token] {
+    for credential in [&member.access, &key, &bound.tokens.access_token] {
         assert_eq!(app.get(&path, credential).await.status, 200);
     }
 
@@ -76,13 +76,13 @@ async fn a_removed_member_loses_the_workspace_by_every_credential_on_the_next_re
         .await
         .assert_problem(404, "not_found");
     // The session bound to the workspace is over altogether.
-    app.get("/v1/me", &bound.access_token)
+    app.get("/v1/me", &bound.tokens.access_token)
         .await
         .assert_problem(401, "unauthenticated");
     app.post(
         "/v1/auth/refresh",
         None,
-        json!({"refresh_token": bound.refresh_token}),
+        json!({"refresh_token": bound.tokens.refresh_token}),
     )
     .await
     .assert_problem(401, "unauthenticated");
@@ -145,7 +145,7 @@ async fn a_lowered_role_applies_on_the_very_next_request_and_ends_bound_sessions
             (200, Some("viewer"))
         );
     }
-    app.get("/v1/me", &bound.access_token)
+    app.get("/v1/me", &bound.tokens.access_token)
         .await
         .assert_problem(401, "unauthenticated");
     assert_eq!(app.rows("workspaces", "description = 'as admin'").await, 1);

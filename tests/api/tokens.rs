@@ -32,7 +32,14 @@ async fn every_bad_credential_in_the_corpus_is_refused_with_401(app: TestApp) {
     let a = app.signup("victim@example.com", "Victim").await;
     let b = app.signup("other@example.com", "Other").await;
     let (key_id, _) = app.api_key(&a.access, json!({})).await;
-    let stored = app.state.core.store.signing_keys().await.expect("keys");
+    let stored = app
+        .state
+        .core
+        .store
+        .read()
+        .signing_keys()
+        .await
+        .expect("keys");
     let real = &stored[0];
     let real_key = EncodingKey::from_ed_der(&real.private_der);
     let now = app.state.core.clock.now().timestamp();

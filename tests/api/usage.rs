@@ -6,7 +6,11 @@ use std::{collections::BTreeMap, time::Duration};
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use roster::{
     config::PlanSettings,
-    domain::{audit::Actor, session::RequestMeta, workspace::WorkspaceRef},
+    domain::{
+        audit::Actor,
+        session::RequestMeta,
+        workspace::{WorkspaceRef, WorkspaceSelector},
+    },
 };
 use serde_json::{json, Value};
 
@@ -505,7 +509,7 @@ async fn the_current_day_gives_every_field_of_spatialflows_usage_response(app: T
     let access = app
         .state
         .core
-        .authorize(&key, &WorkspaceRef::parse(&ws))
+        .authorize(&key, &WorkspaceSelector::Path(WorkspaceRef::parse(&ws)))
         .await
         .expect("access");
     let today = app.state.core.usage_today(&access).await.expect("today");
@@ -534,7 +538,7 @@ async fn the_current_day_gives_every_field_of_spatialflows_usage_response(app: T
     let access = app
         .state
         .core
-        .authorize(&key, &WorkspaceRef::parse(&ws))
+        .authorize(&key, &WorkspaceSelector::Path(WorkspaceRef::parse(&ws)))
         .await
         .expect("access");
     let today = app.state.core.usage_today(&access).await.expect("today");

@@ -239,7 +239,7 @@ async fn deleting_a_workspace_takes_its_memberships_and_bound_sessions_with_it(a
         .await
         .expect("bound session");
     assert_eq!(
-        app.get(&format!("/v1/workspaces/{id}"), &bound.access_token)
+        app.get(&format!("/v1/workspaces/{id}"), &bound.tokens.access_token)
             .await
             .status,
         200
@@ -260,13 +260,13 @@ async fn deleting_a_workspace_takes_its_memberships_and_bound_sessions_with_it(a
     app.get(&format!("/v1/workspaces/{id}"), &member.access)
         .await
         .assert_problem(404, "not_found");
-    app.get("/v1/me", &bound.access_token)
+    app.get("/v1/me", &bound.tokens.access_token)
         .await
         .assert_problem(401, "unauthenticated");
     app.post(
         "/v1/auth/refresh",
         None,
-        json!({"refresh_token": bound.refresh_token}),
+        json!({"refresh_token": bound.tokens.refresh_token}),
     )
     .await
     .assert_problem(401, "unauthenticated");

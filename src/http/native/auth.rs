@@ -12,7 +12,10 @@ use utoipa::ToSchema;
 use super::me::UserView;
 use crate::{
     app::AppState,
-    domain::{auth::Principal, session::RequestMeta, session::TokenPair, user::Signup, Error},
+    domain::{
+        auth::Principal, policy::NATIVE, session::RequestMeta, session::TokenPair, user::Signup,
+        Error,
+    },
     http::{
         extract::Json,
         problem::{ApiResult, Problem},
@@ -89,7 +92,7 @@ pub async fn signup(
     meta: RequestMeta,
     Json(body): Json<SignupRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    let (user, tokens) = state
+    let signed_in = state
         .core
         .signup(
             Signup {
@@ -97,12 +100,13 @@ pub async fn signup(
                 password: body.password,
                 name: body.name,
             },
+            &NATIVE,
             &meta,
         )
         .await?;
     let body = SignupResponse {
-        user: user.into(),
-        tokens: tokens.into(),
+        user: signed_in.caller.user.into(),
+        tokens: signed_in.tokens.into(),
     };
     Ok((
         StatusCode::CREATED,
@@ -123,8 +127,11 @@ pub async fn login(
     meta: RequestMeta,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
-    let tokens = state.core.login(&body.email, body.password, &meta).await?;
-    Ok(axum::Json(tokens.into()))
+    let signed_in = state
+        .core
+        .login(&body.email, body.password, &NATIVE, &meta)
+        .await?;
+    Ok(axum::Json(signed_in.tokens.into()))
 }
 
 /// Spend a refresh token for a new pair. Presenting a spent refresh token ends its session.
@@ -139,8 +146,11 @@ pub async fn refresh(
     meta: RequestMeta,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenResponse>> {
-    let tokens = state.core.refresh(&body.refresh_token, &meta).await?;
-    Ok(axum::Json(tokens.into()))
+    let signed_in = state
+        .core
+        .refresh(&body.refresh_token, &NATIVE, &meta)
+        .await?;
+    Ok(axum::Json(signed_in.tokens.into()))
 }
 
 /// End the current session: its access and refresh tokens stop working at once.

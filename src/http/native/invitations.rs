@@ -13,6 +13,7 @@ use crate::{
     domain::{
         invitation::{Invitation, InviteRequest, Issued, Status},
         paging::PageRequest,
+        policy::NATIVE,
         role::Role,
         session::RequestMeta,
         workspace::Access,
@@ -307,6 +308,9 @@ pub async fn resend(
     access: Access,
     Path(p): Path<InvitationPath>,
 ) -> ApiResult<axum::Json<IssuedInvitation>> {
-    let again = state.core.resend_invitation(&access, p.id, &meta).await?;
+    let again = state
+        .core
+        .resend_invitation(&access, p.id, &NATIVE, &meta)
+        .await?;
     Ok(axum::Json(issued(again, state.core.clock.now())))
 }

@@ -157,12 +157,12 @@ pub async fn accept(
         }
     };
     let accepted = state.core.accept(&p.token, how, &meta).await?;
-    let created = accepted.tokens.is_some();
+    let created = accepted.signed_in.is_some();
     let body = AcceptedView {
         workspace_id: accepted.workspace_id,
         user_id: accepted.user_id,
         role: accepted.role,
-        tokens: accepted.tokens.map(Into::into),
+        tokens: accepted.signed_in.map(|s| s.tokens.into()),
     };
     Ok(if created {
         (

@@ -13,6 +13,7 @@ use crate::{
         email::Email,
         member::{Member, MemberFilter, MemberTarget},
         paging::PageRequest,
+        policy::NATIVE,
         role::Role,
         session::RequestMeta,
         workspace::Access,
@@ -178,7 +179,7 @@ pub async fn update(
 ) -> ApiResult<axum::Json<MemberView>> {
     let member = state
         .core
-        .change_role(&access, user_id, body.role, &meta)
+        .change_role(&access, user_id, body.role, NATIVE.role_words, &meta)
         .await?;
     Ok(axum::Json(member.into()))
 }

@@ -14,6 +14,7 @@ use crate::{
     domain::{
         auth::Principal,
         paging::PageRequest,
+        policy::NATIVE,
         role::Role,
         session::RequestMeta,
         workspace::{Access, NewWorkspaceInput, Workspace, WorkspacePatch},
@@ -303,6 +304,9 @@ pub async fn revoke_sessions(
     meta: RequestMeta,
     access: Access,
 ) -> ApiResult<axum::Json<RevokedSessions>> {
-    let sessions_ended = state.core.revoke_workspace_sessions(&access, &meta).await?;
+    let sessions_ended = state
+        .core
+        .revoke_workspace_sessions(&access, &NATIVE, &meta)
+        .await?;
     Ok(axum::Json(RevokedSessions { sessions_ended }))
 }

@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{rejection::BytesRejection, FromRequest, FromRequestParts, RawPathParams, Request},
-    http::{header, request::Parts, Method, StatusCode},
+    http::{header, request::Parts, StatusCode},
 };
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -17,10 +17,10 @@ use crate::{
     domain::{
         api_key::API_KEY_PREFIX,
         auth::Principal,
-        workspace::{Access, WorkspaceRef},
+        workspace::{Access, WorkspaceRef, WorkspaceSelector},
         Error, FieldError,
     },
-    http::extract::MAX_BODY_BYTES,
+    http::{auth::require_write_if_changing, extract::MAX_BODY_BYTES},
 };
 
 /// No credential is longer than this.
@@ -47,14 +47,6 @@ fn api_key(parts: &Parts) -> Result<&str, PupilError> {
     Ok(key)
 }
 
-/// A read-only API key may only read (the domain's rule, applied to every changing method).
-fn require_write_if_changing(parts: &Parts, principal: &Principal) -> Result<(), PupilError> {
-    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        principal.require_write()?;
-    }
-    Ok(())
-}
-
 /// The authenticated caller.
 pub struct Caller(pub Principal);
 
@@ -63,7 +55,7 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PupilError> {
         let principal = state.core.authenticate(api_key(parts)?).await?;
-        require_write_if_changing(parts, &principal)?;
+        require_write_if_changing(&parts.method, &principal)?;
         Ok(Caller(principal))
     }
 }
@@ -86,15 +78,16 @@ impl FromRequestParts<AppState> for WsAccess {
             .map(|(_, value)| value.to_owned())
             .ok_or_else(|| anyhow::anyhow!("a workspace route without {{workspace_id}}"))?;
         let key = api_key(parts)?;
-        let access = if segment == DEFAULT_WORKSPACE {
-            state.core.authorize_personal(key).await?
+        let selector = if segment == DEFAULT_WORKSPACE {
+            WorkspaceSelector::Personal
         } else if let Ok(id) = Uuid::parse_str(&segment) {
-            state.core.authorize(key, &WorkspaceRef::Id(id)).await?
+            WorkspaceSelector::Path(WorkspaceRef::Id(id))
         } else {
             state.core.authenticate(key).await?;
             return Err(Error::NotFound.into());
         };
-        require_write_if_changing(parts, &access.principal)?;
+        let access = state.core.authorize(key, &selector).await?;
+        require_write_if_changing(&parts.method, &access.principal)?;
         Ok(WsAccess(access))
     }
 }

@@ -15,7 +15,7 @@ use crate::{
     domain::{
         member::{MemberFilter, MemberTarget},
         paging::{PageRequest, MAX_LIMIT},
-        role::Role,
+        policy::PUPIL,
         session::RequestMeta,
         workspace::Access,
         Error,
@@ -129,18 +129,9 @@ pub async fn update(
 ) -> PupilResult {
     let _ignored = body.updated_at;
     let user_id = path.id(0)?;
-    let mut role = body.role.role();
-    if role == Role::Editor && access.role.is_manager() {
-        // `EDITOR` is how a field worker reads; writing it back keeps the role.
-        if let Ok(current) = state.core.member(&access, user_id).await {
-            if current.role == Role::FieldWorker {
-                role = Role::FieldWorker;
-            }
-        }
-    }
     let changed = state
         .core
-        .change_role(&access, user_id, role, &meta)
+        .change_role(&access, user_id, body.role.role(), PUPIL.role_words, &meta)
         .await?;
     Ok(ok(member(access.workspace.id, changed)))
 }

@@ -9,37 +9,18 @@ use utoipa::ToSchema;
 
 use super::{
     error::{ErrorResponse, SfError, SfResult, ValidationErrorResponse},
-    extract::{SfBearer, SfJson, SfMaybePrincipal, SfOptionalJson, SfPrincipal},
-    wire::{user_of_token, UserResponse},
+    extract::{SfCaller, SfJson, SfMaybePrincipal, SfOptionalJson, SfPrincipal},
+    wire::{user_response, UserResponse},
 };
 use crate::{
     app::AppState,
     domain::{
         invitation::Acceptance,
-        policy::{AttemptLimits, Quota},
-        session::{RequestMeta, TokenPair},
+        policy::SPATIALFLOW,
+        session::{RequestMeta, SignedIn},
         user::Signup,
         Error,
     },
-};
-
-/// The contract's sign-in budgets (Part H): 60 a minute per client IP, 15 a minute per email
-/// (on top of the service-wide per-email limit, `ROSTER_LOGIN_RATE_LIMIT`).
-const LOGIN_LIMITS: AttemptLimits = AttemptLimits {
-    per_ip: Some(Quota::per_minute(60)),
-    per_subject: Some(Quota::per_minute(15)),
-};
-
-/// The contract's refresh budgets: 30 a minute per token, 100 a minute per client IP.
-const REFRESH_LIMITS: AttemptLimits = AttemptLimits {
-    per_ip: Some(Quota::per_minute(100)),
-    per_subject: Some(Quota::per_minute(30)),
-};
-
-/// The contract's sign-up budgets: 10 an hour per client IP, 3 an hour per email.
-const SIGNUP_LIMITS: AttemptLimits = AttemptLimits {
-    per_ip: Some(Quota::per_hour(10)),
-    per_subject: Some(Quota::per_hour(3)),
 };
 
 /// `LoginSchema`.
@@ -73,15 +54,16 @@ pub struct MessageResponse {
     message: String,
 }
 
-async fn login_response(state: &AppState, pair: TokenPair) -> SfResult<LoginResponse> {
-    let user = user_of_token(state, &pair.access_token).await?;
-    Ok(LoginResponse {
-        access_token: pair.access_token,
-        refresh_token: pair.refresh_token,
-        token_type: "bearer",
-        expires_in: pair.expires_in,
-        user,
-    })
+impl From<SignedIn> for LoginResponse {
+    fn from(s: SignedIn) -> Self {
+        LoginResponse {
+            user: user_response(&s.caller),
+            access_token: s.tokens.access_token,
+            refresh_token: s.tokens.refresh_token,
+            token_type: "bearer",
+            expires_in: s.tokens.expires_in,
+        }
+    }
 }
 
 /// Sign in with email and password.
@@ -93,11 +75,11 @@ pub async fn login(
     meta: RequestMeta,
     SfJson(body): SfJson<LoginSchema>,
 ) -> SfResult<axum::Json<LoginResponse>> {
-    let pair = state
+    let signed_in = state
         .core
-        .login_to_primary_workspace(&body.email, body.password, &LOGIN_LIMITS, &meta)
+        .login(&body.email, body.password, &SPATIALFLOW, &meta)
         .await?;
-    Ok(axum::Json(login_response(&state, pair).await?))
+    Ok(axum::Json(signed_in.into()))
 }
 
 /// Spend a refresh token for a new pair (bound to the same workspace). The body is optional;
@@ -114,11 +96,8 @@ pub async fn refresh(
     let token = body
         .and_then(|b| b.refresh_token)
         .ok_or(Error::Unauthenticated)?;
-    let pair = state
-        .core
-        .refresh_with(&token, &REFRESH_LIMITS, &meta)
-        .await?;
-    Ok(axum::Json(login_response(&state, pair).await?))
+    let signed_in = state.core.refresh(&token, &SPATIALFLOW, &meta).await?;
+    Ok(axum::Json(signed_in.into()))
 }
 
 /// End the session of this access token.
@@ -145,11 +124,8 @@ pub async fn logout(
 #[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
     security(("JWTBearer" = [])),
     responses((status = 200, body = UserResponse), (status = 401, body = ErrorResponse)))]
-pub async fn me(
-    State(state): State<AppState>,
-    SfBearer(token): SfBearer,
-) -> SfResult<axum::Json<UserResponse>> {
-    Ok(axum::Json(user_of_token(&state, &token).await?))
+pub async fn me(SfCaller(caller): SfCaller) -> axum::Json<UserResponse> {
+    axum::Json(user_response(&caller))
 }
 
 /// `SignupRequest` (the marketing fields are accepted and not kept).
@@ -199,28 +175,27 @@ pub async fn signup(
         .name
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| name_from_email(&body.email));
-    let (_, pair) = state
+    let signed_in = state
         .core
-        .signup_with(
+        .signup(
             Signup {
                 email: body.email,
                 password: body.password,
                 name,
             },
-            &SIGNUP_LIMITS,
+            &SPATIALFLOW,
             &meta,
         )
         .await?;
-    let user = user_of_token(&state, &pair.access_token).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(SignupResponse {
             message: "Account created",
-            user,
-            access_token: pair.access_token,
-            refresh_token: pair.refresh_token,
+            user: user_response(&signed_in.caller),
+            access_token: signed_in.tokens.access_token,
+            refresh_token: signed_in.tokens.refresh_token,
             token_type: "bearer",
-            expires_in: pair.expires_in,
+            expires_in: signed_in.tokens.expires_in,
         }),
     ))
 }
@@ -278,25 +253,29 @@ async fn accept(
             meta,
         )
         .await?;
-    if let Some(unbound) = accepted.tokens {
+    if let Some(unbound) = accepted.signed_in {
         // Replaced by the bound session below.
         state
             .core
-            .end_session(accepted.user_id, unbound.session_id, "replaced", meta)
+            .end_session(
+                accepted.user_id,
+                unbound.tokens.session_id,
+                "replaced",
+                meta,
+            )
             .await?;
     }
-    let pair = state
+    let bound = state
         .core
         .start_session(accepted.user_id, Some(accepted.workspace_id), meta)
         .await?;
-    let user = user_of_token(state, &pair.access_token).await?;
     Ok(axum::Json(AcceptInviteResponse {
         message: "Invitation accepted",
-        access_token: pair.access_token,
-        refresh_token: pair.refresh_token,
+        user: user_response(&bound.caller),
+        access_token: bound.tokens.access_token,
+        refresh_token: bound.tokens.refresh_token,
         token_type: "bearer",
-        expires_in: pair.expires_in,
-        user,
+        expires_in: bound.tokens.expires_in,
         workspace_id: accepted.workspace_id.to_string(),
         role: super::wire::role_word(accepted.role),
     }))

@@ -4,7 +4,7 @@
 
 use axum::{
     extract::{FromRequest, FromRequestParts, Request},
-    http::{header, request::Parts, Method, StatusCode},
+    http::{header, request::Parts, StatusCode},
 };
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -13,8 +13,15 @@ use serde_json::Value;
 use super::error::{SfError, ValidationIssue};
 use crate::{
     app::AppState,
-    domain::{auth::Principal, workspace::Access, Error},
-    http::extract::{is_json, MAX_BODY_BYTES},
+    domain::{
+        auth::{Caller, Principal},
+        workspace::{Access, WorkspaceSelector},
+        Error,
+    },
+    http::{
+        auth::require_write_if_changing,
+        extract::{is_json, MAX_BODY_BYTES},
+    },
 };
 
 /// No credential is longer than this.
@@ -156,13 +163,6 @@ pub fn bearer(parts: &Parts) -> Result<&str, SfError> {
     Ok(token)
 }
 
-fn require_write_if_changing(parts: &Parts, principal: &Principal) -> Result<(), SfError> {
-    if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-        principal.require_write()?;
-    }
-    Ok(())
-}
-
 /// The signed-in caller.
 pub struct SfPrincipal(pub Principal);
 
@@ -171,7 +171,7 @@ impl FromRequestParts<AppState> for SfPrincipal {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, SfError> {
         let principal = state.core.authenticate(bearer(parts)?).await?;
-        require_write_if_changing(parts, &principal)?;
+        require_write_if_changing(&parts.method, &principal)?;
         Ok(SfPrincipal(principal))
     }
 }
@@ -199,9 +199,28 @@ impl FromRequestParts<AppState> for SfAccess {
     type Rejection = SfError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, SfError> {
-        let access = state.core.authorize_current(bearer(parts)?).await?;
-        require_write_if_changing(parts, &access.principal)?;
+        let access = state
+            .core
+            .authorize(bearer(parts)?, &WorkspaceSelector::Current)
+            .await?;
+        require_write_if_changing(&parts.method, &access.principal)?;
         Ok(SfAccess(access))
+    }
+}
+
+/// The caller with their account and current workspace, resolved in one read.
+pub struct SfCaller(pub Caller);
+
+impl FromRequestParts<AppState> for SfCaller {
+    type Rejection = SfError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, SfError> {
+        let caller = state
+            .core
+            .caller(bearer(parts)?, &WorkspaceSelector::Current)
+            .await?;
+        require_write_if_changing(&parts.method, &caller.principal)?;
+        Ok(SfCaller(caller))
     }
 }
 

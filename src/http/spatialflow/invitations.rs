@@ -24,7 +24,7 @@ use crate::{
     domain::{
         invitation::{Invitation, InviteRequest, Issued, Status},
         paging::PageRequest,
-        policy::{BatchResendPolicy, Quota, ResendPolicy},
+        policy::SPATIALFLOW,
         session::RequestMeta,
         Error,
     },
@@ -32,18 +32,6 @@ use crate::{
 
 /// A listing page holds at most this many rows.
 const MAX_PAGE: u32 = 100;
-/// The most rows of one batch resend.
-const MAX_BATCH_RESEND: u32 = 200;
-/// SpatialFlow refuses to resend an expired invitation (invite again instead).
-const RESEND: ResendPolicy = ResendPolicy {
-    refuse_expired: true,
-};
-/// The batch resend's own budget: 10 calls an hour per user.
-const BATCH: BatchResendPolicy = BatchResendPolicy {
-    max_rows: MAX_BATCH_RESEND,
-    quota: Some(Quota::per_hour(10)),
-    resend: RESEND,
-};
 
 /// `InvitationOut`.
 #[derive(Serialize, ToSchema)]
@@ -298,7 +286,7 @@ pub async fn resend_invitation(
     let id = path_id(&invite_id)?;
     let issued = state
         .core
-        .resend_invitation_with(&access, id, RESEND, &meta)
+        .resend_invitation(&access, id, &SPATIALFLOW, &meta)
         .await?;
     Ok(axum::Json(Inviters::new(&state).issued(issued).await?))
 }
@@ -365,7 +353,7 @@ pub async fn resend_missing(
         .map(|n| n.iter().map(|(_, id)| *id).collect());
     let done = state
         .core
-        .resend_many(&access, ids, before, BATCH, &meta)
+        .resend_many(&access, ids, before, &SPATIALFLOW, &meta)
         .await?;
     let mut inviters = Inviters::new(&state);
     let mut results = Vec::with_capacity(done.results.len());

@@ -18,6 +18,7 @@ use crate::{
     domain::{
         member::{Member, MemberFilter},
         paging::PageRequest,
+        policy::SPATIALFLOW,
         session::RequestMeta,
     },
 };
@@ -116,7 +117,10 @@ pub async fn update_member_role(
 ) -> SfResult<axum::Json<MemberActionOut>> {
     let role = parse_role(&body.role)?;
     let id = path_id(&user_id)?;
-    let member = state.core.change_role(&access, id, role, &meta).await?;
+    let member = state
+        .core
+        .change_role(&access, id, role, SPATIALFLOW.role_words, &meta)
+        .await?;
     Ok(axum::Json(MemberActionOut {
         message: format!("Role updated to {}", role_word(member.role)),
         user_id: member.user_id.to_string(),

@@ -7,10 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::SfError;
-use crate::{
-    app::AppState,
-    domain::{paging::Cursor, role::Role, user::User, workspace::Access, Error},
-};
+use crate::domain::{auth::Caller, paging::Cursor, role::Role, Error};
 
 /// The SpatialFlow word of a role.
 pub fn role_word(role: Role) -> &'static str {
@@ -127,15 +124,19 @@ pub struct UserResponse {
     workspace_role: Option<&'static str>,
 }
 
-pub fn user_response(user: User, current: Option<&Access>) -> UserResponse {
-    let role = current.map(|a| role_word(a.role));
+/// The caller as `UserResponse`: their account, with their role and plan in their current
+/// workspace (`member` and `free` when they have none).
+pub fn user_response(caller: &Caller) -> UserResponse {
+    let user = &caller.user;
+    let current = caller.membership.as_ref();
+    let role = current.map(|(_, r)| role_word(*r));
     UserResponse {
         id: user.id.to_string(),
-        email: user.email,
-        name: user.name,
+        email: user.email.clone(),
+        name: user.name.clone(),
         role: role.unwrap_or("member"),
         email_verified: user.email_verified,
-        selected_plan: current.map_or_else(|| "free".to_owned(), |a| a.workspace.plan.clone()),
+        selected_plan: current.map_or_else(|| "free".to_owned(), |(w, _)| w.plan.clone()),
         company: None,
         language_preference: "en",
         created_at: user.created_at,
@@ -143,20 +144,8 @@ pub fn user_response(user: User, current: Option<&Access>) -> UserResponse {
         is_superuser: false,
         is_staff: false,
         roles: role.into_iter().collect(),
-        workspace_id: current.map(|a| a.workspace.id.to_string()),
-        workspace_slug: current.map(|a| a.workspace.slug.clone()),
+        workspace_id: current.map(|(w, _)| w.id.to_string()),
+        workspace_slug: current.map(|(w, _)| w.slug.clone()),
         workspace_role: role,
     }
-}
-
-/// The user behind an access token, with their current workspace if they have one.
-pub async fn user_of_token(state: &AppState, access_token: &str) -> Result<UserResponse, SfError> {
-    let principal = state.core.authenticate(access_token).await?;
-    let user = state.core.me(principal.user_id).await?;
-    let current = match state.core.authorize_current(access_token).await {
-        Ok(a) => Some(a),
-        Err(Error::NotFound) => None,
-        Err(e) => return Err(e.into()),
-    };
-    Ok(user_response(user, current.as_ref()))
 }

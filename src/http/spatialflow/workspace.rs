@@ -9,24 +9,21 @@ use uuid::Uuid;
 
 use super::{
     error::{ErrorResponse, SfResult, ValidationErrorResponse},
-    extract::{SfAccess, SfBearer, SfJson, SfPrincipal},
-    wire::{path_id, role_word, user_of_token, UserResponse},
+    extract::{SfAccess, SfBearer, SfCaller, SfJson, SfPrincipal},
+    wire::{path_id, role_word, user_response, UserResponse},
 };
 use crate::{
     app::AppState,
     domain::{
         paging::PageRequest,
-        policy::Quota,
+        policy::SPATIALFLOW,
         role::Role,
         session::RequestMeta,
-        workspace::{Workspace, WorkspacePatch, WorkspaceRef},
+        workspace::{Workspace, WorkspacePatch, WorkspaceRef, WorkspaceSelector},
         Error,
     },
     http::native::nullable::nullable,
 };
-
-/// SpatialFlow allows one revoke-all per minute per workspace.
-const REVOKE_ALL_QUOTA: Quota = Quota::per_minute(1);
 
 /// `WorkspaceOut`.
 #[derive(Serialize, ToSchema)]
@@ -242,7 +239,7 @@ pub async fn revoke_all_sessions(
 ) -> SfResult<axum::Json<RevokeAllSessionsOut>> {
     let revoked = state
         .core
-        .revoke_workspace_sessions_with(&access, Some(REVOKE_ALL_QUOTA), &meta)
+        .revoke_workspace_sessions(&access, &SPATIALFLOW, &meta)
         .await?;
     Ok(axum::Json(RevokeAllSessionsOut {
         message: format!("Revoked {revoked} sessions; every member must sign in again"),
@@ -319,31 +316,19 @@ async fn bootstrap(
     })
 }
 
-/// The workspace a principal currently sees: its session's, otherwise its primary one.
-async fn selected_of(
-    state: &AppState,
-    principal: &crate::domain::auth::Principal,
-) -> SfResult<Option<Uuid>> {
-    if let crate::domain::auth::Credential::Session {
-        workspace_id: Some(id),
-        ..
-    } = principal.credential
-    {
-        return Ok(Some(id));
-    }
-    Ok(state.core.me(principal.user_id).await?.primary_workspace_id)
-}
-
 /// Every workspace the signed-in user could switch to.
 #[utoipa::path(get, path = "/api/v1/workspaces/available", tag = "workspaces",
     security(("JWTBearer" = [])),
     responses((status = 200, body = MobileWorkspaceBootstrapOut), (status = 401, body = ErrorResponse)))]
 pub async fn available(
     axum::extract::State(state): axum::extract::State<AppState>,
-    SfPrincipal(principal): SfPrincipal,
+    SfCaller(caller): SfCaller,
 ) -> SfResult<axum::Json<MobileWorkspaceBootstrapOut>> {
-    let selected = selected_of(&state, &principal).await?;
-    Ok(axum::Json(bootstrap(&state, &principal, selected).await?))
+    // The workspace the caller currently sees: their session's, otherwise their primary one.
+    let selected = caller.membership.as_ref().map(|(w, _)| w.id);
+    Ok(axum::Json(
+        bootstrap(&state, &caller.principal, selected).await?,
+    ))
 }
 
 /// `MobileWorkspaceSelectIn`.
@@ -378,23 +363,25 @@ pub async fn select(
     SfJson(body): SfJson<MobileWorkspaceSelectIn>,
 ) -> SfResult<axum::Json<MobileWorkspaceSelectionOut>> {
     let id = path_id(&body.workspace_id)?;
-    let access = state.core.authorize(&token, &WorkspaceRef::Id(id)).await?;
+    let access = state
+        .core
+        .authorize(&token, &WorkspaceSelector::Path(WorkspaceRef::Id(id)))
+        .await?;
     if principal.session_id().is_none() {
         // Only a signed-in session may pick a workspace for its tokens.
         return Err(Error::Unauthenticated.into());
     }
-    let pair = state
+    let bound = state
         .core
         .start_session(principal.user_id, Some(access.workspace.id), &meta)
         .await?;
-    let user = user_of_token(&state, &pair.access_token).await?;
     let picker = bootstrap(&state, &principal, Some(access.workspace.id)).await?;
     Ok(axum::Json(MobileWorkspaceSelectionOut {
         bootstrap: picker,
-        access_token: pair.access_token,
-        refresh_token: pair.refresh_token,
+        user: user_response(&bound.caller),
+        access_token: bound.tokens.access_token,
+        refresh_token: bound.tokens.refresh_token,
         token_type: "bearer",
-        expires_in: pair.expires_in,
-        user,
+        expires_in: bound.tokens.expires_in,
     }))
 }

@@ -1,0 +1,65 @@
+//! What differs between SQLite and PostgreSQL, as one trait each backend implements: how a
+//! write transaction begins, how a workspace row is locked, how outbox rows are claimed, how
+//! the hourly usage rollups are bound (arrays or a multi-row list), and migrations. Every other
+//! statement is shared, in the noun modules.
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use tokio::sync::MutexGuard;
+use uuid::Uuid;
+
+use super::{
+    db::{Arg, Conn},
+    usage::HourRollup,
+    Kind, PoolStats, StoreResult,
+};
+use crate::domain::token::SigningKey;
+
+/// A statement with its arguments, built by a backend for the shared code to run.
+pub struct Statement<'a> {
+    pub sql: String,
+    pub args: Vec<Arg<'a>>,
+}
+
+/// A begun write transaction, with the turn it holds (SQLite: this process's one writer).
+pub(super) type Began<'s> = (Conn<'s>, Option<MutexGuard<'s, ()>>);
+
+/// One backend's side of the store.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    fn kind(&self) -> Kind;
+
+    fn pool_stats(&self) -> PoolStats;
+
+    /// The pool, for statements outside a transaction.
+    fn pool(&self) -> Conn<'_>;
+
+    /// Begins a write transaction. SQLite takes this process's write turn first, then the
+    /// database's write lock up front (`BEGIN IMMEDIATE`), so writers queue in order and never
+    /// deadlock upgrading a read lock; PostgreSQL begins a plain transaction and locks rows
+    /// where an invariant spans them (`lock_workspace`).
+    async fn begin_write(&self) -> StoreResult<Began<'_>>;
+
+    /// Begins the write transaction of a usage batch of `workspace_id`. PostgreSQL first queues
+    /// the batch in this process behind the workspace's earlier ones (see `PostgresBackend`).
+    async fn begin_usage_write(&self, workspace_id: Uuid) -> StoreResult<Began<'_>>;
+
+    /// Reads a workspace (`$1`) and a user's role in it (`$2`; NULL for a non-member), locking
+    /// the workspace row until the transaction ends (SQLite's `BEGIN IMMEDIATE` already excludes
+    /// every other writer). No row: no such workspace.
+    fn lock_workspace(&self) -> &'static str;
+
+    /// Marks up to `$2` due outbox rows (`next_attempt_at <= $1`) as being sent and returns
+    /// them; several workers never claim the same row.
+    fn claim_outbox(&self) -> &'static str;
+
+    /// The statement that adds hourly usage totals of one workspace (at most 1,000 rows).
+    fn hourly_upsert<'a>(&self, workspace_id: Uuid, hours: &'a [HourRollup]) -> Statement<'a>;
+
+    /// This backend's migrations, embedded in the binary.
+    fn migrator(&self) -> &'static Migrator;
+
+    /// Applies pending migrations and stores `candidate` as the signing key if there is none,
+    /// safely when several replicas start at once.
+    async fn migrate(&self, candidate: &SigningKey) -> StoreResult<()>;
+}

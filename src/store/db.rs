@@ -1,0 +1,248 @@
+//! `Db`, a connection to either backend (the pool, or a write transaction's connection), and
+//! `Tx`, a write transaction. Every statement of the store runs through the four methods here,
+//! which bind `Arg`s for the backend at hand and count the statement.
+
+use std::ops::{Deref, DerefMut};
+
+use chrono::{DateTime, Utc};
+use sqlx::{
+    postgres::{PgArguments, PgRow},
+    sqlite::{SqliteArguments, SqliteRow},
+    Arguments, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+};
+use tokio::sync::MutexGuard;
+use uuid::Uuid;
+
+use super::{backend::Backend, ts::Ts, Stats, StoreResult};
+
+/// A value bound to a statement: the types both backends store alike, each nullable.
+#[derive(Debug, Clone)]
+pub enum Arg<'a> {
+    Uuid(Option<Uuid>),
+    Text(Option<&'a str>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Bytes(Option<&'a [u8]>),
+    Ts(Option<Ts>),
+    /// An array of text (PostgreSQL only: `Backend::hourly_upsert` binds columns as arrays).
+    TextArray(Vec<&'a str>),
+    /// An array of integers (PostgreSQL only).
+    IntArray(Vec<i64>),
+}
+
+macro_rules! arg_from {
+    ($($t:ty => $variant:ident $(($conv:expr))?),* $(,)?) => {
+        $(impl<'a> From<$t> for Arg<'a> {
+            fn from(v: $t) -> Self {
+                Arg::$variant(arg_from!(@conv v $(, $conv)?))
+            }
+        })*
+    };
+    (@conv $v:ident) => { Some($v) };
+    (@conv $v:ident, $conv:expr) => { $conv($v) };
+}
+
+arg_from! {
+    Uuid => Uuid,
+    Option<Uuid> => Uuid (|v| v),
+    &'a str => Text,
+    &'a String => Text (|v: &'a String| Some(v.as_str())),
+    Option<&'a str> => Text (|v| v),
+    &'a Option<String> => Text (|v: &'a Option<String>| v.as_deref()),
+    i64 => Int,
+    Option<i64> => Int (|v| v),
+    bool => Bool,
+    Option<bool> => Bool (|v| v),
+    &'a [u8] => Bytes,
+    &'a Vec<u8> => Bytes (|v: &'a Vec<u8>| Some(v.as_slice())),
+    Ts => Ts,
+    DateTime<Utc> => Ts (|v| Some(Ts(v))),
+    Option<DateTime<Utc>> => Ts (|v: Option<DateTime<Utc>>| v.map(Ts)),
+}
+
+fn sqlite_args<'q>(args: &[Arg<'q>]) -> StoreResult<SqliteArguments<'q>> {
+    let mut out = SqliteArguments::default();
+    for arg in args {
+        match arg {
+            Arg::Uuid(v) => out.add(*v),
+            Arg::Text(v) => out.add(*v),
+            Arg::Int(v) => out.add(*v),
+            Arg::Bool(v) => out.add(*v),
+            Arg::Bytes(v) => out.add(*v),
+            Arg::Ts(v) => out.add(*v),
+            Arg::TextArray(_) | Arg::IntArray(_) => Err("SQLite binds no arrays".into()),
+        }
+        .map_err(|e| anyhow::anyhow!("binding an argument: {e}"))?;
+    }
+    Ok(out)
+}
+
+fn pg_args(args: &[Arg<'_>]) -> StoreResult<PgArguments> {
+    let mut out = PgArguments::default();
+    for arg in args {
+        match arg {
+            Arg::Uuid(v) => out.add(*v),
+            Arg::Text(v) => out.add(*v),
+            Arg::Int(v) => out.add(*v),
+            Arg::Bool(v) => out.add(*v),
+            Arg::Bytes(v) => out.add(*v),
+            Arg::Ts(v) => out.add(*v),
+            Arg::TextArray(v) => out.add(v.as_slice()),
+            Arg::IntArray(v) => out.add(v.as_slice()),
+        }
+        .map_err(|e| anyhow::anyhow!("binding an argument: {e}"))?;
+    }
+    Ok(out)
+}
+
+/// A row shape both backends can decode.
+pub trait Row: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin {}
+
+impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
+{}
+
+/// Where statements run.
+pub(super) enum Conn<'s> {
+    SqlitePool(&'s SqlitePool),
+    PgPool(&'s PgPool),
+    Sqlite(Transaction<'static, Sqlite>),
+    Pg(Transaction<'static, Postgres>),
+}
+
+/// Runs one statement on whichever connection `$conn` is, with its arguments bound for that
+/// backend: `$build` makes the statement from `(sql, args)`, `$run` runs it on the executor,
+/// and `$then` turns the backend's answer into a common one.
+macro_rules! on_conn {
+    ($conn:expr, $sql:expr, $args:expr, $build:ident, $run:ident, $then:expr) => {
+        match $conn {
+            Conn::SqlitePool(pool) => sqlx::$build($sql, sqlite_args($args)?)
+                .$run(*pool)
+                .await
+                .map($then),
+            Conn::Sqlite(tx) => sqlx::$build($sql, sqlite_args($args)?)
+                .$run(&mut **tx)
+                .await
+                .map($then),
+            Conn::PgPool(pool) => sqlx::$build($sql, pg_args($args)?)
+                .$run(*pool)
+                .await
+                .map($then),
+            Conn::Pg(tx) => sqlx::$build($sql, pg_args($args)?)
+                .$run(&mut **tx)
+                .await
+                .map($then),
+        }
+    };
+}
+
+/// A connection to the database: the pool (each statement on any free connection), or the one
+/// connection of a write transaction. The store's verbs are methods of `Db`, one statement each.
+pub struct Db<'s> {
+    pub(super) conn: Conn<'s>,
+    pub(super) backend: &'s dyn Backend,
+    pub(super) stats: &'s Stats,
+}
+
+impl<'s> Db<'s> {
+    fn count(&self) {
+        self.stats.count_statement();
+    }
+
+    /// Runs a statement; the number of rows it changed.
+    pub(super) async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        self.count();
+        Ok(on_conn!(
+            &mut self.conn,
+            sql,
+            args,
+            query_with,
+            execute,
+            |r| r.rows_affected()
+        )?)
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub(super) async fn optional<T: Row>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<T>> {
+        self.count();
+        Ok(on_conn!(
+            &mut self.conn,
+            sql,
+            args,
+            query_as_with,
+            fetch_optional,
+            |r| r
+        )?)
+    }
+
+    /// Runs a statement that returns exactly one row (`NotFound` when none).
+    pub(super) async fn one<T: Row>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<T> {
+        self.count();
+        Ok(on_conn!(
+            &mut self.conn,
+            sql,
+            args,
+            query_as_with,
+            fetch_one,
+            |r| r
+        )?)
+    }
+
+    /// Runs a statement and collects its rows.
+    pub(super) async fn all<T: Row>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
+        self.count();
+        Ok(on_conn!(
+            &mut self.conn,
+            sql,
+            args,
+            query_as_with,
+            fetch_all,
+            |r| r
+        )?)
+    }
+}
+
+/// A write transaction: begun by `Store::write`, rolled back unless `commit` is called. On
+/// SQLite it holds this process's write turn until it ends.
+pub struct Tx<'s> {
+    db: Db<'s>,
+    /// Released after the transaction (declared last, so dropped last).
+    _turn: Option<MutexGuard<'s, ()>>,
+}
+
+impl<'s> Tx<'s> {
+    pub(super) fn new(db: Db<'s>, turn: Option<MutexGuard<'s, ()>>) -> Self {
+        Tx { db, _turn: turn }
+    }
+
+    /// Makes every change of the transaction durable.
+    pub async fn commit(self) -> StoreResult<()> {
+        match self.db.conn {
+            Conn::Sqlite(tx) => tx.commit().await?,
+            Conn::Pg(tx) => tx.commit().await?,
+            Conn::SqlitePool(_) | Conn::PgPool(_) => {}
+        }
+        Ok(())
+    }
+
+    /// The statements that differ between the backends.
+    pub(super) fn backend(&self) -> &'s dyn Backend {
+        self.db.backend
+    }
+}
+
+impl<'s> Deref for Tx<'s> {
+    type Target = Db<'s>;
+    fn deref(&self) -> &Db<'s> {
+        &self.db
+    }
+}
+
+impl<'s> DerefMut for Tx<'s> {
+    fn deref_mut(&mut self) -> &mut Db<'s> {
+        &mut self.db
+    }
+}
