@@ -5,15 +5,12 @@
 use std::time::Duration;
 
 use futures::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::{
-    helpers::{Resp, TestApp},
+    helpers::{Resp, TestApp, PASSWORD},
     on_both_databases,
 };
-
-const SF: &str = "/spatialflow/api/v1";
-const PASSWORD: &str = "correct horse battery staple";
 
 on_both_databases!(
     a_sixteenth_sign_in_for_one_email_within_a_minute_is_refused_and_starts_no_session,
@@ -35,22 +32,8 @@ fn start_fresh_windows(apps: &[&TestApp]) {
     }
 }
 
-async fn sf_post(app: &TestApp, path: &str, body: Value) -> Resp {
-    app.post(&format!("{SF}{path}"), None, body).await
-}
-
-async fn sf_login(app: &TestApp, email: &str, password: &str) -> Resp {
-    sf_post(
-        app,
-        "/auth/login",
-        json!({"email": email, "password": password}),
-    )
-    .await
-}
-
 async fn sf_signup(app: &TestApp, email: &str) -> Resp {
-    sf_post(
-        app,
+    app.sf_post(
         "/public/signup",
         json!({"email": email, "password": PASSWORD, "selected_plan": "free"}),
     )
@@ -58,7 +41,8 @@ async fn sf_signup(app: &TestApp, email: &str) -> Resp {
 }
 
 async fn sf_refresh(app: &TestApp, token: &str) -> Resp {
-    sf_post(app, "/auth/refresh", json!({"refresh_token": token})).await
+    app.sf_post("/auth/refresh", json!({"refresh_token": token}))
+        .await
 }
 
 /// A 429 in the dialect's shape with a whole number of seconds (at most `window`) to wait.
@@ -91,28 +75,28 @@ async fn a_sixteenth_sign_in_for_one_email_within_a_minute_is_refused_and_starts
     let owner = app.signup("owner@example.com", "Owner").await;
     // Wrong passwords count like right ones.
     for _ in 0..5 {
-        let r = sf_login(&app, &owner.email, "not the password").await;
+        let r = app.sf_login(&owner.email, "not the password").await;
         assert_eq!(r.status, 401, "{}", r.text);
     }
     for _ in 0..10 {
-        let r = sf_login(&app, &owner.email, PASSWORD).await;
+        let r = app.sf_login(&owner.email, PASSWORD).await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let (census, sessions_before) = (app.census().await, sessions(&app).await);
     // The case and spacing of the email do not make another budget.
-    let r = sf_login(&app, " OWNER@example.com ", PASSWORD).await;
+    let r = app.sf_login(" OWNER@example.com ", PASSWORD).await;
     assert_limited(&r, 60);
     assert_eq!(app.census().await, census);
     assert_eq!(sessions(&app).await, sessions_before, "no session started");
 
     // The budget is the dialect's: the native API, on the replica without the service-wide
     // per-email limit, still signs in, while the dialect there still refuses.
-    assert_limited(&sf_login(&replica, &owner.email, PASSWORD).await, 60);
+    assert_limited(&replica.sf_login(&owner.email, PASSWORD).await, 60);
     replica.login(&owner.email, PASSWORD).await;
 
     // A new minute, a new budget.
     app.clock.advance(Duration::from_secs(60));
-    let r = sf_login(&app, &owner.email, PASSWORD).await;
+    let r = app.sf_login(&owner.email, PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.text);
 }
 
@@ -123,11 +107,13 @@ async fn a_sixty_first_sign_in_from_one_ip_within_a_minute_is_refused_whatever_t
     let owner = app.signup("owner@example.com", "Owner").await;
     // 60 attempts, spread over emails so that no per-email budget runs out.
     for i in 0..60 {
-        let r = sf_login(&app, &format!("nobody{}@example.com", i % 6), PASSWORD).await;
+        let r = app
+            .sf_login(&format!("nobody{}@example.com", i % 6), PASSWORD)
+            .await;
         assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
     }
     let (census, sessions_before) = (app.census().await, sessions(&app).await);
-    let r = sf_login(&app, &owner.email, PASSWORD).await;
+    let r = app.sf_login(&owner.email, PASSWORD).await;
     assert_limited(&r, 60);
     assert_eq!(app.census().await, census);
     assert_eq!(sessions(&app).await, sessions_before, "no session started");
@@ -141,7 +127,7 @@ async fn a_sixty_first_sign_in_from_one_ip_within_a_minute_is_refused_whatever_t
         0
     );
     app.clock.advance(Duration::from_secs(60));
-    assert_eq!(sf_login(&app, &owner.email, PASSWORD).await.status, 200);
+    assert_eq!(app.sf_login(&owner.email, PASSWORD).await.status, 200);
 }
 
 async fn a_thirty_first_refresh_with_one_token_within_a_minute_is_refused(app: TestApp) {
@@ -194,7 +180,9 @@ async fn a_fourth_sign_up_for_one_email_within_an_hour_is_refused_and_creates_no
         assert_eq!(r.body["error_code"], "EMAIL_TAKEN");
     }
     // Malformed input is refused before any budget is charged.
-    let r = sf_post(&app, "/public/signup", json!({"email": "new@example.com"})).await;
+    let r = app
+        .sf_post("/public/signup", json!({"email": "new@example.com"}))
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     let census = app.census().await;
     let r = sf_signup(&app, "new@example.com").await;
@@ -251,11 +239,11 @@ async fn two_replicas_on_one_database_share_the_counters(app: TestApp) {
 
     for i in 0..15 {
         let on = if i % 2 == 0 { &app } else { &replica };
-        let r = sf_login(on, "user0@example.com", PASSWORD).await;
+        let r = on.sf_login("user0@example.com", PASSWORD).await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
     let sessions_before = sessions(&app).await;
-    assert_limited(&sf_login(&replica, "user0@example.com", PASSWORD).await, 60);
-    assert_limited(&sf_login(&app, "user0@example.com", PASSWORD).await, 60);
+    assert_limited(&replica.sf_login("user0@example.com", PASSWORD).await, 60);
+    assert_limited(&app.sf_login("user0@example.com", PASSWORD).await, 60);
     assert_eq!(sessions(&app).await, sessions_before);
 }

@@ -7,11 +7,10 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::{
-    helpers::{Resp, TestApp},
+    helpers::{Resp, TestApp, SF},
     on_both_databases,
 };
 
-const SF: &str = "/spatialflow/api/v1";
 const DAY: Duration = Duration::from_secs(86_400);
 
 on_both_databases!(

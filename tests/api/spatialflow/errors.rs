@@ -4,47 +4,9 @@
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{Resp, TestApp},
+    helpers::{assert_sf_error, TestApp, SF},
     on_both_databases,
 };
-
-const SF: &str = "/spatialflow/api/v1";
-
-/// Signs in through the dialect (a session bound to the primary workspace).
-async fn sf_login(app: &TestApp, email: &str) -> String {
-    let r = app
-        .post(
-            &format!("{SF}/auth/login"),
-            None,
-            json!({"email": email, "password": "correct horse battery staple"}),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert!(r.body["expires_in"].is_u64() && r.body["user"]["id"].is_string());
-    r.body["access_token"].as_str().expect("token").to_owned()
-}
-
-fn assert_error(r: &Resp, status: u16, code: &str) {
-    assert_eq!(r.status, status, "{}", r.text);
-    assert_eq!(r.header("content-type"), Some("application/json"));
-    assert!(r.body["detail"].is_string(), "{}", r.text);
-    assert_eq!(r.body["error_code"], code, "{}", r.text);
-}
-
-/// An SF request with `Content-Type: application/json` and exactly `body` (maybe empty).
-async fn raw(app: &TestApp, method: &str, path: &str, token: Option<&str>, body: &str) -> Resp {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut req = app
-        .client
-        .request(method, app.url(&format!("{SF}{path}")))
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .body(body.to_owned());
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    app.send(req).await
-}
 
 on_both_databases!(
     errors_have_the_spatialflow_shape_and_exact_status_codes,
@@ -55,29 +17,33 @@ on_both_databases!(
 
 async fn errors_have_the_spatialflow_shape_and_exact_status_codes(app: TestApp) {
     let owner = app.signup("owner@example.com", "Owner").await;
-    let token = sf_login(&app, &owner.email).await;
+    let token = app.sf_token(&owner.email).await;
 
-    let r = raw(&app, "GET", "/workspaces/", None, "").await;
-    assert_error(&r, 401, "NOT_AUTHENTICATED");
-    let r = raw(&app, "GET", "/no/such/route", Some(&token), "").await;
-    assert_error(&r, 404, "ROUTE_NOT_FOUND");
+    let r = app.sf_raw("GET", "/workspaces/", None, "").await;
+    assert_sf_error(&r, 401, "NOT_AUTHENTICATED");
+    let r = app.sf_raw("GET", "/no/such/route", Some(&token), "").await;
+    assert_sf_error(&r, 404, "ROUTE_NOT_FOUND");
 
-    let r = raw(&app, "POST", "/workspaces/invitations", Some(&token), "{}").await;
+    let r = app
+        .sf_raw("POST", "/workspaces/invitations", Some(&token), "{}")
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert_eq!(r.body["detail"][0]["type"], "missing");
     assert_eq!(r.body["detail"][0]["loc"], json!(["body", "email"]));
-    let r = raw(&app, "POST", "/workspaces/invitations", Some(&token), "{").await;
+    let r = app
+        .sf_raw("POST", "/workspaces/invitations", Some(&token), "{")
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
     assert!(r.body["detail"].is_array());
 
-    let r = raw(
-        &app,
-        "POST",
-        "/workspaces/invitations",
-        Some(&token),
-        r#"{"email":"new@example.com","role":"manager"}"#,
-    )
-    .await;
+    let r = app
+        .sf_raw(
+            "POST",
+            "/workspaces/invitations",
+            Some(&token),
+            r#"{"email":"new@example.com","role":"manager"}"#,
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.body["id"].is_string() && r.body["invite_ttl_hours"].is_i64());
     assert_eq!(r.body["role"], "manager");
@@ -87,7 +53,9 @@ async fn errors_have_the_spatialflow_shape_and_exact_status_codes(app: TestApp) 
         1
     );
 
-    let r = raw(&app, "GET", "/workspaces/members", Some(&token), "").await;
+    let r = app
+        .sf_raw("GET", "/workspaces/members", Some(&token), "")
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["total"], json!(1));
     assert_eq!(r.body["truncated"], json!(false));
@@ -96,27 +64,31 @@ async fn errors_have_the_spatialflow_shape_and_exact_status_codes(app: TestApp) 
 
     // The last owner stays: 400 (SpatialFlow declares no 409 here), nothing changes.
     let path = format!("/workspaces/members/{}", owner.id);
-    let r = raw(&app, "PATCH", &path, Some(&token), r#"{"role":"member"}"#).await;
-    assert_error(&r, 400, "LAST_OWNER");
-    let r = raw(&app, "PATCH", &path, Some(&token), r#"{"role":"admin"}"#).await;
+    let r = app
+        .sf_raw("PATCH", &path, Some(&token), r#"{"role":"member"}"#)
+        .await;
+    assert_sf_error(&r, 400, "LAST_OWNER");
+    let r = app
+        .sf_raw("PATCH", &path, Some(&token), r#"{"role":"admin"}"#)
+        .await;
     assert_eq!(
         r.status, 422,
         "`admin` is not a SpatialFlow word: {}",
         r.text
     );
-    let r = raw(&app, "DELETE", &path, Some(&token), "").await;
-    assert_error(&r, 400, "LAST_OWNER");
+    let r = app.sf_raw("DELETE", &path, Some(&token), "").await;
+    assert_sf_error(&r, 400, "LAST_OWNER");
     assert_eq!(app.rows("memberships", "role = 'owner'").await, 1);
 
     // Length caps are checked on input, so nothing longer can ever be returned.
-    let r = raw(
-        &app,
-        "PATCH",
-        "/workspaces/",
-        Some(&token),
-        &json!({"lane": null, "timezone": "x".repeat(51)}).to_string(),
-    )
-    .await;
+    let r = app
+        .sf_raw(
+            "PATCH",
+            "/workspaces/",
+            Some(&token),
+            &json!({"lane": null, "timezone": "x".repeat(51)}).to_string(),
+        )
+        .await;
     assert_eq!(r.status, 422);
     assert_eq!(r.body["detail"][0]["loc"], json!(["body", "timezone"]));
 
@@ -129,8 +101,8 @@ async fn errors_have_the_spatialflow_shape_and_exact_status_codes(app: TestApp) 
 async fn a_non_member_gets_404_for_another_workspaces_things_and_nothing_changes(app: TestApp) {
     let owner = app.signup("owner@example.com", "Owner").await;
     let outsider = app.signup("outsider@example.com", "Outsider").await;
-    let owner_token = sf_login(&app, &owner.email).await;
-    let outsider_token = sf_login(&app, &outsider.email).await;
+    let owner_token = app.sf_token(&owner.email).await;
+    let outsider_token = app.sf_token(&outsider.email).await;
     let r = app
         .post(
             &format!("{SF}/workspaces/invitations"),
@@ -174,8 +146,10 @@ async fn a_non_member_gets_404_for_another_workspaces_things_and_nothing_changes
     for (method, path, body) in attempts {
         let soon = (app.state.core.clock.now() + chrono::Duration::days(30)).to_rfc3339();
         let body = body.replace("WS", &ws_id).replace("SOON", &soon);
-        let r = raw(&app, method, &path, Some(&outsider_token), &body).await;
-        assert_error(&r, 404, "NOT_FOUND");
+        let r = app
+            .sf_raw(method, &path, Some(&outsider_token), &body)
+            .await;
+        assert_sf_error(&r, 404, "NOT_FOUND");
     }
     assert_eq!(app.rows("invitations", "status = 'pending'").await, 1);
     assert_eq!(app.rows("memberships", "role = 'owner'").await, 2);
@@ -190,38 +164,28 @@ async fn a_non_member_gets_404_for_another_workspaces_things_and_nothing_changes
 
 async fn rate_limits_answer_429_with_whole_seconds_in_retry_after(app: TestApp) {
     let owner = app.signup("owner@example.com", "Owner").await;
-    let token = sf_login(&app, &owner.email).await;
-    let r = raw(
-        &app,
-        "POST",
-        "/workspaces/revoke-all-sessions",
-        Some(&token),
-        "",
-    )
-    .await;
+    let token = app.sf_token(&owner.email).await;
+    let r = app
+        .sf_raw("POST", "/workspaces/revoke-all-sessions", Some(&token), "")
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body["sessions_revoked"].as_u64().expect("count") >= 1);
     assert_eq!(r.body["members_affected"], json!(1));
-    let r = raw(&app, "GET", "/workspaces/", Some(&token), "").await;
-    assert_error(&r, 401, "NOT_AUTHENTICATED");
+    let r = app.sf_raw("GET", "/workspaces/", Some(&token), "").await;
+    assert_sf_error(&r, 401, "NOT_AUTHENTICATED");
 
-    let token = sf_login(&app, &owner.email).await;
-    let r = raw(
-        &app,
-        "POST",
-        "/workspaces/revoke-all-sessions",
-        Some(&token),
-        "",
-    )
-    .await;
-    assert_error(&r, 429, "RATE_LIMITED");
+    let token = app.sf_token(&owner.email).await;
+    let r = app
+        .sf_raw("POST", "/workspaces/revoke-all-sessions", Some(&token), "")
+        .await;
+    assert_sf_error(&r, 429, "RATE_LIMITED");
     let wait: u64 = r
         .header("retry-after")
         .expect("Retry-After")
         .parse()
         .expect("whole seconds");
     assert!((1..=60).contains(&wait), "{wait}");
-    let r = raw(&app, "GET", "/workspaces/", Some(&token), "").await;
+    let r = app.sf_raw("GET", "/workspaces/", Some(&token), "").await;
     assert_eq!(r.status, 200, "the refused revoke ended nothing");
 
     // The batch resend's own budget: 10 calls an hour that resend something.
@@ -233,35 +197,35 @@ async fn rate_limits_answer_429_with_whole_seconds_in_retry_after(app: TestApp) 
         )
         .await;
     assert_eq!(r.status, 201);
-    let empty = raw(
-        &app,
-        "POST",
-        "/workspaces/invitations/resend-missing",
-        Some(&token),
-        r#"{"invitation_ids":[]}"#,
-    )
-    .await;
+    let empty = app
+        .sf_raw(
+            "POST",
+            "/workspaces/invitations/resend-missing",
+            Some(&token),
+            r#"{"invitation_ids":[]}"#,
+        )
+        .await;
     assert_eq!(empty.status, 200, "a call that resends nothing is free");
     for _ in 0..10 {
-        let r = raw(
-            &app,
+        let r = app
+            .sf_raw(
+                "POST",
+                "/workspaces/invitations/resend-missing",
+                Some(&token),
+                "{}",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let r = app
+        .sf_raw(
             "POST",
             "/workspaces/invitations/resend-missing",
             Some(&token),
             "{}",
         )
         .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-    }
-    let r = raw(
-        &app,
-        "POST",
-        "/workspaces/invitations/resend-missing",
-        Some(&token),
-        "{}",
-    )
-    .await;
-    assert_error(&r, 429, "RATE_LIMITED");
+    assert_sf_error(&r, 429, "RATE_LIMITED");
     assert!(r
         .header("retry-after")
         .expect("Retry-After")
@@ -276,7 +240,7 @@ async fn rate_limits_answer_429_with_whole_seconds_in_retry_after(app: TestApp) 
 
 async fn naive_datetimes_empty_bodies_and_explicit_nulls_are_accepted(app: TestApp) {
     let owner = app.signup("owner@example.com", "Owner").await;
-    let token = sf_login(&app, &owner.email).await;
+    let token = app.sf_token(&owner.email).await;
     let r = app
         .post(
             &format!("{SF}/workspaces/invitations"),
@@ -289,62 +253,62 @@ async fn naive_datetimes_empty_bodies_and_explicit_nulls_are_accepted(app: TestA
         .naive_utc()
         .format("%Y-%m-%dT%H:%M:%S%.6f")
         .to_string();
-    let r = raw(
-        &app,
-        "PATCH",
-        &format!("/workspaces/invitations/{id}"),
-        Some(&token),
-        &json!({ "expires_at": at }).to_string(),
-    )
-    .await;
+    let r = app
+        .sf_raw(
+            "PATCH",
+            &format!("/workspaces/invitations/{id}"),
+            Some(&token),
+            &json!({ "expires_at": at }).to_string(),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let returned = r.body["expires_at"].as_str().expect("expires_at");
     assert!(returned.ends_with('Z'), "{returned}");
     assert!(returned.starts_with(&at[..19]), "{returned} vs {at}");
 
     // Bodiless POSTs with a JSON content type.
-    let r = raw(
-        &app,
-        "POST",
-        &format!("/workspaces/invitations/{id}/resend"),
-        Some(&token),
-        "",
-    )
-    .await;
+    let r = app
+        .sf_raw(
+            "POST",
+            &format!("/workspaces/invitations/{id}/resend"),
+            Some(&token),
+            "",
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert!(r.body["invite_link"].is_string());
-    let r = raw(&app, "POST", "/auth/refresh", None, "").await;
-    assert_error(&r, 401, "NOT_AUTHENTICATED");
-    let r = raw(
-        &app,
-        "POST",
-        "/workspaces/invitations/resend-missing",
-        Some(&token),
-        r#"{"invitation_ids":null,"before":null}"#,
-    )
-    .await;
+    let r = app.sf_raw("POST", "/auth/refresh", None, "").await;
+    assert_sf_error(&r, 401, "NOT_AUTHENTICATED");
+    let r = app
+        .sf_raw(
+            "POST",
+            "/workspaces/invitations/resend-missing",
+            Some(&token),
+            r#"{"invitation_ids":null,"before":null}"#,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["resent_count"], json!(1));
     assert_eq!(r.body["results"][0]["status"], "resent");
 
     // Explicit nulls clear; a `null` name leaves the name.
-    let r = raw(
-        &app,
-        "PATCH",
-        "/workspaces/",
-        Some(&token),
-        r#"{"name":null,"timezone":"UTC","map_home":{"lat":1}}"#,
-    )
-    .await;
+    let r = app
+        .sf_raw(
+            "PATCH",
+            "/workspaces/",
+            Some(&token),
+            r#"{"name":null,"timezone":"UTC","map_home":{"lat":1}}"#,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    let r = raw(
-        &app,
-        "PATCH",
-        "/workspaces/",
-        Some(&token),
-        r#"{"timezone":null}"#,
-    )
-    .await;
+    let r = app
+        .sf_raw(
+            "PATCH",
+            "/workspaces/",
+            Some(&token),
+            r#"{"timezone":null}"#,
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["timezone"], Value::Null);
     assert_eq!(r.body["map_home"], json!({"lat": 1}));

@@ -8,31 +8,6 @@ use crate::{
     on_both_databases,
 };
 
-/// Sends what the generated Pupil client sends: `Content-Type: application/json` on every
-/// request, the key in `api-key`.
-async fn pupil(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    key: Option<&str>,
-    body: Option<Value>,
-) -> Resp {
-    let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut req = app
-        .client
-        .request(method, app.url(&format!("/pupil/v2{path}")))
-        .header("content-type", "application/json")
-        .header("user-agent", "OpenAPI-Generator/1.0.0/python");
-    if let Some(key) = key {
-        req = req.header("api-key", key);
-    }
-    req = match body {
-        Some(body) => req.body(body.to_string()),
-        None => req.header("content-length", "0"),
-    };
-    app.send(req).await
-}
-
 /// Asserts a success envelope with status 200 and returns its `result`.
 fn success(r: &Resp) -> &Value {
     assert_eq!(r.status, 200, "body: {}", r.text);
@@ -94,41 +69,44 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
     let before = app.census().await;
 
     failure(
-        &pupil(&app, "GET", "/workspaces/", None, None).await,
+        &app.pupil("GET", "/workspaces/", None, None).await,
         401,
         "unauthenticated",
     );
     failure(
-        &pupil(&app, "GET", "/workspaces/", Some("rk_nope"), None).await,
+        &app.pupil("GET", "/workspaces/", Some("rk_nope"), None)
+            .await,
         401,
         "unauthenticated",
     );
     failure(
-        &pupil(&app, "GET", "/workspaces/", Some(&owner.access), None).await,
+        &app.pupil("GET", "/workspaces/", Some(&owner.access), None)
+            .await,
         401,
         "unauthenticated",
     );
-    let r = pupil(
-        &app,
-        "PATCH",
-        &format!("/workspaces/{ws}"),
-        Some(&viewer_key),
-        Some(json!({"name": "x"})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "PATCH",
+            &format!("/workspaces/{ws}"),
+            Some(&viewer_key),
+            Some(json!({"name": "x"})),
+        )
+        .await;
     failure(&r, 403, "insufficient_role");
     failure(
-        &pupil(&app, "GET", "/nowhere", Some(&key), None).await,
+        &app.pupil("GET", "/nowhere", Some(&key), None).await,
         404,
         "route_not_found",
     );
     failure(
-        &pupil(&app, "GET", "/workspaces", Some(&key), None).await,
+        &app.pupil("GET", "/workspaces", Some(&key), None).await,
         404,
         "route_not_found",
     );
     failure(
-        &pupil(&app, "PUT", "/workspaces/", Some(&key), Some(json!({}))).await,
+        &app.pupil("PUT", "/workspaces/", Some(&key), Some(json!({})))
+            .await,
         405,
         "method_not_allowed",
     );
@@ -140,55 +118,55 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
         .body("{\"name\": ");
     failure(&app.send(malformed).await, 400, "malformed_json");
     failure(
-        &pupil(&app, "POST", "/workspaces/", Some(&key), None).await,
+        &app.pupil("POST", "/workspaces/", Some(&key), None).await,
         400,
         "body_required",
     );
-    let r = pupil(
-        &app,
-        "POST",
-        "/workspaces/",
-        Some(&key),
-        Some(json!({"name": 42})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            "/workspaces/",
+            Some(&key),
+            Some(json!({"name": 42})),
+        )
+        .await;
     failure(&r, 409, "invalid_input");
     assert_eq!(r.body["result"]["fields"][0]["field"], "name");
-    let r = pupil(
-        &app,
-        "POST",
-        "/workspaces/",
-        Some(&key),
-        Some(json!({"name": "  "})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            "/workspaces/",
+            Some(&key),
+            Some(json!({"name": "  "})),
+        )
+        .await;
     failure(&r, 409, "invalid_input");
-    let r = pupil(
-        &app,
-        "POST",
-        "/workspaces/",
-        Some(&key),
-        Some(json!({"name": "x", "extra": 1})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            "/workspaces/",
+            Some(&key),
+            Some(json!({"name": "x", "extra": 1})),
+        )
+        .await;
     failure(&r, 409, "invalid_input");
-    let r = pupil(
-        &app,
-        "POST",
-        &format!("/workspaces/{ws}/members"),
-        Some(&key),
-        Some(json!({"role": "OWNER", "user_id": viewer.id})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            &format!("/workspaces/{ws}/members"),
+            Some(&key),
+            Some(json!({"role": "OWNER", "user_id": viewer.id})),
+        )
+        .await;
     failure(&r, 409, "invalid_input");
-    let r = pupil(
-        &app,
-        "PATCH",
-        &format!("/workspaces/{ws}/members/{}", owner.id),
-        Some(&key),
-        Some(json!({"role": "ADMIN"})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "PATCH",
+            &format!("/workspaces/{ws}/members/{}", owner.id),
+            Some(&key),
+            Some(json!({"role": "ADMIN"})),
+        )
+        .await;
     failure(&r, 409, "last_owner");
     let form = app
         .client
@@ -205,7 +183,7 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
         .body(format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024)));
     failure(&app.send(huge).await, 413, "payload_too_large");
     // The connection pool still works after the refusals above.
-    success(&pupil(&app, "GET", "/workspaces/", Some(&key), None).await);
+    success(&app.pupil("GET", "/workspaces/", Some(&key), None).await);
 
     assert_eq!(app.census().await, before, "refused calls changed nothing");
     assert_eq!(
@@ -216,7 +194,7 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
 
 async fn create_and_update_answer_200_with_the_body_and_store_the_change(app: TestApp) {
     let (owner, key) = user(&app, "owner@example.com", "Owner").await;
-    let r = pupil(&app, "POST", "/workspaces/", Some(&key), Some(json!({"name": "Eye Lab", "picture_url": "https://x.test/p.png", "world_video_mode": "NOUPLOAD"}))).await;
+    let r = app.pupil("POST", "/workspaces/", Some(&key), Some(json!({"name": "Eye Lab", "picture_url": "https://x.test/p.png", "world_video_mode": "NOUPLOAD"}))).await;
     let ws = success(&r).clone();
     assert_eq!(ws["name"], "Eye Lab");
     assert_eq!(ws["world_video_mode"], "NOUPLOAD");
@@ -234,14 +212,14 @@ async fn create_and_update_answer_200_with_the_body_and_store_the_change(app: Te
         1
     );
 
-    let r = pupil(
-        &app,
-        "PATCH",
-        &format!("/workspaces/{id}"),
-        Some(&key),
-        Some(json!({"name": "Renamed", "raw_file_downloads": true})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "PATCH",
+            &format!("/workspaces/{id}"),
+            Some(&key),
+            Some(json!({"name": "Renamed", "raw_file_downloads": true})),
+        )
+        .await;
     let ws = success(&r);
     assert_eq!(ws["name"], "Renamed");
     assert_eq!(ws["raw_file_downloads"], true);
@@ -251,14 +229,9 @@ async fn create_and_update_answer_200_with_the_body_and_store_the_change(app: Te
         1
     );
 
-    let r = pupil(
-        &app,
-        "DELETE",
-        &format!("/workspaces/{id}"),
-        Some(&key),
-        None,
-    )
-    .await;
+    let r = app
+        .pupil("DELETE", &format!("/workspaces/{id}"), Some(&key), None)
+        .await;
     assert!(success(&r).is_null());
     assert_eq!(app.rows("workspaces", "name = 'Renamed'").await, 0);
 }
@@ -283,56 +256,52 @@ async fn requests_as_the_generated_client_writes_them_are_understood(app: TestAp
         .header("content-type", "application/json");
     assert_eq!(success(&app.send(req).await)["id"], personal.as_str());
     // Percent-encoded segments are decoded; `%2F` stays inside its segment.
-    let r = pupil(&app, "GET", "/workspaces/%64efault", Some(&key), None).await;
+    let r = app
+        .pupil("GET", "/workspaces/%64efault", Some(&key), None)
+        .await;
     assert_eq!(success(&r)["id"], personal.as_str());
     failure(
-        &pupil(
-            &app,
-            "GET",
-            "/workspaces/default%2Fmembers",
-            Some(&key),
-            None,
-        )
-        .await,
+        &app.pupil("GET", "/workspaces/default%2Fmembers", Some(&key), None)
+            .await,
         404,
         "not_found",
     );
     // Datetimes without an offset, and read-only keys the client may send, are accepted.
-    let r = pupil(&app, "POST", "/workspaces/", Some(&key), Some(json!({"name": "Naive", "id": "client-side", "created_at": "2024-01-02T03:04:05", "deleted_at": "2024-01-02T03:04:05.5"}))).await;
+    let r = app.pupil("POST", "/workspaces/", Some(&key), Some(json!({"name": "Naive", "id": "client-side", "created_at": "2024-01-02T03:04:05", "deleted_at": "2024-01-02T03:04:05.5"}))).await;
     let id = success(&r)["id"].as_str().expect("id").to_owned();
     assert_ne!(id, "client-side");
-    let r = pupil(
-        &app,
-        "POST",
-        "/workspaces/",
-        Some(&key),
-        Some(json!({"name": "Bad", "created_at": "Mon, 01 Jan 2024"})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            "/workspaces/",
+            Some(&key),
+            Some(json!({"name": "Bad", "created_at": "Mon, 01 Jan 2024"})),
+        )
+        .await;
     failure(&r, 409, "invalid_input");
     app.add(&owner.access, &id, &other, "viewer").await;
-    let r = pupil(
-        &app,
-        "PATCH",
-        &format!("/workspaces/{id}/members/{}", other.id),
-        Some(&key),
-        Some(json!({"role": "EDITOR", "updated_at": "2024-01-02T03:04:05"})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "PATCH",
+            &format!("/workspaces/{id}/members/{}", other.id),
+            Some(&key),
+            Some(json!({"role": "EDITOR", "updated_at": "2024-01-02T03:04:05"})),
+        )
+        .await;
     assert_eq!(success(&r)["role"], "EDITOR");
     assert_eq!(
         app.role_in_db(&id, &other.id).await.as_deref(),
         Some("editor")
     );
     // JSON content type on a bodiless DELETE: the invitee leaves.
-    let r = pupil(
-        &app,
-        "DELETE",
-        &format!("/workspaces/{id}/members/{}", other.id),
-        Some(&other_key),
-        None,
-    )
-    .await;
+    let r = app
+        .pupil(
+            "DELETE",
+            &format!("/workspaces/{id}/members/{}", other.id),
+            Some(&other_key),
+            None,
+        )
+        .await;
     assert_eq!(success(&r), &json!([]));
     assert_eq!(app.role_in_db(&id, &other.id).await, None);
 }
@@ -347,14 +316,14 @@ async fn an_owner_row_has_no_role_and_a_field_worker_reads_as_editor(app: TestAp
         .to_owned();
     app.add(&owner.access, &ws, &fw, "field_worker").await;
     app.add(&owner.access, &ws, &co, "owner").await;
-    let r = pupil(
-        &app,
-        "GET",
-        &format!("/workspaces/{ws}/members"),
-        Some(&key),
-        None,
-    )
-    .await;
+    let r = app
+        .pupil(
+            "GET",
+            &format!("/workspaces/{ws}/members"),
+            Some(&key),
+            None,
+        )
+        .await;
     let rows = success(&r).as_array().expect("array").clone();
     assert_eq!(rows.len(), 3);
     for row in &rows {
@@ -368,27 +337,27 @@ async fn an_owner_row_has_no_role_and_a_field_worker_reads_as_editor(app: TestAp
         }
     }
     // Writing back EDITOR keeps the field worker a field worker.
-    let r = pupil(
-        &app,
-        "PATCH",
-        &format!("/workspaces/{ws}/members/{}", fw.id),
-        Some(&key),
-        Some(json!({"role": "EDITOR"})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "PATCH",
+            &format!("/workspaces/{ws}/members/{}", fw.id),
+            Some(&key),
+            Some(json!({"role": "EDITOR"})),
+        )
+        .await;
     assert_eq!(success(&r)["role"], "EDITOR");
     assert_eq!(
         app.role_in_db(&ws, &fw.id).await.as_deref(),
         Some("field_worker")
     );
-    let r = pupil(
-        &app,
-        "GET",
-        &format!("/workspaces/{ws}/members/{}", co.id),
-        Some(&key),
-        None,
-    )
-    .await;
+    let r = app
+        .pupil(
+            "GET",
+            &format!("/workspaces/{ws}/members/{}", co.id),
+            Some(&key),
+            None,
+        )
+        .await;
     assert_eq!(success(&r)["is_owner"], true);
 }
 
@@ -401,14 +370,14 @@ async fn a_non_member_gets_404_in_the_envelope_for_every_workspace_operation(app
         .expect("id")
         .to_owned();
     app.add(&owner.access, &ws, &member, "editor").await;
-    let r = pupil(
-        &app,
-        "POST",
-        &format!("/workspaces/{ws}/invites"),
-        Some(&key),
-        Some(json!({"email": "new@example.com", "role": "VIEWER"})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            &format!("/workspaces/{ws}/invites"),
+            Some(&key),
+            Some(json!({"email": "new@example.com", "role": "VIEWER"})),
+        )
+        .await;
     let token = success(&r)["token"].as_str().expect("token").to_owned();
     let before = app.census().await;
     let m = &member.id;
@@ -450,7 +419,7 @@ async fn a_non_member_gets_404_in_the_envelope_for_every_workspace_operation(app
         ("DELETE", format!("/auth/profile/invites/{token}"), None),
     ];
     for (method, path, body) in operations {
-        let r = pupil(&app, method, &path, Some(&stranger_key), body).await;
+        let r = app.pupil(method, &path, Some(&stranger_key), body).await;
         assert_eq!(r.status, 404, "{method} {path}: {}", r.text);
         failure(&r, 404, "not_found");
     }
@@ -466,52 +435,54 @@ async fn an_invitation_is_accepted_by_its_public_id_only_by_the_invited_email(ap
         .as_str()
         .expect("id")
         .to_owned();
-    let r = pupil(
-        &app,
-        "POST",
-        &format!("/workspaces/{ws}/invites"),
-        Some(&key),
-        Some(json!({"email": "bob@example.com", "role": "ADMIN"})),
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            &format!("/workspaces/{ws}/invites"),
+            Some(&key),
+            Some(json!({"email": "bob@example.com", "role": "ADMIN"})),
+        )
+        .await;
     let inv = success(&r).clone();
     let token = inv["token"].as_str().expect("token").to_owned();
     assert_eq!(inv["id"], token.as_str(), "the path token is the public id");
     assert_eq!(inv["role"], "ADMIN");
     // The secret of the email link is not accepted where the public id belongs.
-    let r = pupil(&app, "GET", "/auth/profile/invites", Some(&bob_key), None).await;
+    let r = app
+        .pupil("GET", "/auth/profile/invites", Some(&bob_key), None)
+        .await;
     assert_eq!(success(&r).as_array().map(Vec::len), Some(1));
-    let r = pupil(
-        &app,
-        "POST",
-        &format!("/auth/profile/invites/{token}/accept"),
-        Some(&eve_key),
-        None,
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            &format!("/auth/profile/invites/{token}/accept"),
+            Some(&eve_key),
+            None,
+        )
+        .await;
     failure(&r, 404, "not_found");
     assert_eq!(app.role_in_db(&ws, &eve.id).await, None);
-    let r = pupil(
-        &app,
-        "POST",
-        &format!("/auth/profile/invites/{token}/accept"),
-        Some(&bob_key),
-        None,
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            &format!("/auth/profile/invites/{token}/accept"),
+            Some(&bob_key),
+            None,
+        )
+        .await;
     let joined = success(&r);
     assert_eq!(joined["role"], "ADMIN");
     assert_eq!(joined["user_id"], bob.id.as_str());
     assert_eq!(app.role_in_db(&ws, &bob.id).await.as_deref(), Some("admin"));
     assert_eq!(app.rows("invitations", "status = 'accepted'").await, 1);
-    let r = pupil(
-        &app,
-        "POST",
-        &format!("/auth/profile/invites/{token}/accept"),
-        Some(&bob_key),
-        None,
-    )
-    .await;
+    let r = app
+        .pupil(
+            "POST",
+            &format!("/auth/profile/invites/{token}/accept"),
+            Some(&bob_key),
+            None,
+        )
+        .await;
     failure(&r, 409, "invitation_accepted");
 }
 

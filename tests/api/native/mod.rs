@@ -1,0 +1,15 @@
+//! The native API (`/v1`), one file per resource.
+
+mod account_deletion;
+mod accounts;
+mod api_key_changes;
+mod api_keys;
+mod audit;
+mod bad_input;
+mod invitations;
+mod members;
+mod operations;
+mod sessions;
+mod tokens;
+mod usage;
+mod workspaces;
