@@ -74,6 +74,8 @@ pub struct AuditEvent {
     pub id: Uuid,
     pub workspace_id: Option<Uuid>,
     pub actor_id: Option<Uuid>,
+    /// The actor's email, while their account exists.
+    pub actor_email: Option<String>,
     pub action: String,
     pub target_type: String,
     pub target_id: Option<String>,

@@ -152,18 +152,19 @@ impl Core {
     }
 
     /// The caller behind a session this service has just started (sign-in, refresh, sign-up),
-    /// with their current workspace: one read, and no token to verify again.
+    /// with their current workspace: one read, and no token to verify again. (Not the session's
+    /// liveness: a session ended meanwhile, say by a concurrent reuse of its refresh token,
+    /// refuses its tokens on their first use.)
     pub(super) async fn caller_of_session(
         &self,
         session_id: Uuid,
         user_id: Uuid,
         bound: Option<Uuid>,
     ) -> Result<Caller> {
-        let now = self.clock.now();
-        let found = self
+        let standing = self
             .store
             .read()
-            .session_access(session_id, user_id, &WorkspaceSelector::Current, true, now)
+            .user_standing(user_id, bound)
             .await?
             .ok_or(Error::Unauthenticated)?;
         Ok(Caller {
@@ -174,8 +175,8 @@ impl Core {
                     workspace_id: bound,
                 },
             },
-            user: found.standing.user.ok_or(Error::Unauthenticated)?,
-            membership: found.standing.membership,
+            user: standing.user.ok_or(Error::Unauthenticated)?,
+            membership: standing.membership,
         })
     }
 

@@ -135,6 +135,24 @@ pub struct Limits {
     pub logins_per_minute: u32,
 }
 
+/// How an invitee names the invitation they answer.
+#[derive(Debug, Clone, Copy)]
+pub enum InvitationRef<'a> {
+    /// By its secret token (the link in the email).
+    Token(&'a str),
+    /// By its public id, signed in with the invited email.
+    Id(Uuid),
+}
+
+/// Where an invitation's expiry moves to.
+#[derive(Debug, Clone, Copy)]
+pub enum NewExpiry {
+    /// This many days from now (the default lifetime when `None`).
+    InDays(Option<u32>),
+    /// This time.
+    At(DateTime<Utc>),
+}
+
 /// How an invitee answers.
 pub enum Acceptance {
     /// Signed in: the account's email must be the invited one.
@@ -349,42 +367,34 @@ impl Core {
         Ok(found)
     }
 
-    /// Moves a pending invitation's expiry to `days` from now.
+    /// Moves a pending invitation's expiry: to some days from now, or to a time in the future
+    /// at most `MAX_LIFETIME_DAYS` away. The token stays the same and no mail is sent.
     pub async fn extend_invitation(
         &self,
         access: &Access,
         id: Uuid,
-        days: Option<u32>,
-        meta: &RequestMeta,
-    ) -> Result<Invitation> {
-        let expires_at = self.clock.now() + lifetime(days)?;
-        self.move_expiry(access, id, expires_at, meta).await
-    }
-
-    /// Moves a pending invitation's expiry to `expires_at`: in the future, at most
-    /// `MAX_LIFETIME_DAYS` from now. The token stays the same and no mail is sent.
-    pub async fn extend_invitation_until(
-        &self,
-        access: &Access,
-        id: Uuid,
-        expires_at: DateTime<Utc>,
+        expiry: NewExpiry,
         meta: &RequestMeta,
     ) -> Result<Invitation> {
         let now = self.clock.now();
-        if expires_at <= now {
-            return Err(Error::invalid(
-                "expires_at",
-                "in_past",
-                "the new expiry must be in the future",
-            ));
-        }
-        if expires_at > now + Duration::days(i64::from(MAX_LIFETIME_DAYS)) {
-            return Err(Error::invalid(
-                "expires_at",
-                "out_of_range",
-                format!("an invitation lives at most {MAX_LIFETIME_DAYS} days from now"),
-            ));
-        }
+        let expires_at = match expiry {
+            NewExpiry::InDays(days) => now + lifetime(days)?,
+            NewExpiry::At(at) if at <= now => {
+                return Err(Error::invalid(
+                    "expires_at",
+                    "in_past",
+                    "the new expiry must be in the future",
+                ))
+            }
+            NewExpiry::At(at) if at > now + Duration::days(i64::from(MAX_LIFETIME_DAYS)) => {
+                return Err(Error::invalid(
+                    "expires_at",
+                    "out_of_range",
+                    format!("an invitation lives at most {MAX_LIFETIME_DAYS} days from now"),
+                ))
+            }
+            NewExpiry::At(at) => at,
+        };
         self.move_expiry(access, id, expires_at, meta).await
     }
 
@@ -658,17 +668,29 @@ impl Core {
             .ok_or(Error::NotFound)
     }
 
-    /// Accepts an invitation. The role, the workspace and the inviter's authority are checked
-    /// again, and the token is spent, in one transaction.
+    /// Accepts an invitation, named by its token or (signed in with the invited email, which
+    /// stands in for the token) by its public id. The role, the workspace and the inviter's
+    /// authority are checked again, and the invitation is spent, in one transaction.
     pub async fn accept(
         &self,
-        token: &str,
+        invitation: InvitationRef<'_>,
         how: Acceptance,
         meta: &RequestMeta,
     ) -> Result<Accepted> {
-        let preview = self.preview(token).await?;
+        let (preview, hash) = match invitation {
+            InvitationRef::Token(token) => (self.preview(token).await?, Some(secret::hash(token))),
+            InvitationRef::Id(id) => {
+                let Acceptance::SignedIn(principal) = &how else {
+                    return Err(Error::Unauthenticated);
+                };
+                (self.my_invitation(principal, id).await?, None)
+            }
+        };
+        let key = match &hash {
+            Some(hash) => InvitationKey::Token(hash),
+            None => InvitationKey::Id(preview.invitation.id),
+        };
         check_open(&preview.invitation, self.clock.now())?;
-        let hash = secret::hash(token);
         let user_id = match how {
             Acceptance::SignedIn(principal) => principal.user_id,
             Acceptance::Password(password) => {
@@ -677,7 +699,7 @@ impl Core {
             }
             Acceptance::NewAccount { name, password } => {
                 return self
-                    .accept_with_new_account(&preview, &hash, name, Some(password), meta)
+                    .accept_with_new_account(&preview, key, name, Some(password), meta)
                     .await
             }
             Acceptance::Passwordless { name } => {
@@ -685,7 +707,7 @@ impl Core {
                 match self.store.read().credentials(email.key()).await? {
                     None => {
                         return self
-                            .accept_with_new_account(&preview, &hash, name, None, meta)
+                            .accept_with_new_account(&preview, key, name, None, meta)
                             .await
                     }
                     Some(Credentials {
@@ -703,8 +725,7 @@ impl Core {
             }
         };
         let actor = self.actor(Some(user_id), meta);
-        self.accept_as(InvitationKey::Token(&hash), user_id, &actor)
-            .await
+        self.accept_as(key, user_id, &actor).await
     }
 
     /// Accepts for an existing user, in one transaction.
@@ -730,7 +751,7 @@ impl Core {
     async fn accept_with_new_account(
         &self,
         preview: &Preview,
-        hash: &[u8],
+        key: InvitationKey<'_>,
         name: String,
         password: Option<SecretString>,
         meta: &RequestMeta,
@@ -762,7 +783,7 @@ impl Core {
             }) => return Err(account_exists()),
             other => other?,
         };
-        let inv = accept_in(&mut tx, InvitationKey::Token(hash), account.user_id, &actor).await?;
+        let inv = accept_in(&mut tx, key, account.user_id, &actor).await?;
         tx.commit().await?;
         let signed_in = self.start_session(account.user_id, None, meta).await?;
         Ok(Accepted {
@@ -773,14 +794,33 @@ impl Core {
         })
     }
 
-    /// The invitee declines (the token proves they are the invitee).
-    pub async fn decline(&self, token: &str, meta: &RequestMeta) -> Result<()> {
-        let preview = self.preview(token).await?;
-        check_open(&preview.invitation, self.clock.now())?;
-        let hash = secret::hash(token);
-        let actor = self.actor(None, meta);
-        self.decline_as(InvitationKey::Token(&hash), None, &actor)
-            .await
+    /// The invitee declines: named by the token (which proves they are the invitee), or by its
+    /// public id, signed in with the invited email.
+    pub async fn decline(
+        &self,
+        invitation: InvitationRef<'_>,
+        by: Option<&Principal>,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        match invitation {
+            InvitationRef::Token(token) => {
+                let preview = self.preview(token).await?;
+                check_open(&preview.invitation, self.clock.now())?;
+                let hash = secret::hash(token);
+                let actor = self.actor(None, meta);
+                self.decline_as(InvitationKey::Token(&hash), None, &actor)
+                    .await
+            }
+            InvitationRef::Id(id) => {
+                let principal = by.ok_or(Error::Unauthenticated)?;
+                let preview = self.my_invitation(principal, id).await?;
+                check_open(&preview.invitation, self.clock.now())?;
+                let actor = self.actor(Some(principal.user_id), meta);
+                let email_key = preview.invitation.email.to_lowercase();
+                self.decline_as(InvitationKey::Id(id), Some(&email_key), &actor)
+                    .await
+            }
+        }
     }
 
     /// Declines the pending invitation a key names (addressed to `email_key`, when given).
@@ -819,37 +859,6 @@ impl Core {
             return Err(Error::NotFound);
         }
         Ok(found)
-    }
-
-    /// Accepts an invitation addressed to the signed-in caller, named by its public id: being
-    /// signed in with the invited email stands in for the token. The same checks as accepting
-    /// with the token run in one transaction.
-    pub async fn accept_mine(
-        &self,
-        principal: &Principal,
-        id: Uuid,
-        meta: &RequestMeta,
-    ) -> Result<Accepted> {
-        let preview = self.my_invitation(principal, id).await?;
-        check_open(&preview.invitation, self.clock.now())?;
-        let actor = self.actor(Some(principal.user_id), meta);
-        self.accept_as(InvitationKey::Id(id), principal.user_id, &actor)
-            .await
-    }
-
-    /// Declines an invitation addressed to the signed-in caller, named by its public id.
-    pub async fn decline_mine(
-        &self,
-        principal: &Principal,
-        id: Uuid,
-        meta: &RequestMeta,
-    ) -> Result<()> {
-        let preview = self.my_invitation(principal, id).await?;
-        check_open(&preview.invitation, self.clock.now())?;
-        let actor = self.actor(Some(principal.user_id), meta);
-        let email_key = preview.invitation.email.to_lowercase();
-        self.decline_as(InvitationKey::Id(id), Some(&email_key), &actor)
-            .await
     }
 }
 

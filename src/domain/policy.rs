@@ -163,6 +163,8 @@ pub struct Policy {
     pub resend: ResendPolicy,
     pub batch_resend: BatchResendPolicy,
     pub role_words: RoleWords,
+    /// The most members a listing without paging answers with (oldest first).
+    pub member_list: u32,
 }
 
 /// The native API: the permanent rules only.
@@ -185,13 +187,15 @@ pub const NATIVE: Policy = Policy {
     role_words: RoleWords {
         editor_keeps_field_worker: false,
     },
+    member_list: super::paging::MAX_LIMIT,
 };
 
 /// The SpatialFlow contract (docs/API-DESIGN.md): sign-in 60 a minute per client IP and 15 a
 /// minute per email (on top of the service-wide per-email limit); refresh 100 a minute per IP
 /// and 30 per token; sign-up 10 an hour per IP and 3 per email; one revoke-all a minute per
 /// workspace; no resending an expired invitation (invite again); batch resends of at most 200
-/// rows, 10 calls an hour per user. Sessions are bound to the primary workspace.
+/// rows, 10 calls an hour per user. Sessions are bound to the primary workspace. The member
+/// listing answers at most 500 members (`truncated` says when more exist).
 pub const SPATIALFLOW: Policy = Policy {
     login: AttemptLimits {
         per_ip: Some(Quota::per_minute(60)),
@@ -220,13 +224,16 @@ pub const SPATIALFLOW: Policy = Policy {
     role_words: RoleWords {
         editor_keeps_field_worker: false,
     },
+    member_list: 500,
 };
 
-/// The Pupil Cloud v2 contract: `EDITOR` names both editor and field worker.
+/// The Pupil Cloud v2 contract: `EDITOR` names both editor and field worker; the member
+/// listing (an array, with no paging in the contract) answers the 500 oldest members.
 pub const PUPIL: Policy = Policy {
     role_words: RoleWords {
         editor_keeps_field_worker: true,
     },
+    member_list: 500,
     ..NATIVE
 };
 

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use crate::{
     app::AppState,
     domain::{
-        invitation::{check_open, Acceptance, Preview},
+        invitation::{check_open, Acceptance, InvitationRef, Preview},
         session::RequestMeta,
         Error,
     },
@@ -147,13 +147,17 @@ pub async fn answer(
         Err(e) => return failure(e),
     };
     let result = match form.action.as_str() {
-        "decline" => state.core.decline(&p.token, &meta).await.map(|()| {
-            message(
-                StatusCode::OK,
-                "Invitation declined",
-                "You declined the invitation.",
-            )
-        }),
+        "decline" => state
+            .core
+            .decline(InvitationRef::Token(&p.token), None, &meta)
+            .await
+            .map(|()| {
+                message(
+                    StatusCode::OK,
+                    "Invitation declined",
+                    "You declined the invitation.",
+                )
+            }),
         "accept" => {
             let password = SecretString::from(form.password.unwrap_or_default());
             let how = if preview.account_exists {
@@ -166,7 +170,7 @@ pub async fn answer(
             };
             state
                 .core
-                .accept(&p.token, how, &meta)
+                .accept(InvitationRef::Token(&p.token), how, &meta)
                 .await
                 .map(|accepted| {
                     message(

@@ -125,7 +125,28 @@ fn joins<'a>(
     (columns, from, arg)
 }
 
+#[derive(sqlx::FromRow)]
+struct NoCredential {}
+
 impl Db<'_> {
+    /// A user's account with their current workspace (`bound`, else their primary one) and
+    /// their role there: what a session just started stands for. `None` for no such user.
+    pub async fn user_standing(
+        &mut self,
+        user_id: Uuid,
+        bound: Option<Uuid>,
+    ) -> StoreResult<Option<Standing>> {
+        let sql = format!(
+            "SELECT m.role AS member_role, {WORKSPACE_COLUMNS}, {PREFIXED_USER_COLUMNS} \
+             FROM users u LEFT JOIN workspaces w ON w.id = COALESCE($2, u.primary_workspace_id) \
+             LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = u.id \
+             WHERE u.id = $1"
+        );
+        let found: Option<Found<NoCredential>> =
+            self.optional(&sql, &[user_id.into(), bound.into()]).await?;
+        Ok(found.map(|f| f.standing))
+    }
+
     /// A session's access read: the session is the user's, has not ended or expired; with the
     /// workspace the selector names and the caller's role there.
     pub async fn session_access(

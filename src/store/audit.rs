@@ -13,14 +13,16 @@ use crate::domain::{
     paging::PageRequest,
 };
 
-const AUDIT_COLUMNS: &str = "id, workspace_id, actor_id, action, target_type, target_id, \
-     before, after, ip, user_agent, created_at";
+/// Event columns, read through the alias `a` with the actor's account as `u`.
+const AUDIT_COLUMNS: &str = "a.id, a.workspace_id, a.actor_id, u.email AS actor_email, a.action, \
+     a.target_type, a.target_id, a.before, a.after, a.ip, a.user_agent, a.created_at";
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
     id: Uuid,
     workspace_id: Option<Uuid>,
     actor_id: Option<Uuid>,
+    actor_email: Option<String>,
     action: String,
     target_type: String,
     target_id: Option<String>,
@@ -38,6 +40,7 @@ impl From<AuditRow> for AuditEvent {
             id: r.id,
             workspace_id: r.workspace_id,
             actor_id: r.actor_id,
+            actor_email: r.actor_email,
             action: r.action,
             target_type: r.target_type,
             target_id: r.target_id,
@@ -52,33 +55,33 @@ impl From<AuditRow> for AuditEvent {
 
 /// The conditions of a filtered audit query and their arguments (`$1` is the workspace).
 fn filter_conditions(workspace_id: Uuid, filter: &AuditFilter) -> (String, Vec<Arg<'_>>) {
-    let mut conditions = String::from("workspace_id = $1");
+    let mut conditions = String::from("a.workspace_id = $1");
     let mut args: Vec<Arg> = vec![workspace_id.into()];
     let mut add = |clause: &str, arg| {
         args.push(arg);
         conditions.push_str(&clause.replace("$?", &format!("${}", args.len())));
     };
     if let Some(v) = &filter.action {
-        add(" AND action = $?", v.into());
+        add(" AND a.action = $?", v.into());
     }
     if let Some(v) = filter.actor_id {
-        add(" AND actor_id = $?", v.into());
+        add(" AND a.actor_id = $?", v.into());
     }
     if let Some(v) = &filter.target_id {
-        add(" AND target_id = $?", v.into());
+        add(" AND a.target_id = $?", v.into());
     }
     if let Some(v) = filter.from {
-        add(" AND created_at >= $?", v.into());
+        add(" AND a.created_at >= $?", v.into());
     }
     if let Some(v) = filter.to {
-        add(" AND created_at < $?", v.into());
+        add(" AND a.created_at < $?", v.into());
     }
     if let Some(v) = &filter.target_type {
-        add(" AND target_type = $?", v.into());
+        add(" AND a.target_type = $?", v.into());
     }
     if let Some(v) = &filter.search {
         add(
-            " AND LOWER(action || ' ' || target_type || ' ' || COALESCE(target_id, '')) \
+            " AND LOWER(a.action || ' ' || a.target_type || ' ' || COALESCE(a.target_id, '')) \
              LIKE $? ESCAPE '\\'",
             v.into(),
         );
@@ -126,12 +129,16 @@ impl Db<'_> {
         let (mut conditions, mut args) = filter_conditions(workspace_id, filter);
         if let Some(c) = page.after {
             let n = args.len();
-            conditions.push_str(&format!(" AND (created_at, id) < (${}, ${})", n + 1, n + 2));
+            conditions.push_str(&format!(
+                " AND (a.created_at, a.id) < (${}, ${})",
+                n + 1,
+                n + 2
+            ));
             args.extend([c.at.into(), c.id.into()]);
         }
         let sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit_events WHERE {conditions} \
-             ORDER BY created_at DESC, id DESC LIMIT {} OFFSET {}",
+            "SELECT {AUDIT_COLUMNS} FROM audit_events a LEFT JOIN users u ON u.id = a.actor_id \
+             WHERE {conditions} ORDER BY a.created_at DESC, a.id DESC LIMIT {} OFFSET {}",
             page.limit + 1,
             page.offset
         );
@@ -148,7 +155,7 @@ impl Db<'_> {
         let (conditions, args) = filter_conditions(workspace_id, filter);
         let (n,): (i64,) = self
             .one(
-                &format!("SELECT COUNT(*) FROM audit_events WHERE {conditions}"),
+                &format!("SELECT COUNT(*) FROM audit_events a WHERE {conditions}"),
                 &args,
             )
             .await?;

@@ -11,7 +11,7 @@ use super::created;
 use crate::{
     app::AppState,
     domain::{
-        invitation::{Invitation, InviteRequest, Issued, Status},
+        invitation::{Invitation, InviteRequest, Issued, NewExpiry, Status},
         paging::PageRequest,
         policy::NATIVE,
         role::Role,
@@ -275,7 +275,12 @@ pub async fn extend(
 ) -> ApiResult<axum::Json<InvitationView>> {
     let inv = state
         .core
-        .extend_invitation(&access, p.id, body.expires_in_days, &meta)
+        .extend_invitation(
+            &access,
+            p.id,
+            NewExpiry::InDays(body.expires_in_days),
+            &meta,
+        )
         .await?;
     Ok(axum::Json(view(inv, state.core.clock.now())))
 }

@@ -18,7 +18,7 @@ use crate::{
     app::AppState,
     domain::{
         auth::Principal,
-        invitation::{Acceptance, Preview, Status},
+        invitation::{Acceptance, InvitationRef, Preview, Status},
         role::Role,
         session::RequestMeta,
         Error,
@@ -156,7 +156,10 @@ pub async fn accept(
             }
         }
     };
-    let accepted = state.core.accept(&p.token, how, &meta).await?;
+    let accepted = state
+        .core
+        .accept(InvitationRef::Token(&p.token), how, &meta)
+        .await?;
     let created = accepted.signed_in.is_some();
     let body = AcceptedView {
         workspace_id: accepted.workspace_id,
@@ -185,7 +188,10 @@ pub async fn decline(
     meta: RequestMeta,
     Path(p): Path<TokenPath>,
 ) -> ApiResult<StatusCode> {
-    state.core.decline(&p.token, &meta).await?;
+    state
+        .core
+        .decline(InvitationRef::Token(&p.token), None, &meta)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

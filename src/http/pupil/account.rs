@@ -18,6 +18,7 @@ use crate::{
     domain::{
         api_key::NewKey,
         auth::Principal,
+        invitation::{Acceptance, InvitationRef},
         paging::{PageRequest, MAX_LIMIT},
         session::RequestMeta,
         user::ProfilePatch,
@@ -145,7 +146,7 @@ pub async fn decline_invite(
 ) -> PupilResult {
     state
         .core
-        .decline_mine(&principal, path.id(0)?, &meta)
+        .decline(InvitationRef::Id(path.id(0)?), Some(&principal), &meta)
         .await?;
     Ok(ok(()))
 }
@@ -165,7 +166,11 @@ pub async fn accept_invite(
 ) -> PupilResult {
     let accepted = state
         .core
-        .accept_mine(&principal, path.id(0)?, &meta)
+        .accept(
+            InvitationRef::Id(path.id(0)?),
+            Acceptance::SignedIn(principal.clone()),
+            &meta,
+        )
         .await?;
     let joined = state
         .core

@@ -14,7 +14,7 @@ use crate::{
     app::AppState,
     domain::{
         member::{MemberFilter, MemberTarget},
-        paging::{PageRequest, MAX_LIMIT},
+        paging::PageRequest,
         policy::PUPIL,
         session::RequestMeta,
         workspace::Access,
@@ -41,30 +41,25 @@ pub struct WorkspaceMemberPatchRequest {
     updated_at: Option<LooseDateTime>,
 }
 
-/// Every member, oldest first.
-async fn all_members(state: &AppState, access: &Access) -> PupilResult<Vec<WorkspaceMember>> {
-    let filter = MemberFilter::default();
-    let mut all = Vec::new();
-    let mut page = PageRequest::first(MAX_LIMIT);
-    loop {
-        let found = state.core.members(access, &filter, &page).await?;
-        let ws = access.workspace.id;
-        all.extend(found.data.into_iter().map(|m| member(ws, m)));
-        match found.next_cursor {
-            Some(c) => page.after = Some(c),
-            None => return Ok(all),
-        }
-    }
+/// The members, oldest first: at most `PUPIL.member_list` (the contract's array has no paging).
+async fn listed_members(state: &AppState, access: &Access) -> PupilResult<Vec<WorkspaceMember>> {
+    let page = PageRequest::first(PUPIL.member_list);
+    let found = state
+        .core
+        .members(access, &MemberFilter::default(), &page)
+        .await?;
+    let ws = access.workspace.id;
+    Ok(found.data.into_iter().map(|m| member(ws, m)).collect())
 }
 
-/// Every member of the workspace (every role).
+/// The members of the workspace (every role), oldest first: at most 500.
 #[utoipa::path(get, path = "/workspaces/{workspace_id}/members", tag = "workspaces",
     security(("api_key" = []), ("api_key" = [], "workspace_id" = [])),
     params(("workspace_id" = String, Path, description = "A workspace id, or `default`")),
     responses((status = 200, body = Envelope<Vec<WorkspaceMember>>),
         (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
 pub async fn list(State(state): State<AppState>, WsAccess(access): WsAccess) -> PupilResult {
-    Ok(ok(all_members(&state, &access).await?))
+    Ok(ok(listed_members(&state, &access).await?))
 }
 
 /// Add an existing user by `user_id` (OWNER, ADMIN).
@@ -157,5 +152,5 @@ pub async fn remove(
     if user_id == access.user_id() {
         return Ok(ok(Vec::<WorkspaceMember>::new()));
     }
-    Ok(ok(all_members(&state, &access).await?))
+    Ok(ok(listed_members(&state, &access).await?))
 }

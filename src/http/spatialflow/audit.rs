@@ -1,8 +1,6 @@
 //! `/audit-logs/`: the current workspace's audit log as numbered pages, and its export (CSV or
 //! JSON, at most 10,000 rows, without `changes`). Owners and managers.
 
-use std::collections::HashMap;
-
 use axum::{
     extract::State,
     http::header,
@@ -120,27 +118,7 @@ impl AuditQuery {
     }
 }
 
-/// Actors' emails, read once per actor per request.
-async fn emails(state: &AppState, events: &[AuditEvent]) -> SfResult<HashMap<Uuid, String>> {
-    let mut out = HashMap::new();
-    for id in events.iter().filter_map(|e| e.actor_id) {
-        if out.contains_key(&id) {
-            continue;
-        }
-        match state.core.me(id).await {
-            Ok(u) => {
-                out.insert(id, u.email);
-            }
-            Err(Error::Unauthenticated) => {
-                out.insert(id, String::new());
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(out)
-}
-
-fn log_out(e: AuditEvent, emails: &HashMap<Uuid, String>, with_changes: bool) -> AuditLogOut {
+fn log_out(e: AuditEvent, with_changes: bool) -> AuditLogOut {
     let description = match &e.target_id {
         Some(id) => format!("{} on {} {}", e.action, e.target_type, id),
         None => format!("{} on {}", e.action, e.target_type),
@@ -149,10 +127,7 @@ fn log_out(e: AuditEvent, emails: &HashMap<Uuid, String>, with_changes: bool) ->
         .then(|| serde_json::json!({"before": e.before, "after": e.after}));
     AuditLogOut {
         id: e.id.to_string(),
-        user_email: e
-            .actor_id
-            .and_then(|id| emails.get(&id).cloned())
-            .unwrap_or_default(),
+        user_email: e.actor_email.unwrap_or_default(),
         action: e.action,
         resource_type: e.target_type,
         description,
@@ -204,17 +179,12 @@ pub async fn list_audit_logs(
         .core
         .audit_events(&access, &q.filter()?, &request)
         .await?;
-    let emails = emails(&state, &found.data).await?;
     Ok(axum::Json(AuditLogListResponse {
         has_more: found.next_cursor.is_some(),
         total: found.total,
         page,
         page_size,
-        logs: found
-            .data
-            .into_iter()
-            .map(|e| log_out(e, &emails, true))
-            .collect(),
+        logs: found.data.into_iter().map(|e| log_out(e, true)).collect(),
     }))
 }
 
@@ -262,11 +232,7 @@ pub async fn export_audit_logs(
         }
     };
     let events = collect(&state, &access, &q.filter()?).await?;
-    let emails = emails(&state, &events).await?;
-    let rows: Vec<AuditLogOut> = events
-        .into_iter()
-        .map(|e| log_out(e, &emails, false))
-        .collect();
+    let rows: Vec<AuditLogOut> = events.into_iter().map(|e| log_out(e, false)).collect();
     if csv {
         let mut w = csv::Writer::from_writer(Vec::new());
         let header = [

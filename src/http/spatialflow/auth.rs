@@ -15,7 +15,7 @@ use super::{
 use crate::{
     app::AppState,
     domain::{
-        invitation::Acceptance,
+        invitation::{Acceptance, InvitationRef},
         policy::SPATIALFLOW,
         session::{RequestMeta, SignedIn},
         user::Signup,
@@ -245,7 +245,7 @@ async fn accept(
     let accepted = state
         .core
         .accept(
-            token,
+            InvitationRef::Token(token),
             how(
                 preview.account_exists,
                 name_from_email(&preview.invitation.email),

@@ -108,25 +108,68 @@ fn validation(issues: Vec<ValidationIssue>) -> Response {
         .into_response()
 }
 
-fn domain(root: &'static str, e: Error) -> Response {
+/// A domain error as the dialect states it.
+enum Stated {
+    Error {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+        /// A header the answer carries (`WWW-Authenticate`, `Retry-After`).
+        header: Option<(header::HeaderName, HeaderValue)>,
+        /// What is logged (never shown) for an internal error.
+        report: Option<String>,
+    },
+    Invalid(Vec<ValidationIssue>),
+}
+
+fn stated(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Stated {
+    Stated::Error {
+        status,
+        code,
+        detail: detail.into(),
+        header: None,
+        report: None,
+    }
+}
+
+fn with_header(s: Stated, name: header::HeaderName, value: HeaderValue) -> Stated {
+    match s {
+        Stated::Error {
+            status,
+            code,
+            detail,
+            report,
+            ..
+        } => Stated::Error {
+            status,
+            code,
+            detail,
+            header: Some((name, value)),
+            report,
+        },
+        invalid => invalid,
+    }
+}
+
+/// The one match from domain errors to the dialect; `root` is where validation issues point.
+fn state(root: &'static str, e: Error) -> Stated {
     match e {
-        Error::NotFound => error(StatusCode::NOT_FOUND, "not_found", "Not found."),
-        Error::Unauthenticated => {
-            let mut r = error(
+        Error::NotFound => stated(StatusCode::NOT_FOUND, "not_found", "Not found."),
+        Error::Unauthenticated => with_header(
+            stated(
                 StatusCode::UNAUTHORIZED,
                 "not_authenticated",
                 "Authentication credentials were not provided or are no longer valid.",
-            );
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            r
-        }
-        Error::InvalidCredentials => error(
+            ),
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        ),
+        Error::InvalidCredentials => stated(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
             "Invalid email or password.",
         ),
-        Error::Forbidden { code, detail } => error(StatusCode::FORBIDDEN, code, detail),
+        Error::Forbidden { code, detail } => stated(StatusCode::FORBIDDEN, code, detail),
         // SpatialFlow declares no 409 on its workspace operations: a state conflict is a bad
         // request there. Accepting an invitation for another email is its one documented 409.
         Error::Conflict { code, detail } => {
@@ -135,9 +178,9 @@ fn domain(root: &'static str, e: Error) -> Response {
             } else {
                 StatusCode::BAD_REQUEST
             };
-            error(status, code, detail)
+            stated(status, code, detail)
         }
-        Error::Validation(fields) => validation(
+        Error::Validation(fields) => Stated::Invalid(
             fields
                 .into_iter()
                 .map(|f| ValidationIssue {
@@ -148,45 +191,86 @@ fn domain(root: &'static str, e: Error) -> Response {
                 })
                 .collect(),
         ),
-        Error::RateLimited { retry_after } => {
-            let mut r = error(
+        Error::RateLimited { retry_after } => with_header(
+            stated(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 format!("Too many requests; retry in {retry_after} seconds."),
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-            r
-        }
+            ),
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.max(1)),
+        ),
         Error::QuotaExceeded {
             retry_after,
             detail,
-        } => {
-            let mut r = error(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail);
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-            r
-        }
-        Error::Unavailable => {
-            let mut r = error(
+        } => with_header(
+            stated(StatusCode::TOO_MANY_REQUESTS, "quota_exceeded", detail),
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after.max(1)),
+        ),
+        Error::Unavailable => with_header(
+            stated(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "service_unavailable",
                 "The service cannot reach its database; retry shortly.",
-            );
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            ),
+            header::RETRY_AFTER,
+            HeaderValue::from_static("1"),
+        ),
+        Error::Internal(e) => Stated::Error {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            code: "internal_error",
+            detail: "An internal error occurred; it has been logged.".into(),
+            header: None,
+            report: Some(format!("{e:#}")),
+        },
+    }
+}
+
+fn domain(root: &'static str, e: Error) -> Response {
+    match state(root, e) {
+        Stated::Error {
+            status,
+            code,
+            detail,
+            header,
+            report,
+        } => {
+            let mut r = error(status, code, detail);
+            if let Some((name, value)) = header {
+                r.headers_mut().insert(name, value);
+            }
+            if let Some(report) = report {
+                r.extensions_mut().insert(InternalErrorReport(report));
+            }
             r
         }
-        Error::Internal(e) => {
-            let mut r = error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal_error",
-                "An internal error occurred; it has been logged.",
-            );
-            r.extensions_mut()
-                .insert(InternalErrorReport(format!("{e:#}")));
-            r
+        Stated::Invalid(issues) => validation(issues),
+    }
+}
+
+/// The `error_code` and detail of a domain error, for an answer that reports it inside a
+/// success (a skipped row of a batch). An internal error is logged here.
+pub fn code_and_detail(e: Error) -> (String, String) {
+    match state("body", e) {
+        Stated::Error {
+            code,
+            detail,
+            report,
+            ..
+        } => {
+            if let Some(report) = report {
+                tracing::error!(error = %report, "a row of a batch failed");
+            }
+            (error_code(code), detail)
         }
+        Stated::Invalid(issues) => (
+            "VALIDATION_ERROR".to_owned(),
+            issues
+                .into_iter()
+                .next()
+                .map_or_else(|| "invalid".to_owned(), |i| i.msg),
+        ),
     }
 }
 

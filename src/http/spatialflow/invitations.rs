@@ -2,8 +2,6 @@
 //! extend, cancel, resend, and the batch resend. The link with its token is in the create and
 //! resend answers only.
 
-use std::collections::HashMap;
-
 use axum::{
     extract::{Path, State},
     http::StatusCode,
@@ -15,18 +13,17 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    error::{ErrorResponse, SfError, SfResult, ValidationErrorResponse},
+    error::{code_and_detail, ErrorResponse, SfError, SfResult, ValidationErrorResponse},
     extract::{SfAccess, SfJson, SfQuery},
     wire::{datetime_at, format_cursor, parse_cursor, parse_role, path_id, role_word},
 };
 use crate::{
     app::AppState,
     domain::{
-        invitation::{Invitation, InviteRequest, Issued, Status},
+        invitation::{Invitation, InviteRequest, Issued, NewExpiry, Status},
         paging::PageRequest,
         policy::SPATIALFLOW,
         session::RequestMeta,
-        Error,
     },
 };
 
@@ -55,54 +52,28 @@ pub struct InvitationIssuedOut {
     invite_ttl_hours: i64,
 }
 
-/// Inviters' emails, read once per inviter per request.
-struct Inviters<'a> {
-    state: &'a AppState,
-    known: HashMap<Uuid, Option<String>>,
-}
-
-impl<'a> Inviters<'a> {
-    fn new(state: &'a AppState) -> Self {
-        Inviters {
-            state,
-            known: HashMap::new(),
-        }
-    }
-
-    async fn email(&mut self, id: Option<Uuid>) -> SfResult<Option<String>> {
-        let Some(id) = id else { return Ok(None) };
-        if let Some(known) = self.known.get(&id) {
-            return Ok(known.clone());
-        }
-        let email = match self.state.core.me(id).await {
-            Ok(u) => Some(u.email),
-            Err(Error::Unauthenticated) => None,
-            Err(e) => return Err(e.into()),
-        };
-        self.known.insert(id, email.clone());
-        Ok(email)
-    }
-
-    async fn out(&mut self, i: Invitation) -> SfResult<InvitationOut> {
-        let now = self.state.core.clock.now();
-        Ok(InvitationOut {
+impl InvitationOut {
+    fn new(i: Invitation, now: DateTime<Utc>) -> Self {
+        InvitationOut {
             status: i.status_at(now).as_str(),
-            invited_by_email: self.email(i.inviter_id).await?,
+            invited_by_email: i.inviter_email,
             id: i.id.to_string(),
             email: i.email,
             role: role_word(i.role),
             created_at: i.created_at,
             expires_at: i.expires_at,
-        })
+        }
     }
+}
 
-    async fn issued(&mut self, i: Issued) -> SfResult<InvitationIssuedOut> {
-        let lifetime = i.invitation.expires_at - self.state.core.clock.now();
-        Ok(InvitationIssuedOut {
+impl InvitationIssuedOut {
+    fn new(i: Issued, now: DateTime<Utc>) -> Self {
+        let lifetime = i.invitation.expires_at - now;
+        InvitationIssuedOut {
             invite_ttl_hours: (lifetime.num_seconds() + 1800).div_euclid(3600),
-            invitation: self.out(i.invitation).await?,
+            invitation: InvitationOut::new(i.invitation, now),
             invite_link: i.invite_url,
-        })
+        }
     }
 }
 
@@ -173,13 +144,13 @@ pub async fn list_invitations(
         .core
         .invitations(&access, Some(Status::Pending), &page)
         .await?;
-    let mut inviters = Inviters::new(&state);
-    let mut invitations = Vec::with_capacity(found.data.len());
-    for i in found.data {
-        invitations.push(inviters.out(i).await?);
-    }
+    let now = state.core.clock.now();
     Ok(axum::Json(InvitationListResponse {
-        invitations,
+        invitations: found
+            .data
+            .into_iter()
+            .map(|i| InvitationOut::new(i, now))
+            .collect(),
         total: found.total,
         next_cursor: found.next_cursor.as_ref().map(format_cursor),
     }))
@@ -215,7 +186,7 @@ pub async fn create_invitation(
         send_email: true,
     };
     let issued = state.core.invite(&access, request, &meta).await?;
-    let out = Inviters::new(&state).issued(issued).await?;
+    let out = InvitationIssuedOut::new(issued, state.core.clock.now());
     Ok((StatusCode::CREATED, axum::Json(out)))
 }
 
@@ -264,9 +235,9 @@ pub async fn extend_invitation(
     let id = path_id(&invite_id)?;
     let inv = state
         .core
-        .extend_invitation_until(&access, id, expires_at, &meta)
+        .extend_invitation(&access, id, NewExpiry::At(expires_at), &meta)
         .await?;
-    Ok(axum::Json(Inviters::new(&state).out(inv).await?))
+    Ok(axum::Json(InvitationOut::new(inv, state.core.clock.now())))
 }
 
 /// Send a pending invitation again: a new token and expiry, the old link dies. 10 an hour per
@@ -288,7 +259,10 @@ pub async fn resend_invitation(
         .core
         .resend_invitation(&access, id, &SPATIALFLOW, &meta)
         .await?;
-    Ok(axum::Json(Inviters::new(&state).issued(issued).await?))
+    Ok(axum::Json(InvitationIssuedOut::new(
+        issued,
+        state.core.clock.now(),
+    )))
 }
 
 /// `BatchResendIn`.
@@ -355,7 +329,7 @@ pub async fn resend_missing(
         .core
         .resend_many(&access, ids, before, &SPATIALFLOW, &meta)
         .await?;
-    let mut inviters = Inviters::new(&state);
+    let now = state.core.clock.now();
     let mut results = Vec::with_capacity(done.results.len());
     for (i, (id, outcome)) in done.results.into_iter().enumerate() {
         let invitation_id = named
@@ -366,12 +340,12 @@ pub async fn resend_missing(
             Ok(issued) => BatchResendItemOut {
                 invitation_id,
                 status: "resent",
-                invitation: Some(inviters.issued(issued).await?),
+                invitation: Some(InvitationIssuedOut::new(issued, now)),
                 detail: None,
                 error_code: None,
             },
             Err(e) => {
-                let (code, detail) = skip_reason(&e);
+                let (code, detail) = code_and_detail(e);
                 BatchResendItemOut {
                     invitation_id,
                     status: "skipped",
@@ -390,26 +364,4 @@ pub async fn resend_missing(
         next_cursor: done.next_cursor.as_ref().map(format_cursor),
         remaining_count: done.remaining,
     }))
-}
-
-fn skip_reason(e: &Error) -> (String, String) {
-    match e {
-        Error::NotFound => (
-            "NOT_FOUND".into(),
-            "no such invitation in this workspace".into(),
-        ),
-        Error::Forbidden { code, detail } | Error::Conflict { code, detail } => {
-            (code.to_ascii_uppercase(), detail.clone())
-        }
-        Error::Validation(_) => ("VALIDATION_ERROR".into(), "invalid invitation".into()),
-        other => {
-            if let Error::Internal(detail) = other {
-                tracing::error!(error = %format!("{detail:#}"), "batch resend row failed");
-            }
-            (
-                "RESEND_FAILED".into(),
-                "the invitation could not be resent".into(),
-            )
-        }
-    }
 }

@@ -23,9 +23,6 @@ use crate::{
     },
 };
 
-/// The most members one listing returns.
-const MAX_MEMBERS: u32 = 500;
-
 /// `MemberOut`.
 #[derive(Serialize, ToSchema)]
 pub struct MemberOut {
@@ -75,7 +72,7 @@ pub async fn list_members(
         .members(
             &access,
             &MemberFilter::default(),
-            &PageRequest::first(MAX_MEMBERS),
+            &PageRequest::first(SPATIALFLOW.member_list),
         )
         .await?;
     Ok(axum::Json(MemberListResponse {
