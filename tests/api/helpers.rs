@@ -267,6 +267,17 @@ impl TestApp {
         self.call("POST", path, bearer, Some(body)).await
     }
 
+    /// A request to a SpatialFlow path with an optional bearer token and JSON body.
+    pub async fn sf(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        self.call(method, &format!("{SF}{path}"), token, body).await
+    }
+
     /// A POST to a SpatialFlow path, without a token.
     pub async fn sf_post(&self, path: &str, body: Value) -> Resp {
         self.post(&format!("{SF}{path}"), None, body).await
@@ -491,4 +502,50 @@ macro_rules! on_both_databases {
             }
         )*
     };
+}
+
+/// `value` with what differs from run to run replaced by placeholders, for snapshots: ids
+/// (`[uuid]`), times and dates (`[time]`), secrets (`rk_[secret]`, `rt_…`, `inv_…`, `[jwt]`)
+/// and the random suffix of a personal workspace's slug (`-[suffix]`).
+pub fn redacted(value: &Value) -> Value {
+    match value {
+        Value::String(s) => Value::String(redacted_text(s)),
+        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), redacted(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// `redacted` for text (an email body, a CSV export).
+pub fn redacted_text(text: &str) -> String {
+    static PATTERNS: std::sync::OnceLock<Vec<(regex::Regex, &'static str)>> =
+        std::sync::OnceLock::new();
+    let patterns = PATTERNS.get_or_init(|| {
+        [
+            (
+                r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+",
+                "[jwt]",
+            ),
+            (r"\b(rk|rt|inv)_[A-Za-z0-9_-]+", "${1}_[secret]"),
+            (
+                r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                "[uuid]",
+            ),
+            (
+                r"\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?",
+                "[time]",
+            ),
+            (r"-[0-9a-f]{8}\b", "-[suffix]"),
+        ]
+        .into_iter()
+        .map(|(p, r)| (regex::Regex::new(p).expect("pattern"), r))
+        .collect()
+    });
+    let mut out = text.to_owned();
+    for (pattern, replacement) in patterns {
+        out = pattern.replace_all(&out, *replacement).into_owned();
+    }
+    out
 }

@@ -6,6 +6,7 @@ mod api_key_changes;
 mod api_keys;
 mod audit;
 mod bad_input;
+mod emails;
 mod invitations;
 mod members;
 mod operations;

@@ -2,3 +2,4 @@
 //! The contract suite (`tests/contract/pupil`) drives every operation end to end.
 
 mod contract;
+mod shapes;
