@@ -118,6 +118,25 @@ fn event<'a>(
     }
 }
 
+/// An event about a member of a workspace.
+fn member<'a>(
+    actor: &'a Actor,
+    workspace_id: Uuid,
+    user_id: Uuid,
+    action: &'static str,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> NewEvent<'a> {
+    event(
+        actor,
+        Some(workspace_id),
+        action,
+        user(user_id),
+        before,
+        after,
+    )
+}
+
 fn user(id: Uuid) -> (&'static str, String) {
     ("user", id.to_string())
 }
@@ -292,11 +311,11 @@ pub fn member_added(
     if let Some(id) = invitation {
         after["invitation_id"] = json!(id);
     }
-    event(
+    member(
         actor,
-        Some(workspace_id),
+        workspace_id,
+        user_id,
         actions::MEMBER_ADDED,
-        user(user_id),
         None,
         Some(after),
     )
@@ -311,11 +330,11 @@ pub fn member_role_changed(
 ) -> NewEvent<'_> {
     let (before, after) = (json!({"role": from.as_str()}), json!({"role": to.as_str()}));
     let action = actions::MEMBER_ROLE_CHANGED;
-    event(
+    member(
         actor,
-        Some(workspace_id),
+        workspace_id,
+        user_id,
         action,
-        user(user_id),
         Some(before),
         Some(after),
     )
@@ -335,14 +354,7 @@ pub fn member_removed(
         actions::MEMBER_REMOVED
     };
     let before = json!({"role": role.as_str()});
-    event(
-        actor,
-        Some(workspace_id),
-        action,
-        user(user_id),
-        Some(before),
-        None,
-    )
+    member(actor, workspace_id, user_id, action, Some(before), None)
 }
 
 /// A member gone with their deleted account.
@@ -357,11 +369,11 @@ pub fn member_left_with_account(
         json!({"reason": "account deleted"}),
     );
     let action = actions::MEMBER_LEFT;
-    event(
+    member(
         actor,
-        Some(workspace_id),
+        workspace_id,
+        user_id,
         action,
-        user(user_id),
         Some(before),
         Some(after),
     )

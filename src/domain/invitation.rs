@@ -408,9 +408,7 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write().await?;
-        let role = lock_with_role(&mut tx, ws, access.user_id()).await?;
-        let current = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
-        role.require(Action::ManageInvitations)?;
+        let current = locked_invitation(&mut tx, access, id).await?;
         check_open(&current, actor.at)?;
         tx.set_invitation_expiry(id, expires_at).await?;
         let moved = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
@@ -432,12 +430,9 @@ impl Core {
         id: Uuid,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write().await?;
-        let role = lock_with_role(&mut tx, ws, access.user_id()).await?;
-        let current = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
-        role.require(Action::ManageInvitations)?;
+        let current = locked_invitation(&mut tx, access, id).await?;
         // An expired invitation may still be cancelled; anything else must be pending.
         if current.stored_status != Status::Pending {
             check_open(&current, actor.at)?;
@@ -860,6 +855,17 @@ impl Core {
         }
         Ok(found)
     }
+}
+
+/// An invitation of the workspace, read with the workspace locked, for a change by someone who
+/// manages invitations there (their role re-read under the lock). An id outside the workspace
+/// is `NotFound` whatever the role.
+async fn locked_invitation(tx: &mut Tx<'_>, access: &Access, id: Uuid) -> Result<Invitation> {
+    let ws = access.workspace.id;
+    let role = lock_with_role(tx, ws, access.user_id()).await?;
+    let current = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+    role.require(Action::ManageInvitations)?;
+    Ok(current)
 }
 
 /// Accepting, inside the caller's transaction: the invitation is pending and unexpired, the

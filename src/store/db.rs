@@ -6,9 +6,10 @@ use std::ops::{Deref, DerefMut};
 
 use chrono::{DateTime, Utc};
 use sqlx::{
+    error::BoxDynError,
     postgres::{PgArguments, PgRow},
     sqlite::{SqliteArguments, SqliteRow},
-    Arguments, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction,
+    Arguments, Encode, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction, Type,
 };
 use tokio::sync::MutexGuard;
 use uuid::Uuid;
@@ -60,37 +61,52 @@ arg_from! {
     Option<DateTime<Utc>> => Ts (|v: Option<DateTime<Utc>>| v.map(Ts)),
 }
 
+/// Adds one scalar argument to a backend's argument list; `Err(arg)` hands an array back.
+fn add_scalar<'q, DB, A>(out: &mut A, arg: &Arg<'q>) -> Result<Result<(), BoxDynError>, ()>
+where
+    DB: sqlx::Database,
+    A: Arguments<'q, Database = DB>,
+    Option<Uuid>: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<i64>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: Encode<'q, DB> + Type<DB>,
+    Option<&'q [u8]>: Encode<'q, DB> + Type<DB>,
+    Option<Ts>: Encode<'q, DB> + Type<DB>,
+{
+    Ok(match arg {
+        Arg::Uuid(v) => out.add(*v),
+        Arg::Text(v) => out.add(*v),
+        Arg::Int(v) => out.add(*v),
+        Arg::Bool(v) => out.add(*v),
+        Arg::Bytes(v) => out.add(*v),
+        Arg::Ts(v) => out.add(*v),
+        Arg::TextArray(_) | Arg::IntArray(_) => return Err(()),
+    })
+}
+
+fn bind_failed(e: BoxDynError) -> anyhow::Error {
+    anyhow::anyhow!("binding an argument: {e}")
+}
+
 fn sqlite_args<'q>(args: &[Arg<'q>]) -> StoreResult<SqliteArguments<'q>> {
     let mut out = SqliteArguments::default();
     for arg in args {
-        match arg {
-            Arg::Uuid(v) => out.add(*v),
-            Arg::Text(v) => out.add(*v),
-            Arg::Int(v) => out.add(*v),
-            Arg::Bool(v) => out.add(*v),
-            Arg::Bytes(v) => out.add(*v),
-            Arg::Ts(v) => out.add(*v),
-            Arg::TextArray(_) | Arg::IntArray(_) => Err("SQLite binds no arrays".into()),
-        }
-        .map_err(|e| anyhow::anyhow!("binding an argument: {e}"))?;
+        add_scalar(&mut out, arg)
+            .unwrap_or_else(|()| Err("SQLite binds no arrays".into()))
+            .map_err(bind_failed)?;
     }
     Ok(out)
 }
 
-fn pg_args(args: &[Arg<'_>]) -> StoreResult<PgArguments> {
+fn pg_args<'q>(args: &[Arg<'q>]) -> StoreResult<PgArguments> {
     let mut out = PgArguments::default();
     for arg in args {
-        match arg {
-            Arg::Uuid(v) => out.add(*v),
-            Arg::Text(v) => out.add(*v),
-            Arg::Int(v) => out.add(*v),
-            Arg::Bool(v) => out.add(*v),
-            Arg::Bytes(v) => out.add(*v),
-            Arg::Ts(v) => out.add(*v),
+        let added = add_scalar(&mut out, arg).unwrap_or_else(|()| match arg {
             Arg::TextArray(v) => out.add(v.as_slice()),
             Arg::IntArray(v) => out.add(v.as_slice()),
-        }
-        .map_err(|e| anyhow::anyhow!("binding an argument: {e}"))?;
+            _ => Ok(()),
+        });
+        added.map_err(bind_failed)?;
     }
     Ok(out)
 }

@@ -139,6 +139,16 @@ pub struct PoolStats {
     pub max: u32,
 }
 
+impl PoolStats {
+    fn of<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, max: u32) -> PoolStats {
+        PoolStats {
+            size: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max,
+        }
+    }
+}
+
 /// What the store counts: every statement it runs (not `BEGIN`/`COMMIT`), for `/metrics` and
 /// for tests that check how many statements a request costs.
 #[derive(Debug, Default)]

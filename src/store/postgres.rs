@@ -67,11 +67,7 @@ impl Backend for PostgresBackend {
     }
 
     fn pool_stats(&self) -> PoolStats {
-        PoolStats {
-            size: self.pool.size(),
-            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
-            max: self.max,
-        }
+        PoolStats::of(&self.pool, self.max)
     }
 
     fn pool(&self) -> Conn<'_> {

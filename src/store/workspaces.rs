@@ -94,41 +94,48 @@ pub struct WorkspaceOfUser {
     pub since: DateTime<Utc>,
 }
 
+/// The profile's twelve columns, as `insert_workspace` and `update_workspace` bind them
+/// (`map_home` as the JSON text stored).
+fn profile_args<'a>(p: &'a Profile, map_home: &'a Option<String>) -> [Arg<'a>; 12] {
+    [
+        (&p.logo_url).into(),
+        (&p.description).into(),
+        (&p.website).into(),
+        (&p.timezone).into(),
+        (&p.billing_email).into(),
+        (&p.support_email).into(),
+        (&p.unit_system).into(),
+        (&p.slack_connect_url).into(),
+        (&p.lane).into(),
+        map_home.into(),
+        (&p.world_video_mode).into(),
+        p.raw_file_downloads.into(),
+    ]
+}
+
 impl Db<'_> {
     /// Inserts a workspace as `w` describes it, with a member count of one (its first owner,
     /// whom the caller adds in the same transaction). `Conflict(WorkspaceSlug)` when the slug
     /// is taken.
     pub async fn insert_workspace(&mut self, w: &Workspace) -> StoreResult<()> {
-        let p = &w.profile;
-        let map_home = p.map_home.as_ref().map(ToString::to_string);
+        let map_home = w.profile.map_home.as_ref().map(ToString::to_string);
+        let mut args: Vec<Arg> = vec![
+            w.id.into(),
+            (&w.slug).into(),
+            (&w.name).into(),
+            w.is_personal.into(),
+            (&w.plan).into(),
+            w.created_by.into(),
+            w.created_at.into(),
+        ];
+        args.extend(profile_args(&w.profile, &map_home));
         self.execute(
-            "INSERT INTO workspaces (id, slug, name, is_personal, plan, created_by, member_count, \
-             logo_url, description, website, timezone, billing_email, support_email, \
-             unit_system, slack_connect_url, lane, map_home, world_video_mode, \
-             raw_file_downloads, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-             $17, $18, $19, $19)",
-            &[
-                w.id.into(),
-                (&w.slug).into(),
-                (&w.name).into(),
-                w.is_personal.into(),
-                (&w.plan).into(),
-                w.created_by.into(),
-                (&p.logo_url).into(),
-                (&p.description).into(),
-                (&p.website).into(),
-                (&p.timezone).into(),
-                (&p.billing_email).into(),
-                (&p.support_email).into(),
-                (&p.unit_system).into(),
-                (&p.slack_connect_url).into(),
-                (&p.lane).into(),
-                (&map_home).into(),
-                (&p.world_video_mode).into(),
-                p.raw_file_downloads.into(),
-                w.created_at.into(),
-            ],
+            "INSERT INTO workspaces (id, slug, name, is_personal, plan, created_by, created_at, \
+             updated_at, member_count, logo_url, description, website, timezone, billing_email, \
+             support_email, unit_system, slack_connect_url, lane, map_home, world_video_mode, \
+             raw_file_downloads) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8, $9, $10, $11, \
+             $12, $13, $14, $15, $16, $17, $18, $19)",
+            &args,
         )
         .await?;
         Ok(())
@@ -162,31 +169,20 @@ impl Db<'_> {
     /// Writes every field of `w` (name, slug, profile) and its update time.
     /// `Conflict(WorkspaceSlug)` when the slug is taken.
     pub async fn update_workspace(&mut self, w: &Workspace) -> StoreResult<()> {
-        let p = &w.profile;
-        let map_home = p.map_home.as_ref().map(ToString::to_string);
+        let map_home = w.profile.map_home.as_ref().map(ToString::to_string);
+        let mut args: Vec<Arg> = vec![
+            w.id.into(),
+            (&w.name).into(),
+            (&w.slug).into(),
+            w.updated_at.into(),
+        ];
+        args.extend(profile_args(&w.profile, &map_home));
         self.execute(
-            "UPDATE workspaces SET name = $2, slug = $3, logo_url = $4, description = $5, \
-             website = $6, timezone = $7, billing_email = $8, support_email = $9, \
-             unit_system = $10, slack_connect_url = $11, lane = $12, map_home = $13, \
-             world_video_mode = $14, raw_file_downloads = $15, updated_at = $16 WHERE id = $1",
-            &[
-                w.id.into(),
-                (&w.name).into(),
-                (&w.slug).into(),
-                (&p.logo_url).into(),
-                (&p.description).into(),
-                (&p.website).into(),
-                (&p.timezone).into(),
-                (&p.billing_email).into(),
-                (&p.support_email).into(),
-                (&p.unit_system).into(),
-                (&p.slack_connect_url).into(),
-                (&p.lane).into(),
-                (&map_home).into(),
-                (&p.world_video_mode).into(),
-                p.raw_file_downloads.into(),
-                w.updated_at.into(),
-            ],
+            "UPDATE workspaces SET name = $2, slug = $3, updated_at = $4, logo_url = $5, \
+             description = $6, website = $7, timezone = $8, billing_email = $9, \
+             support_email = $10, unit_system = $11, slack_connect_url = $12, lane = $13, \
+             map_home = $14, world_video_mode = $15, raw_file_downloads = $16 WHERE id = $1",
+            &args,
         )
         .await?;
         Ok(())
