@@ -243,15 +243,12 @@ impl Core {
             format!("invite:{}", access.user_id()),
             self.settings.limits.invites_per_hour,
         );
+        let inviter = self.me(access.user_id()).await?;
         let mut tx = self.store.write().await?;
         let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
         actor_role.require(Action::ManageInvitations)?;
         check_grant(actor_role, request.role)?;
         policy::charge(&mut tx, &[limit], actor.at).await?;
-        let inviter = tx
-            .user(access.user_id())
-            .await?
-            .ok_or(Error::Unauthenticated)?;
         if inviter.email.to_lowercase() == email.key() {
             return Err(Error::conflict(
                 "cannot_invite_self",
@@ -273,18 +270,19 @@ impl Core {
             tx.record(&audit::invitation_revoked(&actor, &replaced, Some(id)))
                 .await?;
         }
-        tx.insert_invitation(&NewInvitationRow {
-            id,
-            workspace_id: ws,
-            email: email.as_str(),
-            email_key: email.key(),
-            role: request.role,
-            token_hash: &token_hash,
-            inviter_id: Some(inviter.id),
-            created_at: actor.at,
-            expires_at,
-        })
-        .await?;
+        let mut invitation = tx
+            .insert_invitation(&NewInvitationRow {
+                id,
+                workspace_id: ws,
+                email: email.as_str(),
+                email_key: email.key(),
+                role: request.role,
+                token_hash: &token_hash,
+                inviter_id: Some(inviter.id),
+                created_at: actor.at,
+                expires_at,
+            })
+            .await?;
         if request.send_email {
             let mail = mail::invitation(
                 email.as_str(),
@@ -296,7 +294,7 @@ impl Core {
             );
             tx.queue_mail(Some(id), &mail, actor.at).await?;
         }
-        let invitation = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
+        invitation.inviter_email = Some(inviter.email);
         tx.record(&audit::invitation_created(
             &actor,
             &invitation,

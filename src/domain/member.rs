@@ -84,10 +84,15 @@ fn last_owner() -> Error {
 }
 
 /// The last-owner rule, for every path that can take `owner` away (demote, remove, leave,
-/// account deletion): judged after the change, inside its transaction, with the workspace
-/// locked, so two owners demoting or removing each other at once cannot both succeed.
-pub(super) async fn ensure_an_owner_remains(tx: &mut Tx<'_>, workspace_id: Uuid) -> Result<()> {
-    if tx.owner_count(workspace_id).await? == 0 {
+/// account deletion): judged after the change of a member whose role `was`, inside its
+/// transaction, with the workspace locked, so two owners demoting or removing each other at
+/// once cannot both succeed. Only taking away an owner can break it.
+pub(super) async fn ensure_an_owner_remains(
+    tx: &mut Tx<'_>,
+    workspace_id: Uuid,
+    was: Role,
+) -> Result<()> {
+    if was == Role::Owner && tx.owner_count(workspace_id).await? == 0 {
         return Err(last_owner());
     }
     Ok(())
@@ -218,7 +223,7 @@ impl Core {
         check_role_change(actor_role, current, role)?;
         if current != role {
             tx.set_role(ws, user_id, role, actor.at).await?;
-            ensure_an_owner_remains(&mut tx, ws).await?;
+            ensure_an_owner_remains(&mut tx, ws, current).await?;
             if role.rank() < current.rank() {
                 tx.end_sessions_bound_to(ws, user_id, "role_lowered", actor.at)
                     .await?;
@@ -250,7 +255,7 @@ impl Core {
         let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
         check_removal(actor_role, current, leaving)?;
         tx.delete_member(ws, user_id).await?;
-        ensure_an_owner_remains(&mut tx, ws).await?;
+        ensure_an_owner_remains(&mut tx, ws, current).await?;
         tx.adjust_member_count(ws, -1).await?;
         tx.end_sessions_bound_to(ws, user_id, "removed_from_workspace", actor.at)
             .await?;

@@ -10,7 +10,6 @@ use super::{
     member::ensure_an_owner_remains,
     password,
     policy::{self, Policy, RateLimit},
-    role::Role,
     session::{RequestMeta, SignedIn},
     workspace, Core, Error, Result,
 };
@@ -311,9 +310,7 @@ impl Core {
                 continue;
             }
             tx.delete_member(ws, user_id).await?;
-            if role == Role::Owner {
-                ensure_an_owner_remains(&mut tx, ws).await?;
-            }
+            ensure_an_owner_remains(&mut tx, ws, role).await?;
             tx.adjust_member_count(ws, -1).await?;
             tx.record(&audit::member_left_with_account(&actor, ws, user_id, role))
                 .await?;

@@ -3,6 +3,8 @@
 //! The workspace and role are `None` when the workspace does not exist or the caller is not a
 //! member; the whole answer is `None` when the credential is not live.
 
+use std::sync::OnceLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Error as Sqlx, FromRow, Type};
 use uuid::Uuid;
@@ -87,42 +89,92 @@ where
     }
 }
 
-/// The joins and selected columns after the credential's alias (`s` or `k`, whose user is
-/// `{owner}.user_id`), and the argument the selector binds as `${next}`.
-fn joins<'a>(
-    selector: &'a WorkspaceSelector,
-    owner: &str,
-    next: usize,
+/// Which credential an access read starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Credential {
+    Session,
+    Key,
+}
+
+/// The statement of an access read: its text depends only on the credential, the kind of
+/// selector and whether the user is read, so each of the 16 is built once.
+fn access_sql(
+    credential: Credential,
+    selector: &WorkspaceSelector,
     with_user: bool,
-) -> (String, String, Option<Arg<'a>>) {
-    let (on, arg) = match selector {
-        WorkspaceSelector::Path(WorkspaceRef::Id(id)) => {
-            (format!("w.id = ${next}"), Some((*id).into()))
-        }
-        WorkspaceSelector::Path(WorkspaceRef::Slug(slug)) => {
-            (format!("w.slug = ${next}"), Some(slug.as_str().into()))
-        }
-        WorkspaceSelector::Current if owner == "s" => (
-            "w.id = COALESCE(s.workspace_id, u.primary_workspace_id)".to_owned(),
-            None,
-        ),
-        WorkspaceSelector::Current => ("w.id = u.primary_workspace_id".to_owned(), None),
-        WorkspaceSelector::Personal => ("w.id = u.personal_workspace_id".to_owned(), None),
+) -> &'static str {
+    static ALL: OnceLock<Vec<String>> = OnceLock::new();
+    let kind = match selector {
+        WorkspaceSelector::Path(WorkspaceRef::Id(_)) => 0,
+        WorkspaceSelector::Path(WorkspaceRef::Slug(_)) => 1,
+        WorkspaceSelector::Current => 2,
+        WorkspaceSelector::Personal => 3,
     };
-    let needs_user = with_user || !matches!(selector, WorkspaceSelector::Path(_));
-    let mut columns = format!("m.role AS member_role, {WORKSPACE_COLUMNS}");
-    let mut from = String::new();
-    if needs_user {
-        from.push_str(&format!(" JOIN users u ON u.id = {owner}.user_id"));
+    let index =
+        (usize::from(credential == Credential::Key) * 4 + kind) * 2 + usize::from(with_user);
+    &ALL.get_or_init(|| {
+        let mut all = Vec::with_capacity(16);
+        for credential in [Credential::Session, Credential::Key] {
+            for kind in 0..4 {
+                for with_user in [false, true] {
+                    all.push(build_access_sql(credential, kind, with_user));
+                }
+            }
+        }
+        all
+    })[index]
+}
+
+/// Builds an access read (see `access_sql` for `kind`): the credential row, LEFT JOINed to the
+/// selected workspace and the membership, so that a miss still answers with the credential.
+fn build_access_sql(credential: Credential, kind: usize, with_user: bool) -> String {
+    let (owner, head, live, next) = match credential {
+        Credential::Session => (
+            "s",
+            "s.workspace_id AS bound_workspace_id",
+            "s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > $3",
+            4,
+        ),
+        Credential::Key => ("k", API_KEY_AUTH_COLUMNS, LIVE_KEY, 3),
+    };
+    let table = match credential {
+        Credential::Session => "sessions s",
+        Credential::Key => "api_keys k",
+    };
+    let on = match (kind, credential) {
+        (0, _) => format!("w.id = ${next}"),
+        (1, _) => format!("w.slug = ${next}"),
+        (2, Credential::Session) => {
+            "w.id = COALESCE(s.workspace_id, u.primary_workspace_id)".into()
+        }
+        (2, Credential::Key) => "w.id = u.primary_workspace_id".into(),
+        _ => "w.id = u.personal_workspace_id".into(),
+    };
+    let user_columns = if with_user {
+        format!(", {PREFIXED_USER_COLUMNS}")
+    } else {
+        String::new()
+    };
+    let user_join = if with_user || kind >= 2 {
+        format!(" JOIN users u ON u.id = {owner}.user_id")
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT {head}, m.role AS member_role, {WORKSPACE_COLUMNS}{user_columns} \
+         FROM {table}{user_join} LEFT JOIN workspaces w ON {on} \
+         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = {owner}.user_id \
+         WHERE {live}"
+    )
+}
+
+/// The argument a selector binds, if any (after the credential's).
+fn selector_arg(selector: &WorkspaceSelector) -> Option<Arg<'_>> {
+    match selector {
+        WorkspaceSelector::Path(WorkspaceRef::Id(id)) => Some((*id).into()),
+        WorkspaceSelector::Path(WorkspaceRef::Slug(slug)) => Some(slug.as_str().into()),
+        WorkspaceSelector::Current | WorkspaceSelector::Personal => None,
     }
-    if with_user {
-        columns.push_str(&format!(", {PREFIXED_USER_COLUMNS}"));
-    }
-    from.push_str(&format!(
-        " LEFT JOIN workspaces w ON {on} LEFT JOIN memberships m \
-         ON m.workspace_id = w.id AND m.user_id = {owner}.user_id"
-    ));
-    (columns, from, arg)
 }
 
 #[derive(sqlx::FromRow)]
@@ -157,14 +209,15 @@ impl Db<'_> {
         with_user: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<SessionAccess>> {
-        let (columns, from, arg) = joins(selector, "s", 4, with_user);
-        let sql = format!(
-            "SELECT s.workspace_id AS bound_workspace_id, {columns} FROM sessions s{from} \
-             WHERE s.id = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > $3"
-        );
-        let mut args: Vec<Arg> = vec![session_id.into(), user_id.into(), now.into()];
-        args.extend(arg);
-        let found: Option<Found<BoundRow>> = self.optional(&sql, &args).await?;
+        let sql = access_sql(Credential::Session, selector, with_user);
+        let args = [session_id.into(), user_id.into(), now.into()];
+        let found: Option<Found<BoundRow>> = match selector_arg(selector) {
+            Some(arg) => {
+                let [a, b, c] = args;
+                self.optional(sql, &[a, b, c, arg]).await?
+            }
+            None => self.optional(sql, &args).await?,
+        };
         Ok(found.map(|f| SessionAccess {
             bound_workspace_id: f.credential.bound_workspace_id,
             standing: f.standing,
@@ -180,13 +233,15 @@ impl Db<'_> {
         with_user: bool,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<KeyAccess>> {
-        let (columns, from, arg) = joins(selector, "k", 3, with_user);
-        let sql = format!(
-            "SELECT {API_KEY_AUTH_COLUMNS}, {columns} FROM api_keys k{from} WHERE {LIVE_KEY}"
-        );
-        let mut args: Vec<Arg> = vec![secret_hash.into(), now.into()];
-        args.extend(arg);
-        let found: Option<Found<ApiKeyAuthRow>> = self.optional(&sql, &args).await?;
+        let sql = access_sql(Credential::Key, selector, with_user);
+        let args = [secret_hash.into(), now.into()];
+        let found: Option<Found<ApiKeyAuthRow>> = match selector_arg(selector) {
+            Some(arg) => {
+                let [a, b] = args;
+                self.optional(sql, &[a, b, arg]).await?
+            }
+            None => self.optional(sql, &args).await?,
+        };
         Ok(found.map(|f| KeyAccess {
             key: f.credential.into(),
             standing: f.standing,

@@ -269,9 +269,12 @@ impl Db<'_> {
         secret_hash: &[u8],
         now: DateTime<Utc>,
     ) -> StoreResult<Option<ApiKeyAuth>> {
+        // The per-request read: its text is written out, not formatted per request.
         let row: Option<ApiKeyAuthRow> = self
             .optional(
-                &format!("SELECT {API_KEY_AUTH_COLUMNS} FROM api_keys k WHERE {LIVE_KEY}"),
+                "SELECT k.id AS key_id, k.user_id AS key_user_id, k.read_only AS key_read_only, \
+                 k.last_used_at AS key_last_used_at FROM api_keys k WHERE k.secret_hash = $1 \
+                 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)",
                 &[secret_hash.into(), now.into()],
             )
             .await?;

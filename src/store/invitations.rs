@@ -136,26 +136,29 @@ fn status_condition(status: Status) -> &'static str {
 
 impl Db<'_> {
     /// Inserts a pending invitation (`Conflict(PendingInvitation)` when one is pending for the
-    /// same workspace and email).
-    pub async fn insert_invitation(&mut self, i: &NewInvitationRow<'_>) -> StoreResult<()> {
-        self.execute(
-            "INSERT INTO invitations (id, workspace_id, email, email_key, role, status, \
+    /// same workspace and email); the row as stored, without the inviter's email.
+    pub async fn insert_invitation(&mut self, i: &NewInvitationRow<'_>) -> StoreResult<Invitation> {
+        let row: InvitationRow = self
+            .one(
+                "INSERT INTO invitations (id, workspace_id, email, email_key, role, status, \
              token_hash, inviter_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9)",
-            &[
-                i.id.into(),
-                i.workspace_id.into(),
-                i.email.into(),
-                i.email_key.into(),
-                i.role.as_str().into(),
-                i.token_hash.into(),
-                i.inviter_id.into(),
-                i.created_at.into(),
-                i.expires_at.into(),
-            ],
-        )
-        .await?;
-        Ok(())
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) \
+             RETURNING id, workspace_id, email, role, status, inviter_id, \
+             CAST(NULL AS TEXT) AS inviter_email, created_at, expires_at, ended_at",
+                &[
+                    i.id.into(),
+                    i.workspace_id.into(),
+                    i.email.into(),
+                    i.email_key.into(),
+                    i.role.as_str().into(),
+                    i.token_hash.into(),
+                    i.inviter_id.into(),
+                    i.created_at.into(),
+                    i.expires_at.into(),
+                ],
+            )
+            .await?;
+        Ok(row.try_into()?)
     }
 
     /// An invitation of a workspace.
