@@ -2,7 +2,7 @@
 //! `workspace set-plan`, `api-key create`,
 //! `openapi`, `print-config`. Every setting is a flag, a `ROSTER_*` variable or a TOML key.
 
-use std::{io::BufRead, net::SocketAddr, path::PathBuf, process::ExitCode, sync::Arc};
+use std::{io::BufRead, path::PathBuf, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -301,12 +301,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let limits = state.config.connections;
+    crate::server::serve(listener, app(state), limits, shutdown_signal()).await;
     let _ = stop_worker.send(());
     if let Some(worker) = worker {
         let _ = worker.await;

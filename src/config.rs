@@ -39,6 +39,16 @@ pub struct Settings {
     #[arg(long, global = true, env = "ROSTER_REQUEST_TIMEOUT")]
     pub request_timeout: Option<String>,
 
+    /// Longest time a client may take to send a request's headers, counted from when the
+    /// connection is ready for it, so it also ends a keep-alive connection idle that long
+    /// (the slow-header attack), e.g. `10s`.
+    #[arg(long, global = true, env = "ROSTER_HEADER_TIMEOUT")]
+    pub header_timeout: Option<String>,
+
+    /// Most client connections open at once; past it, new ones wait in the listen backlog.
+    #[arg(long, global = true, env = "ROSTER_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
     /// Most password hashes computed at once (each takes about 19 MiB); default: CPU count.
     #[arg(long, global = true, env = "ROSTER_PASSWORD_HASH_CONCURRENCY")]
     pub password_hash_concurrency: Option<usize>,
@@ -114,6 +124,8 @@ impl Settings {
             access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
             refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
             request_timeout: self.request_timeout.or(lower.request_timeout),
+            header_timeout: self.header_timeout.or(lower.header_timeout),
+            max_connections: self.max_connections.or(lower.max_connections),
             password_hash_concurrency: self
                 .password_hash_concurrency
                 .or(lower.password_hash_concurrency),
@@ -152,6 +164,7 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub request_timeout: Duration,
+    pub connections: crate::server::ConnectionLimits,
     pub password_hash_concurrency: usize,
     pub database_max_connections: u32,
     pub log_format: LogFormat,
@@ -228,6 +241,21 @@ impl Config {
             "ROSTER_REQUEST_TIMEOUT (--request-timeout)",
             s.request_timeout.as_deref().unwrap_or("30s"),
         )?;
+        let header_timeout = duration(
+            "ROSTER_HEADER_TIMEOUT (--header-timeout)",
+            s.header_timeout.as_deref().unwrap_or("10s"),
+        )?;
+        if header_timeout.is_zero() {
+            return Err(ConfigError(
+                "ROSTER_HEADER_TIMEOUT must be longer than zero".into(),
+            ));
+        }
+        let max_connections = s.max_connections.unwrap_or(4096);
+        if max_connections == 0 {
+            return Err(ConfigError(
+                "ROSTER_MAX_CONNECTIONS must be at least 1".into(),
+            ));
+        }
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let password_hash_concurrency = s.password_hash_concurrency.unwrap_or(cpus);
         if password_hash_concurrency == 0 {
@@ -290,6 +318,10 @@ impl Config {
             access_token_ttl,
             refresh_token_ttl,
             request_timeout,
+            connections: crate::server::ConnectionLimits {
+                header_timeout,
+                max_connections,
+            },
             password_hash_concurrency,
             database_max_connections,
             log_format,
@@ -325,6 +357,16 @@ impl Config {
             humantime::format_duration(self.request_timeout)
                 .to_string()
                 .into(),
+        );
+        table.insert(
+            "header_timeout".into(),
+            humantime::format_duration(self.connections.header_timeout)
+                .to_string()
+                .into(),
+        );
+        table.insert(
+            "max_connections".into(),
+            (self.connections.max_connections as i64).into(),
         );
         table.insert(
             "password_hash_concurrency".into(),

@@ -7,5 +7,6 @@ pub mod domain;
 pub mod http;
 pub mod mail;
 pub mod outbox;
+pub mod server;
 pub mod store;
 pub mod telemetry;

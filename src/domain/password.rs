@@ -18,8 +18,17 @@ use super::{Error, Result};
 pub const MIN_PASSWORD_LEN: usize = 8;
 pub const MAX_PASSWORD_LEN: usize = 256;
 
-/// Checks a new password's length; reported under `field`.
+/// Checks a new password: 8 to 256 characters, any of them but NUL (which no client sends on
+/// purpose, and which C-based verifiers elsewhere would cut the password at); reported under
+/// `field`.
 pub fn validate(field: &str, password: &SecretString) -> Result<()> {
+    if password.expose_secret().contains('\0') {
+        return Err(Error::invalid(
+            field,
+            "invalid",
+            "a password must not contain the NUL character",
+        ));
+    }
     let n = password.expose_secret().chars().count();
     if n < MIN_PASSWORD_LEN {
         return Err(Error::invalid(

@@ -133,11 +133,22 @@ impl AttemptLimits {
             counters.push(quota.limit(format!("{kind}_ip:{}", ip_bucket(ip))));
         }
         if let Some(quota) = self.per_subject {
-            let subject: String = subject.chars().take(300).collect();
-            counters.push(quota.limit(format!("{kind}_subject:{subject}")));
+            counters.push(quota.limit(format!("{kind}_subject:{}", subject_key(subject))));
         }
         counters
     }
+}
+
+/// What a counter keyed by something the client typed (an email, a token) is named by: trimmed,
+/// lower-cased, without control characters and at most 300 characters, so that the raw input
+/// is never what reaches the database, whether or not it later turns out valid.
+pub(crate) fn subject_key(raw: &str) -> String {
+    raw.trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .flat_map(char::to_lowercase)
+        .take(300)
+        .collect()
 }
 
 /// How role words of a surface map onto roles when they are written.

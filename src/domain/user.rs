@@ -343,7 +343,7 @@ impl Core {
 
 /// The key sign-in attempts for `email` are counted under (also when it is malformed).
 fn email_bucket(email: &str) -> String {
-    email.trim().to_lowercase().chars().take(300).collect()
+    policy::subject_key(email)
 }
 
 /// Runs two validations and reports the field errors of both.

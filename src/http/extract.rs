@@ -8,8 +8,12 @@ use axum::{
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 
-use super::problem::Problem;
+use super::{problem::Problem, surface::json_has_nul};
 use crate::domain::FieldError;
+
+/// Why a body with `\u0000` in a string is refused, on every surface: no text Roster keeps may
+/// hold NUL (PostgreSQL cannot store it, and no name, email or password needs it).
+pub const NUL_IN_TEXT: &str = "text must not contain the NUL character (\\u0000)";
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -52,6 +56,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     reason = "the error is the response; it is built once, on a failure path"
 )]
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    if json_has_nul(bytes) {
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "invalid input in: body",
+        );
+        p.errors = vec![FieldError::new("body", "nul_character", NUL_IN_TEXT)];
+        return Err(p);
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

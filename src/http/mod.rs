@@ -10,6 +10,7 @@ mod ops;
 pub mod problem;
 pub mod pupil;
 pub mod spatialflow;
+pub mod surface;
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use axum::{
     extract::{DefaultBodyLimit, Request, State},
     http::{HeaderName, StatusCode},
     middleware::{self, Next},
-    response::{IntoResponse, Response},
+    response::Response,
     Router,
 };
 use tower::ServiceBuilder;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(middleware::from_fn(crate::telemetry::track))
                 .layer(middleware::from_fn_with_state(timeout, time_limit))
+                .layer(middleware::from_fn(surface::readable_uri))
                 .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES)),
         )
         .with_state(state)
@@ -78,16 +80,14 @@ fn span(request: &Request) -> tracing::Span {
 }
 
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
-    let pupil = request.uri().path().starts_with(pupil::PREFIX);
+    let surface = surface::Surface::of(request.uri().path());
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) if pupil => pupil::timeout(),
-        Err(_) => Problem::new(
+        Err(_) => surface.refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
             "the request took too long and was abandoned",
-        )
-        .into_response(),
+        ),
     }
 }
 

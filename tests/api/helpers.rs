@@ -1,7 +1,7 @@
 //! `TestApp`: the real router served over real HTTP on 127.0.0.1, on a fresh SQLite file or a
 //! fresh PostgreSQL schema, with a clock the test can move and a raw pool to check the database.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use roster::{
     app::{app, AppState},
@@ -87,6 +87,27 @@ pub fn assert_sf_error(r: &Resp, status: u16, code: &str) {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert!(r.body["detail"].is_string(), "{}", r.text);
     assert_eq!(r.body["error_code"], code, "{}", r.text);
+}
+
+/// Asserts a Pupil error envelope with this status and machine code.
+pub fn assert_pupil_error(r: &Resp, status: u16, error: &str) {
+    assert_eq!(r.status, status, "body: {}", r.text);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json"),
+        "body: {}",
+        r.text
+    );
+    assert_eq!(r.body["code"], status, "body: {}", r.text);
+    assert_eq!(r.body["status"], "error", "body: {}", r.text);
+    assert_eq!(
+        r.body.as_object().map(|o| o.len()),
+        Some(3),
+        "body: {}",
+        r.text
+    );
+    assert_eq!(r.body["result"]["error"], error, "body: {}", r.text);
+    assert!(r.body["result"]["message"].is_string());
 }
 
 /// A user signed up through the API.
@@ -183,14 +204,13 @@ impl TestApp {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let router = app(state.clone());
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("serve");
-        });
+        let limits = state.config.connections;
+        tokio::spawn(roster::server::serve(
+            listener,
+            router,
+            limits,
+            std::future::pending(),
+        ));
         let raw = match db {
             Db::Sqlite => Raw::Sqlite(SqlitePool::connect(&database_url).await.expect("raw")),
             Db::Postgres => Raw::Postgres(PgPool::connect(&database_url).await.expect("raw")),

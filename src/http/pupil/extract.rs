@@ -20,7 +20,11 @@ use crate::{
         workspace::{Access, WorkspaceRef, WorkspaceSelector},
         Error, FieldError,
     },
-    http::{auth::require_write_if_changing, extract::MAX_BODY_BYTES},
+    http::{
+        auth::require_write_if_changing,
+        extract::{MAX_BODY_BYTES, NUL_IN_TEXT},
+        surface::json_has_nul,
+    },
 };
 
 /// No credential is longer than this.
@@ -174,6 +178,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PupilError> {
+    if json_has_nul(bytes) {
+        return Err(PupilError::invalid(vec![FieldError::new(
+            "body",
+            "nul_character",
+            NUL_IN_TEXT,
+        )]));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

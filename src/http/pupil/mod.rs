@@ -2,7 +2,7 @@
 //! generated Pupil client to the domain calls the native API makes, and back, in the envelope.
 
 mod account;
-mod envelope;
+pub(crate) mod envelope;
 mod extract;
 mod invitations;
 mod members;
@@ -138,17 +138,6 @@ async fn read_body_first(
             "the body exceeds {} bytes, or could not be read",
             crate::http::extract::MAX_BODY_BYTES
         ),
-    )
-    .into_response()
-}
-
-/// The answer to a request that took too long, in the envelope.
-pub fn timeout() -> axum::response::Response {
-    use axum::response::IntoResponse;
-    PupilError::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "timeout",
-        "the request took too long and was abandoned",
     )
     .into_response()
 }

@@ -20,7 +20,8 @@ use crate::{
     },
     http::{
         auth::require_write_if_changing,
-        extract::{is_json, MAX_BODY_BYTES},
+        extract::{is_json, MAX_BODY_BYTES, NUL_IN_TEXT},
+        surface::json_has_nul,
     },
 };
 
@@ -84,6 +85,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for SfOptionalJson<T> {
 
 /// Parses JSON, reporting the failing field as a pydantic-style issue under `body`.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SfError> {
+    if json_has_nul(bytes) {
+        return Err(SfError::invalid("string_type", &["body"], NUL_IN_TEXT));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::{
-    helpers::{Resp, TestApp},
+    helpers::{assert_pupil_error, Resp, TestApp},
     on_both_databases,
 };
 
@@ -20,27 +20,6 @@ fn success(r: &Resp) -> &Value {
         "only code, status, result"
     );
     &r.body["result"]
-}
-
-/// Asserts an error envelope with this status and machine code.
-fn failure(r: &Resp, status: u16, error: &str) {
-    assert_eq!(r.status, status, "body: {}", r.text);
-    assert_eq!(
-        r.header("content-type"),
-        Some("application/json"),
-        "body: {}",
-        r.text
-    );
-    assert_eq!(r.body["code"], status, "body: {}", r.text);
-    assert_eq!(r.body["status"], "error", "body: {}", r.text);
-    assert_eq!(
-        r.body.as_object().map(|o| o.len()),
-        Some(3),
-        "body: {}",
-        r.text
-    );
-    assert_eq!(r.body["result"]["error"], error, "body: {}", r.text);
-    assert!(r.body["result"]["message"].is_string());
 }
 
 /// A user with an API key; returns (account, key).
@@ -68,18 +47,18 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
     app.add(&owner.access, &ws, &viewer, "viewer").await;
     let before = app.census().await;
 
-    failure(
+    assert_pupil_error(
         &app.pupil("GET", "/workspaces/", None, None).await,
         401,
         "unauthenticated",
     );
-    failure(
+    assert_pupil_error(
         &app.pupil("GET", "/workspaces/", Some("rk_nope"), None)
             .await,
         401,
         "unauthenticated",
     );
-    failure(
+    assert_pupil_error(
         &app.pupil("GET", "/workspaces/", Some(&owner.access), None)
             .await,
         401,
@@ -93,18 +72,18 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
             Some(json!({"name": "x"})),
         )
         .await;
-    failure(&r, 403, "insufficient_role");
-    failure(
+    assert_pupil_error(&r, 403, "insufficient_role");
+    assert_pupil_error(
         &app.pupil("GET", "/nowhere", Some(&key), None).await,
         404,
         "route_not_found",
     );
-    failure(
+    assert_pupil_error(
         &app.pupil("GET", "/workspaces", Some(&key), None).await,
         404,
         "route_not_found",
     );
-    failure(
+    assert_pupil_error(
         &app.pupil("PUT", "/workspaces/", Some(&key), Some(json!({})))
             .await,
         405,
@@ -116,8 +95,8 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
         .header("api-key", &key)
         .header("content-type", "application/json")
         .body("{\"name\": ");
-    failure(&app.send(malformed).await, 400, "malformed_json");
-    failure(
+    assert_pupil_error(&app.send(malformed).await, 400, "malformed_json");
+    assert_pupil_error(
         &app.pupil("POST", "/workspaces/", Some(&key), None).await,
         400,
         "body_required",
@@ -130,7 +109,7 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
             Some(json!({"name": 42})),
         )
         .await;
-    failure(&r, 409, "invalid_input");
+    assert_pupil_error(&r, 409, "invalid_input");
     assert_eq!(r.body["result"]["fields"][0]["field"], "name");
     let r = app
         .pupil(
@@ -140,7 +119,7 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
             Some(json!({"name": "  "})),
         )
         .await;
-    failure(&r, 409, "invalid_input");
+    assert_pupil_error(&r, 409, "invalid_input");
     let r = app
         .pupil(
             "POST",
@@ -149,7 +128,7 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
             Some(json!({"name": "x", "extra": 1})),
         )
         .await;
-    failure(&r, 409, "invalid_input");
+    assert_pupil_error(&r, 409, "invalid_input");
     let r = app
         .pupil(
             "POST",
@@ -158,7 +137,7 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
             Some(json!({"role": "OWNER", "user_id": viewer.id})),
         )
         .await;
-    failure(&r, 409, "invalid_input");
+    assert_pupil_error(&r, 409, "invalid_input");
     let r = app
         .pupil(
             "PATCH",
@@ -167,21 +146,21 @@ async fn every_kind_of_error_answers_in_the_envelope_and_changes_nothing(app: Te
             Some(json!({"role": "ADMIN"})),
         )
         .await;
-    failure(&r, 409, "last_owner");
+    assert_pupil_error(&r, 409, "last_owner");
     let form = app
         .client
         .post(app.url("/pupil/v2/workspaces/"))
         .header("api-key", &key)
         .header("content-type", "text/plain")
         .body("{\"name\": \"x\"}");
-    failure(&app.send(form).await, 415, "unsupported_media_type");
+    assert_pupil_error(&app.send(form).await, 415, "unsupported_media_type");
     let huge = app
         .client
         .post(app.url("/pupil/v2/workspaces/"))
         .header("api-key", &key)
         .header("content-type", "application/json")
         .body(format!("{{\"name\": \"{}\"}}", "x".repeat(2 * 1024 * 1024)));
-    failure(&app.send(huge).await, 413, "payload_too_large");
+    assert_pupil_error(&app.send(huge).await, 413, "payload_too_large");
     // The connection pool still works after the refusals above.
     success(&app.pupil("GET", "/workspaces/", Some(&key), None).await);
 
@@ -260,7 +239,7 @@ async fn requests_as_the_generated_client_writes_them_are_understood(app: TestAp
         .pupil("GET", "/workspaces/%64efault", Some(&key), None)
         .await;
     assert_eq!(success(&r)["id"], personal.as_str());
-    failure(
+    assert_pupil_error(
         &app.pupil("GET", "/workspaces/default%2Fmembers", Some(&key), None)
             .await,
         404,
@@ -278,7 +257,7 @@ async fn requests_as_the_generated_client_writes_them_are_understood(app: TestAp
             Some(json!({"name": "Bad", "created_at": "Mon, 01 Jan 2024"})),
         )
         .await;
-    failure(&r, 409, "invalid_input");
+    assert_pupil_error(&r, 409, "invalid_input");
     app.add(&owner.access, &id, &other, "viewer").await;
     let r = app
         .pupil(
@@ -421,7 +400,7 @@ async fn a_non_member_gets_404_in_the_envelope_for_every_workspace_operation(app
     for (method, path, body) in operations {
         let r = app.pupil(method, &path, Some(&stranger_key), body).await;
         assert_eq!(r.status, 404, "{method} {path}: {}", r.text);
-        failure(&r, 404, "not_found");
+        assert_pupil_error(&r, 404, "not_found");
     }
     assert_eq!(app.census().await, before);
     assert_eq!(app.rows("invitations", "status = 'pending'").await, 1);
@@ -460,7 +439,7 @@ async fn an_invitation_is_accepted_by_its_public_id_only_by_the_invited_email(ap
             None,
         )
         .await;
-    failure(&r, 404, "not_found");
+    assert_pupil_error(&r, 404, "not_found");
     assert_eq!(app.role_in_db(&ws, &eve.id).await, None);
     let r = app
         .pupil(
@@ -483,7 +462,7 @@ async fn an_invitation_is_accepted_by_its_public_id_only_by_the_invited_email(ap
             None,
         )
         .await;
-    failure(&r, 409, "invitation_accepted");
+    assert_pupil_error(&r, 409, "invitation_accepted");
 }
 
 async fn the_dialect_serves_its_own_openapi_document(app: TestApp) {
