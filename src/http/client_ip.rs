@@ -1,6 +1,5 @@
-//! The client's address: the TCP peer, unless the peer is a trusted proxy, in which case the
-//! right-most `X-Forwarded-For` address that is not itself a trusted proxy. The one place every
-//! surface's audit IPs, session IPs and per-IP budgets come from.
+//! The client's address, for every surface's audit, session and per-IP budget: the TCP peer, or
+//! behind a trusted proxy the right-most `X-Forwarded-For` address that is not itself trusted.
 
 use std::net::IpAddr;
 
