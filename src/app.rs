@@ -9,7 +9,10 @@ use secrecy::ExposeSecret;
 use crate::{
     config::Config,
     domain::{
-        clock::Clock, password::Passwords, token::KeyRing, token::SigningKey, Core, CoreSettings,
+        clock::Clock,
+        password::Passwords,
+        token::{self, KeyRing, KeyRingSettings, SigningKey},
+        Core, CoreSettings,
     },
     mail::{FileMailer, Mailer, SmtpMailer},
     store, telemetry,
@@ -32,13 +35,27 @@ impl AppState {
         )
         .await
         .context("cannot open the database named by ROSTER_DATABASE_URL (--database)")?;
+        let first_key =
+            SigningKey::generate(clock.now())?.sealed_with(config.key_encryption_key.as_ref())?;
         store
-            .migrate(SigningKey::generate(clock.now())?)
+            .migrate(first_key)
             .await
             .context("cannot apply database migrations")?;
         let access_ttl = chrono::Duration::from_std(config.access_token_ttl)?;
         let refresh_ttl = chrono::Duration::from_std(config.refresh_token_ttl)?;
-        let keys = KeyRing::load(store.clone(), config.issuer(), access_ttl).await?;
+        let issuer =
+            token::deployment_issuer(&store, config.configured_issuer(), &config.issuer()).await?;
+        let keys = KeyRing::load(
+            store.clone(),
+            KeyRingSettings {
+                issuer,
+                ttl: access_ttl,
+                refresh: chrono::Duration::from_std(config.key_refresh_interval)?,
+                kek: config.key_encryption_key.clone(),
+            },
+        )
+        .await
+        .context("cannot load the signing keys")?;
         let core = Core {
             store,
             clock,
@@ -52,8 +69,10 @@ impl AppState {
                 usage: config.usage.clone(),
             },
         };
+        let core = Arc::new(core);
+        tokio::spawn(refresh_keys(Arc::downgrade(&core)));
         Ok(AppState {
-            core: Arc::new(core),
+            core,
             config: Arc::new(config),
             metrics: telemetry::metrics_handle(),
         })
@@ -68,6 +87,27 @@ impl AppState {
             Some(url) => Arc::new(SmtpMailer::new(url.expose_secret(), from)?),
             None => Arc::new(FileMailer::new(self.config.mail_dir.clone(), from)?),
         })
+    }
+}
+
+/// Re-reads the signing keys every key refresh interval for as long as the core lives, so
+/// that a key rotated by any process signs here within that interval.
+async fn refresh_keys(core: std::sync::Weak<Core>) {
+    let Some(every) = core
+        .upgrade()
+        .and_then(|c| c.keys.refresh_interval().to_std().ok())
+    else {
+        return;
+    };
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(core) = core.upgrade() else { return };
+        if let Err(e) = core.keys.refresh().await {
+            tracing::warn!(error = %e, "cannot re-read the signing keys; keeping those in use");
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `worker`, `user create|set-password`,
-//! `workspace set-plan`, `api-key create`,
+//! `workspace set-plan`, `api-key create`, `keys rotate|list`,
 //! `openapi`, `print-config`. Every setting is a flag, a `ROSTER_*` variable or a TOML key.
 
 use std::{io::BufRead, path::PathBuf, process::ExitCode, sync::Arc};
@@ -48,6 +48,9 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand, name = "api-key")]
     ApiKey(ApiKeyCommand),
+    /// Manage the JWT signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Print the native OpenAPI document.
     Openapi,
     /// Print the resolved configuration, secrets redacted.
@@ -79,6 +82,14 @@ enum WorkspaceCommand {
         /// The plan, e.g. `free`, `developer`, `pro`, `enterprise`.
         plan: String,
     },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Start signing with a new key; older keys keep verifying until their tokens have expired.
+    Rotate,
+    /// List the stored keys: kid, created, retiring at, sealed, signing.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -170,6 +181,10 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             println!("workspace {} ({}) is on plan {}", ws.slug, ws.id, ws.plan);
             Ok(())
         }
+        Command::Keys(cmd) => {
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            keys(&state, cmd).await
+        }
         Command::ApiKey(ApiKeyCommand::Create {
             email,
             name,
@@ -239,6 +254,52 @@ async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn keys(state: &AppState, cmd: KeysCommand) -> anyhow::Result<()> {
+    let core = &state.core;
+    match cmd {
+        KeysCommand::Rotate => {
+            let key = core.rotate_signing_key().await.map_err(describe)?;
+            let retiring = core
+                .signing_keys()
+                .await
+                .map_err(describe)?
+                .into_iter()
+                .filter_map(|k| k.retires_at)
+                .max();
+            println!("{}", key.kid);
+            match retiring {
+                Some(at) => eprintln!(
+                    "new signing key {}; every replica signs with it within {}; older keys verify until {}",
+                    key.kid,
+                    humantime::format_duration(state.config.key_refresh_interval),
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                None => eprintln!("new signing key {}", key.kid),
+            }
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<18} {:<22} {:<22} {:<6} signing",
+                "kid", "created", "retires", "sealed"
+            );
+            let time = |t: chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            for k in core.signing_keys().await.map_err(describe)? {
+                println!(
+                    "{:<18} {:<22} {:<22} {:<6} {}",
+                    k.kid,
+                    time(k.created_at),
+                    k.retires_at.map_or_else(|| "-".to_owned(), time),
+                    if k.sealed { "yes" } else { "no" },
+                    if k.signing { "yes" } else { "no" },
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The request metadata of an operator command, as audit events record it.
 fn operator() -> RequestMeta {
     RequestMeta {
@@ -291,6 +352,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         backend = ?state.core.store.kind(),
         "roster listening"
     );
+    if !state.config.public_url_configured {
+        tracing::warn!(
+            public_url = %state.config.public_url,
+            issuer = %state.core.keys.issuer(),
+            "no ROSTER_PUBLIC_URL (--public-url) set: invitation links name this process's listen \
+             address, and tokens carry the issuer fixed in the database at the first start; \
+             behind a load balancer, set ROSTER_PUBLIC_URL to the address clients use"
+        );
+    }
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = if state.config.outbox_worker {
         let worker = Worker::new(state.core.clone(), state.mailer()?);

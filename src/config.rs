@@ -4,10 +4,12 @@
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
+use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::domain::key_seal::KeyEncryptionKey;
 use crate::domain::usage::{Plan, Units, UsageSettings, DEFAULT_PLAN};
 
 /// Settings as they may appear in the TOML file, in the environment or on the command line.
@@ -94,6 +96,32 @@ pub struct Settings {
     #[arg(long, global = true, env = "ROSTER_LOGIN_RATE_LIMIT")]
     pub login_rate_limit: Option<u32>,
 
+    /// Reverse proxies (load balancers) whose `X-Forwarded-For` names the client: CIDRs or
+    /// addresses, comma-separated (`10.0.0.0/8,fd00::/8`); a TOML array in the file. Empty: the
+    /// header is ignored and the TCP peer is the client.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
+
+    /// How often every process re-reads the signing keys, so that it signs with a rotated key
+    /// within this time, e.g. `30s`.
+    #[arg(long, global = true, env = "ROSTER_KEY_REFRESH_INTERVAL")]
+    pub key_refresh_interval: Option<String>,
+
+    /// Key that encrypts the private signing keys at rest: 32 bytes in base64
+    /// (`openssl rand -base64 32`). Unset: they are stored as they are.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_KEY_ENCRYPTION_KEY",
+        hide_env_values = true
+    )]
+    pub key_encryption_key: Option<SecretString>,
+
     /// Plans (TOML file only): `[plans.<name>]` with `monthly_units` (absent: unlimited) and
     /// `overage` (accept usage past the allowance). Replaces the built-in plans.
     #[arg(skip)]
@@ -141,6 +169,9 @@ impl Settings {
             invite_rate_limit: self.invite_rate_limit.or(lower.invite_rate_limit),
             resend_rate_limit: self.resend_rate_limit.or(lower.resend_rate_limit),
             login_rate_limit: self.login_rate_limit.or(lower.login_rate_limit),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            key_refresh_interval: self.key_refresh_interval.or(lower.key_refresh_interval),
+            key_encryption_key: self.key_encryption_key.or(lower.key_encryption_key),
             plans: self.plans.or(lower.plans),
             meters: self.meters.or(lower.meters),
         }
@@ -161,6 +192,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub database_url: SecretString,
     pub public_url: Url,
+    /// Whether the public URL was configured (not derived from the listen address).
+    pub public_url_configured: bool,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub request_timeout: Duration,
@@ -175,6 +208,9 @@ pub struct Config {
     pub outbox_interval: Duration,
     pub limits: crate::domain::invitation::Limits,
     pub usage: UsageSettings,
+    pub trusted_proxies: Vec<IpNet>,
+    pub key_refresh_interval: Duration,
+    pub key_encryption_key: Option<KeyEncryptionKey>,
 }
 
 /// A configuration problem, worded to say what to change.
@@ -215,6 +251,7 @@ impl Config {
                 "ROSTER_DATABASE_URL (--database) must start with sqlite:// or postgres://".into(),
             ));
         }
+        let public_url_configured = s.public_url.is_some();
         let public_url = s.public_url.unwrap_or_else(|| format!("http://{listen}"));
         let public_url = Url::parse(&public_url)
             .ok()
@@ -300,7 +337,38 @@ impl Config {
             s.outbox_interval.as_deref().unwrap_or("1s"),
         )?;
         let usage = usage_settings(s.plans, s.meters)?;
+        let trusted_proxies = s
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.trim())
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(IpNet::from))
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "ROSTER_TRUSTED_PROXIES (--trusted-proxies) must list CIDRs or addresses such as 10.0.0.0/8 or 192.0.2.7, not {p:?}"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let key_refresh_interval = duration(
+            "ROSTER_KEY_REFRESH_INTERVAL (--key-refresh-interval)",
+            s.key_refresh_interval.as_deref().unwrap_or("30s"),
+        )?;
+        let key_encryption_key = s
+            .key_encryption_key
+            .map(|k| {
+                KeyEncryptionKey::from_base64(k.expose_secret())
+                    .map_err(|e| ConfigError(format!("ROSTER_KEY_ENCRYPTION_KEY: {e}")))
+            })
+            .transpose()?;
         Ok(Config {
+            trusted_proxies,
+            key_refresh_interval,
+            key_encryption_key,
+            public_url_configured,
             usage,
             smtp_url: s.smtp_url.map(SecretString::from),
             mail_from,
@@ -328,9 +396,16 @@ impl Config {
         })
     }
 
-    /// The JWT issuer: the public URL without a trailing slash.
+    /// The JWT issuer this process would use: the public URL without a trailing slash. When the
+    /// public URL is not configured, the deployment's issuer is fixed in the database instead
+    /// (`token::deployment_issuer`).
     pub fn issuer(&self) -> String {
         self.public_url.as_str().trim_end_matches('/').to_owned()
+    }
+
+    /// The configured issuer, if the public URL was configured.
+    pub fn configured_issuer(&self) -> Option<String> {
+        self.public_url_configured.then(|| self.issuer())
     }
 
     /// A printable TOML rendering with secrets redacted.
@@ -407,6 +482,21 @@ impl Config {
             "login_rate_limit".into(),
             i64::from(self.limits.logins_per_minute).into(),
         );
+        let proxies: Vec<toml::Value> = self
+            .trusted_proxies
+            .iter()
+            .map(|p| p.to_string().into())
+            .collect();
+        table.insert("trusted_proxies".into(), proxies.into());
+        table.insert(
+            "key_refresh_interval".into(),
+            humantime::format_duration(self.key_refresh_interval)
+                .to_string()
+                .into(),
+        );
+        if self.key_encryption_key.is_some() {
+            table.insert("key_encryption_key".into(), "REDACTED".into());
+        }
         table.insert(
             "log_format".into(),
             match self.log_format {

@@ -46,6 +46,18 @@ fn a_misconfiguration_fails_at_start_and_says_what_to_change() {
             "ROSTER_ACCESS_TOKEN_TTL",
         ),
         (("ROSTER_LOG_FORMAT", "xml"), "ROSTER_LOG_FORMAT"),
+        (
+            ("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8,not-a-network"),
+            "ROSTER_TRUSTED_PROXIES",
+        ),
+        (
+            ("ROSTER_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+            "ROSTER_KEY_ENCRYPTION_KEY",
+        ),
+        (
+            ("ROSTER_KEY_REFRESH_INTERVAL", "often"),
+            "ROSTER_KEY_REFRESH_INTERVAL",
+        ),
     ] {
         let out = roster(&["serve"], &[env], None);
         assert_eq!(out.status.code(), Some(2), "{env:?}");
@@ -103,6 +115,45 @@ fn print_config_shows_the_resolved_settings_with_secrets_redacted() {
         printed.contains("public_url = \"http://127.0.0.1:9999/\""),
         "{printed}"
     );
+    assert!(
+        printed.contains("trusted_proxies = []"),
+        "none by default: {printed}"
+    );
+
+    // Trusted proxies from the environment (comma-separated) and from the file (an array);
+    // the key-encryption key is never printed.
+    let kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let out = roster(
+        &["print-config"],
+        &[
+            ("ROSTER_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+            ("ROSTER_KEY_ENCRYPTION_KEY", kek),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7/32\"]"),
+        "{printed}"
+    );
+    assert!(!printed.contains(kek), "{printed}");
+    assert!(
+        printed.contains("key_encryption_key = \"REDACTED\""),
+        "{printed}"
+    );
+    std::fs::write(&file, "trusted_proxies = [\"fd00::/8\"]\n").expect("write");
+    let out = roster(
+        &["print-config", "--config", file.to_str().expect("path")],
+        &[],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("trusted_proxies = [\"fd00::/8\"]"),
+        "{}",
+        text(&out.stdout)
+    );
 
     std::fs::write(&file, "listne = \"typo\"\n").expect("write");
     let out = roster(
@@ -116,6 +167,75 @@ fn print_config_shows_the_resolved_settings_with_secrets_redacted() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn operators_rotate_and_list_the_signing_keys_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+    let db = [("ROSTER_DATABASE_URL", url.as_str())];
+    let out = roster(&["migrate"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = roster(&["keys", "list"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed = text(&out.stdout);
+    let rows: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(rows.len(), 1, "{listed}");
+    let first = rows[0].split_whitespace().next().expect("kid").to_owned();
+    assert!(rows[0].ends_with("yes"), "the one key signs: {listed}");
+
+    let out = roster(&["keys", "rotate"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let second = text(&out.stdout).trim().to_owned();
+    assert_ne!(second, first);
+    assert!(
+        text(&out.stderr).contains("older keys verify until"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = roster(&["keys", "list"], &db, None);
+    let listed = text(&out.stdout);
+    let rows: Vec<Vec<&str>> = listed
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{listed}");
+    let old = rows.iter().find(|r| r[0] == first).expect("old key listed");
+    let new = rows
+        .iter()
+        .find(|r| r[0] == second)
+        .expect("new key listed");
+    assert_ne!(old[2], "-", "the old key has a retirement time: {listed}");
+    assert_eq!(old[4], "no", "{listed}");
+    assert_eq!(new[2], "-", "{listed}");
+    assert_eq!(new[4], "yes", "{listed}");
+
+    // With a key-encryption key, a rotation seals every stored key; starting without the key
+    // is then refused with a message, not a panic.
+    let kek = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let sealed = [
+        ("ROSTER_DATABASE_URL", url.as_str()),
+        ("ROSTER_KEY_ENCRYPTION_KEY", kek),
+    ];
+    let out = roster(&["keys", "rotate"], &sealed, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = roster(&["keys", "list"], &sealed, None);
+    let listed = text(&out.stdout);
+    assert!(
+        listed
+            .lines()
+            .skip(1)
+            .all(|l| l.split_whitespace().nth(3) == Some("yes")),
+        "{listed}"
+    );
+    let out = roster(&["keys", "list"], &db, None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("ROSTER_KEY_ENCRYPTION_KEY"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 #[test]

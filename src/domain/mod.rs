@@ -10,6 +10,7 @@ pub mod clock;
 pub mod email;
 pub mod error;
 pub mod invitation;
+pub mod key_seal;
 pub mod member;
 pub mod paging;
 pub mod password;

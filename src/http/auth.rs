@@ -1,7 +1,7 @@
 //! The `Principal` extractor: `Authorization: Bearer <access JWT | rk_ API key>` or
 //! `X-API-Key: <key>`, resolved by the domain with one database read; the `Access` extractor,
 //! which resolves the credential and the `{ws}` path segment together, also in one read; and
-//! `RequestMeta`.
+//! `RequestMeta` (client address and user agent).
 
 use std::net::SocketAddr;
 
@@ -10,7 +10,7 @@ use axum::{
     http::{header, request::Parts, Method},
 };
 
-use super::problem::ApiError;
+use super::{client_ip::client_ip, problem::ApiError};
 use crate::{
     app::AppState,
     domain::{
@@ -101,14 +101,23 @@ fn bearer(parts: &Parts) -> Option<&str> {
 /// The longest user agent kept.
 const MAX_USER_AGENT_LEN: usize = 512;
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+/// Where a request came from: the client address (`client_ip`: the TCP peer, or what a
+/// trusted proxy forwarded) and the user agent.
+impl FromRequestParts<AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| {
+            client_ip(
+                c.0.ip(),
+                parts.headers.get_all("x-forwarded-for").iter(),
+                &state.config.trusted_proxies,
+            )
+            .to_string()
+        });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -2,6 +2,7 @@
 //! middleware every request passes (request id, tracing, metrics, timeout, body limit).
 
 pub mod auth;
+mod client_ip;
 pub mod extract;
 mod invite_page;
 pub mod native;

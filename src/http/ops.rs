@@ -64,6 +64,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        axum::Json(state.core.keys.jwks()),
+        axum::Json(state.core.keys.jwks(state.core.clock.now())),
     )
 }

@@ -143,6 +143,7 @@ impl Backend for PostgresBackend {
                 .bind(&candidate.private_der)
                 .bind(&candidate.public_raw)
                 .bind(Ts(candidate.created_at))
+                .bind(candidate.sealed)
                 .execute(&mut *conn)
                 .await?;
             StoreResult::Ok(())

@@ -176,6 +176,7 @@ impl Backend for SqliteBackend {
             .bind(&candidate.private_der)
             .bind(&candidate.public_raw)
             .bind(Ts(candidate.created_at))
+            .bind(candidate.sealed)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -1,10 +1,12 @@
-//! The promises that hold across every surface: races, tenancy, revocation, replicas and
-//! resilience, and what an authenticated read costs the database.
+//! The promises that hold across every surface: races, tenancy, revocation, replicas, key
+//! rotation, client addresses behind proxies, resilience, and what an authenticated read costs.
 
 mod connections;
 mod hostile_input;
 mod invitation_races;
+mod key_rotation;
 mod owners;
+mod proxies;
 mod replicas;
 mod resilience;
 mod revocation;

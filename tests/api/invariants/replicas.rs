@@ -1,5 +1,7 @@
-//! Several `roster serve` processes on one database: they start together without a migration
-//! race, share the signing key, and a logout through one is refused by the other at once.
+//! Several `roster serve` processes on one database with default settings (no public URL, each
+//! its own listen address): they start together without a migration race, agree on the issuer
+//! and the signing key, a logout through one is refused by the others at once, and a key
+//! rotated by `roster keys rotate` signs on every one of them within the refresh interval.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -35,7 +37,8 @@ fn start(database_url: &str) -> Replica {
         .arg("serve")
         .env("ROSTER_DATABASE_URL", database_url)
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ROSTER_PUBLIC_URL", "http://roster.test")
+        .env_remove("ROSTER_PUBLIC_URL")
+        .env("ROSTER_KEY_REFRESH_INTERVAL", "1s")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -61,6 +64,14 @@ async fn wait_ready(client: &reqwest::Client, replica: &mut Replica) {
         assert!(Instant::now() < deadline, "replica never became ready");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+fn kid_of(token: &str) -> String {
+    use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+    let header = token.split('.').next().unwrap_or_default();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("b64")).expect("json");
+    header["kid"].as_str().unwrap_or_default().to_owned()
 }
 
 async fn two_replicas_share_keys_and_revocation(database_url: &str) {
@@ -108,6 +119,71 @@ async fn two_replicas_share_keys_and_revocation(database_url: &str) {
         .expect("json");
     assert_eq!(jwks_a, jwks_b);
     assert_eq!(jwks_a["keys"].as_array().map(Vec::len), Some(1));
+
+    // `roster keys rotate`, run as an operator would, beside the running replicas: each of
+    // them signs with the new key within its refresh interval, without a restart, and still
+    // accepts the tokens signed before.
+    let rotate = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .args(["keys", "rotate"])
+        .env("ROSTER_DATABASE_URL", database_url)
+        .env_remove("ROSTER_PUBLIC_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("keys rotate");
+    assert!(
+        rotate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotate.stderr)
+    );
+    let new_kid = String::from_utf8_lossy(&rotate.stdout).trim().to_owned();
+    assert!(!new_kid.is_empty());
+    let mut refresh = body["refresh_token"].as_str().expect("refresh").to_owned();
+    for r in &replicas {
+        let started = Instant::now();
+        loop {
+            let answer: serde_json::Value = client
+                .post(format!("{}/v1/auth/refresh", r.base))
+                .json(&json!({"refresh_token": refresh}))
+                .send()
+                .await
+                .expect("refresh")
+                .json()
+                .await
+                .expect("json");
+            refresh = answer["refresh_token"].as_str().expect("rt").to_owned();
+            let access = answer["access_token"].as_str().expect("at");
+            if kid_of(access) == new_kid {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{} never signed with the rotated key",
+                r.base
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let jwks: serde_json::Value = client
+            .get(format!("{}/.well-known/jwks.json", r.base))
+            .send()
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{}", r.base);
+        let me = client
+            .get(format!("{}/v1/me", r.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me");
+        assert_eq!(
+            me.status(),
+            200,
+            "{} refuses a token signed before the rotation",
+            r.base
+        );
+    }
 
     let out = client
         .post(format!("{a}/v1/auth/logout"))

@@ -5,9 +5,15 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use roster::domain::token::SigningKey;
 use serde_json::{json, Value};
 
-use crate::{helpers::TestApp, on_both_databases};
+use crate::{
+    helpers::{assert_sf_error, TestApp},
+    on_both_databases,
+};
 
-on_both_databases!(every_bad_credential_in_the_corpus_is_refused_with_401);
+on_both_databases!(
+    every_bad_credential_in_the_corpus_is_refused_with_401,
+    a_token_with_a_crit_header_is_refused_on_the_native_api_and_by_spatialflow,
+);
 
 fn sign(header: &Header, claims: &Value, key: &EncodingKey) -> String {
     jsonwebtoken::encode(header, claims, key).expect("encode")
@@ -248,4 +254,64 @@ async fn every_bad_credential_in_the_corpus_is_refused_with_401(app: TestApp) {
     assert_eq!(app.rows("sessions", "ended_at IS NULL").await, 2);
     assert_eq!(app.get("/v1/me", &a.access).await.status, 200);
     assert_eq!(app.get("/v1/me", &b.access).await.status, 200);
+}
+
+/// A token signed with the service's own key and valid in every other way, whose header has a
+/// `crit` entry: RFC 7515 §4.1.11 requires refusing extensions we do not implement, and we
+/// implement none, so any `crit` (even an empty one, which the RFC forbids) is refused.
+async fn a_token_with_a_crit_header_is_refused_on_the_native_api_and_by_spatialflow(app: TestApp) {
+    app.signup("crit@example.com", "Crit").await;
+    let sf_token = app.sf_token("crit@example.com").await;
+    let keys = app
+        .state
+        .core
+        .store
+        .read()
+        .signing_keys()
+        .await
+        .expect("keys");
+    let key = EncodingKey::from_ed_der(&keys[0].private_der);
+    let signed = |header: Value, claims: &Value| {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(input.as_bytes(), &key, Algorithm::EdDSA).expect("sign");
+        format!("{input}.{signature}")
+    };
+    // The claims of the genuine SpatialFlow token, re-signed under crafted headers.
+    let payload = sf_token.split('.').nth(1).expect("payload");
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("b64")).expect("claims");
+    let header = |extra: Value| {
+        let mut h = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": keys[0].kid});
+        for (k, v) in extra.as_object().expect("object") {
+            h[k] = v.clone();
+        }
+        h
+    };
+
+    // Control: the same claims under a plain header, signed by hand, are accepted.
+    let control = signed(header(json!({})), &claims);
+    assert_eq!(app.get("/v1/me", &control).await.status, 200);
+    assert_eq!(
+        app.sf("GET", "/auth/me", Some(&control), None).await.status,
+        200
+    );
+
+    for extra in [
+        json!({"crit": ["exp"], "exp": 1}),
+        json!({"crit": ["b64"], "b64": true}),
+        json!({"crit": []}),
+        json!({"crit": "kid"}),
+    ] {
+        let token = signed(header(extra.clone()), &claims);
+        let r = app.get("/v1/me", &token).await;
+        r.assert_problem(401, "unauthenticated");
+        assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{extra}");
+        let r = app.sf("GET", "/auth/me", Some(&token), None).await;
+        assert_sf_error(&r, 401, "NOT_AUTHENTICATED");
+    }
 }
