@@ -8,7 +8,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::domain::usage::{Plan, Units, UsageSettings, DEFAULT_PLAN};
+use crate::domain::{
+    usage::{Plan, Units, UsageSettings, DEFAULT_PLAN},
+    Retention,
+};
 
 /// Settings as they may appear in the TOML file, in the environment or on the command line.
 /// Every field is optional here; [`Config`] holds the resolved values.
@@ -84,6 +87,20 @@ pub struct Settings {
     #[arg(long, global = true, env = "ROSTER_LOGIN_RATE_LIMIT")]
     pub login_rate_limit: Option<u32>,
 
+    /// How long audit events are kept, e.g. `400d`; `forever` (the default) keeps them all.
+    /// The outbox worker deletes older ones in batches; each chain keeps its last event.
+    #[arg(long, global = true, env = "ROSTER_AUDIT_RETENTION")]
+    pub audit_retention: Option<String>,
+
+    /// How long sent mail is kept in the outbox, e.g. `30d`; `forever` (the default) keeps it.
+    #[arg(long, global = true, env = "ROSTER_OUTBOX_RETENTION")]
+    pub outbox_retention: Option<String>,
+
+    /// SQLite's `synchronous` mode: `normal` (default; a process crash loses no commit, a power
+    /// loss may lose the last ones) or `full` (a power loss loses no commit either).
+    #[arg(long, global = true, env = "ROSTER_SQLITE_SYNCHRONOUS")]
+    pub sqlite_synchronous: Option<String>,
+
     /// Plans (TOML file only): `[plans.<name>]` with `monthly_units` (absent: unlimited) and
     /// `overage` (accept usage past the allowance). Replaces the built-in plans.
     #[arg(skip)]
@@ -129,6 +146,9 @@ impl Settings {
             invite_rate_limit: self.invite_rate_limit.or(lower.invite_rate_limit),
             resend_rate_limit: self.resend_rate_limit.or(lower.resend_rate_limit),
             login_rate_limit: self.login_rate_limit.or(lower.login_rate_limit),
+            audit_retention: self.audit_retention.or(lower.audit_retention),
+            outbox_retention: self.outbox_retention.or(lower.outbox_retention),
+            sqlite_synchronous: self.sqlite_synchronous.or(lower.sqlite_synchronous),
             plans: self.plans.or(lower.plans),
             meters: self.meters.or(lower.meters),
         }
@@ -162,6 +182,25 @@ pub struct Config {
     pub outbox_interval: Duration,
     pub limits: crate::domain::invitation::Limits,
     pub usage: UsageSettings,
+    pub retention: Retention,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `synchronous` mode (see `Settings::sqlite_synchronous`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    #[default]
+    Normal,
+    Full,
+}
+
+impl SqliteSynchronous {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Normal => "normal",
+            SqliteSynchronous::Full => "full",
+        }
+    }
 }
 
 /// A configuration problem, worded to say what to change.
@@ -272,7 +311,28 @@ impl Config {
             s.outbox_interval.as_deref().unwrap_or("1s"),
         )?;
         let usage = usage_settings(s.plans, s.meters)?;
+        let retention = Retention {
+            audit_events: retention(
+                "ROSTER_AUDIT_RETENTION (--audit-retention)",
+                s.audit_retention.as_deref(),
+            )?,
+            sent_mail: retention(
+                "ROSTER_OUTBOX_RETENTION (--outbox-retention)",
+                s.outbox_retention.as_deref(),
+            )?,
+        };
+        let sqlite_synchronous = match s.sqlite_synchronous.as_deref().unwrap_or("normal") {
+            "normal" => SqliteSynchronous::Normal,
+            "full" => SqliteSynchronous::Full,
+            other => {
+                return Err(ConfigError(format!(
+                    "ROSTER_SQLITE_SYNCHRONOUS (--sqlite-synchronous) must be `normal` or `full`, not {other:?}"
+                )))
+            }
+        };
         Ok(Config {
+            retention,
+            sqlite_synchronous,
             usage,
             smtp_url: s.smtp_url.map(SecretString::from),
             mail_from,
@@ -373,6 +433,24 @@ impl Config {
             }
             .into(),
         );
+        let kept = |d: Option<Duration>| {
+            d.map_or_else(
+                || "forever".to_owned(),
+                |d| humantime::format_duration(d).to_string(),
+            )
+        };
+        table.insert(
+            "audit_retention".into(),
+            kept(self.retention.audit_events).into(),
+        );
+        table.insert(
+            "outbox_retention".into(),
+            kept(self.retention.sent_mail).into(),
+        );
+        table.insert(
+            "sqlite_synchronous".into(),
+            self.sqlite_synchronous.as_str().into(),
+        );
         let mut plans = toml::Table::new();
         for p in &self.usage.plans {
             let mut plan = toml::Table::new();
@@ -446,6 +524,22 @@ fn redact_url(url: &str) -> String {
         .unwrap_or_else(|_| "REDACTED".into())
 }
 
+/// A retention period: `forever` (or unset) keeps everything.
+fn retention(name: &str, value: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+    match value {
+        None | Some("forever") => Ok(None),
+        Some(v) => humantime::parse_duration(v)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .map(Some)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{name} must be `forever` or a positive duration such as 90d or 400d, not {v:?}"
+                ))
+            }),
+    }
+}
+
 fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
     match humantime::parse_duration(value) {
         Ok(d) if !d.is_zero() => Ok(d),
@@ -476,6 +570,56 @@ mod tests {
         })
         .expect_err("must fail");
         assert!(err.to_string().contains("ROSTER_PUBLIC_URL"));
+    }
+
+    #[test]
+    fn retention_keeps_everything_unless_told_and_synchronous_is_normal_or_full() {
+        let c = Config::resolve(Settings::default()).expect("defaults are valid");
+        assert_eq!(c.retention, Retention::default());
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
+        let c = Config::resolve(Settings {
+            audit_retention: Some("30d".into()),
+            outbox_retention: Some("forever".into()),
+            sqlite_synchronous: Some("full".into()),
+            ..Settings::default()
+        })
+        .expect("valid");
+        assert_eq!(
+            c.retention.audit_events,
+            Some(Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(c.retention.sent_mail, None);
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
+        let out = c.redacted();
+        assert!(out.contains("audit_retention = \"30days\""), "{out}");
+        assert!(out.contains("outbox_retention = \"forever\""), "{out}");
+        assert!(out.contains("sqlite_synchronous = \"full\""), "{out}");
+        for (settings, named) in [
+            (
+                Settings {
+                    sqlite_synchronous: Some("extra".into()),
+                    ..Settings::default()
+                },
+                "ROSTER_SQLITE_SYNCHRONOUS",
+            ),
+            (
+                Settings {
+                    audit_retention: Some("0s".into()),
+                    ..Settings::default()
+                },
+                "ROSTER_AUDIT_RETENTION",
+            ),
+            (
+                Settings {
+                    outbox_retention: Some("a while".into()),
+                    ..Settings::default()
+                },
+                "ROSTER_OUTBOX_RETENTION",
+            ),
+        ] {
+            let err = Config::resolve(settings).expect_err("must fail");
+            assert!(err.to_string().contains(named), "{err}");
+        }
     }
 
     #[test]
