@@ -241,6 +241,14 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
 /// transaction, so writers carry on meanwhile. The database is not migrated first.
 async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
     let url = config.database_url.expose_secret();
+    if store::kind_of(url) != store::Kind::Sqlite {
+        anyhow::bail!(
+            "roster backup copies SQLite databases; for PostgreSQL use pg_dump, for example:\n  \
+             pg_dump --format=custom --file=roster.dump \"$ROSTER_DATABASE_URL\"\n\
+             and restore into an empty database with:\n  \
+             pg_restore --dbname=\"$ROSTER_DATABASE_URL\" roster.dump"
+        );
+    }
     if path.exists() {
         anyhow::bail!(
             "{} already exists; roster backup never overwrites a file: name a new one",
@@ -258,12 +266,7 @@ async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
         .await
         .context("cannot open the database named by ROSTER_DATABASE_URL (--database)")?;
     if !store.backup_into(target).await? {
-        anyhow::bail!(
-            "roster backup copies SQLite databases; for PostgreSQL use pg_dump, for example:\n  \
-             pg_dump --format=custom --file=roster.dump \"$ROSTER_DATABASE_URL\"\n\
-             and restore into an empty database with:\n  \
-             pg_restore --dbname=\"$ROSTER_DATABASE_URL\" roster.dump"
-        );
+        anyhow::bail!("this database has no online backup");
     }
     println!("backup written to {}", path.display());
     Ok(())

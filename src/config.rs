@@ -433,11 +433,13 @@ impl Config {
             }
             .into(),
         );
-        let kept = |d: Option<Duration>| {
-            d.map_or_else(
-                || "forever".to_owned(),
-                |d| humantime::format_duration(d).to_string(),
-            )
+        // Whole days as days: humantime would print 90 days as "2months 29days 2h 52m 48s".
+        let kept = |d: Option<Duration>| match d {
+            None => "forever".to_owned(),
+            Some(d) if d.as_secs() % 86400 == 0 && d.subsec_nanos() == 0 => {
+                format!("{}d", d.as_secs() / 86400)
+            }
+            Some(d) => humantime::format_duration(d).to_string(),
         };
         table.insert(
             "audit_retention".into(),
@@ -591,7 +593,7 @@ mod tests {
         assert_eq!(c.retention.sent_mail, None);
         assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
         let out = c.redacted();
-        assert!(out.contains("audit_retention = \"30days\""), "{out}");
+        assert!(out.contains("audit_retention = \"30d\""), "{out}");
         assert!(out.contains("outbox_retention = \"forever\""), "{out}");
         assert!(out.contains("sqlite_synchronous = \"full\""), "{out}");
         for (settings, named) in [

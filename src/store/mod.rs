@@ -284,10 +284,19 @@ pub struct Options {
     pub sqlite_full_sync: bool,
 }
 
+/// The database a URL names.
+pub fn kind_of(url: &str) -> Kind {
+    if url.starts_with("sqlite:") {
+        Kind::Sqlite
+    } else {
+        Kind::Postgres
+    }
+}
+
 /// Opens the store a database URL names, creating an SQLite file if it is missing.
 pub async fn connect(url: &str, options: Options) -> anyhow::Result<Store> {
     let max_connections = options.max_connections;
-    let backend: Arc<dyn Backend> = if url.starts_with("sqlite:") {
+    let backend: Arc<dyn Backend> = if kind_of(url) == Kind::Sqlite {
         Arc::new(
             sqlite::SqliteBackend::connect(url, max_connections, options.sqlite_full_sync).await?,
         )
