@@ -1,4 +1,5 @@
-//! The outbox worker: delivers the mail that changes queued in their own transactions.
+//! The outbox worker: delivers the mail that changes queued in their own transactions, and
+//! applies the retention settings.
 //! Failures are retried with exponential backoff, so an SMTP outage delays mail but loses none.
 //! A message claimed by a sender that then died is never sent again as it was: its invitation
 //! gets a fresh token and a fresh message, so no token is ever delivered twice.
