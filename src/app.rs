@@ -7,7 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use secrecy::ExposeSecret;
 
 use crate::{
-    config::Config,
+    config::{Config, SqliteSynchronous},
     domain::{
         clock::Clock,
         password::Passwords,
@@ -31,7 +31,10 @@ impl AppState {
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
         let store = store::connect(
             config.database_url.expose_secret(),
-            config.database_max_connections,
+            store::Options {
+                max_connections: config.database_max_connections,
+                sqlite_full_sync: config.sqlite_synchronous == SqliteSynchronous::Full,
+            },
         )
         .await
         .context("cannot open the database named by ROSTER_DATABASE_URL (--database)")?;
@@ -67,6 +70,7 @@ impl AppState {
                 public_url: config.public_url.to_string(),
                 limits: config.limits,
                 usage: config.usage.clone(),
+                retention: config.retention,
             },
         };
         let core = Arc::new(core);

@@ -1,12 +1,12 @@
 //! The command line: `serve`, `migrate`, `worker`, `user create|set-password`,
-//! `workspace set-plan`, `api-key create`, `keys rotate|list`,
+//! `workspace set-plan`, `api-key create`, `keys rotate|list`, `audit verify`, `backup`,
 //! `openapi`, `print-config`. Every setting is a flag, a `ROSTER_*` variable or a TOML key.
 
 use std::{io::BufRead, path::PathBuf, process::ExitCode, sync::Arc};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
     app::{app, AppState},
@@ -16,7 +16,7 @@ use crate::{
         user::parse_name, workspace::WorkspaceRef, Error,
     },
     outbox::Worker,
-    telemetry,
+    store, telemetry,
 };
 
 #[derive(Parser)]
@@ -51,6 +51,15 @@ enum Command {
     /// Manage the JWT signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Write a consistent copy of the SQLite database to PATH, also while the service runs
+    /// (on PostgreSQL, use pg_dump).
+    Backup {
+        /// The new file; an existing file is never overwritten.
+        path: PathBuf,
+    },
     /// Print the native OpenAPI document.
     Openapi,
     /// Print the resolved configuration, secrets redacted.
@@ -90,6 +99,16 @@ enum KeysCommand {
     Rotate,
     /// List the stored keys: kid, created, retiring at, sealed, signing.
     List,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of one workspace, or of every workspace and account, and report
+    /// the first broken link of each; exits non-zero if any is broken.
+    Verify {
+        /// The workspace's id or slug; every chain if absent.
+        workspace: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,6 +164,11 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve => serve(config).await,
+        Command::Backup { path } => backup(&config, &path).await,
+        Command::Audit(AuditCommand::Verify { workspace }) => {
+            let state = AppState::build(config, Arc::new(SystemClock)).await?;
+            verify_audit(&state.core, workspace.as_deref()).await
+        }
         Command::Worker => {
             telemetry::init_logging(config.log_format);
             let state = AppState::build(config, Arc::new(SystemClock)).await?;
@@ -226,6 +250,96 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `roster backup PATH`: SQLite's `VACUUM INTO`, a consistent copy taken inside one read
+/// transaction, so writers carry on meanwhile. The database is not migrated first.
+async fn backup(config: &Config, path: &std::path::Path) -> anyhow::Result<()> {
+    let url = config.database_url.expose_secret();
+    if store::kind_of(url) != store::Kind::Sqlite {
+        anyhow::bail!(
+            "roster backup copies SQLite databases; for PostgreSQL use pg_dump, for example:\n  \
+             pg_dump --format=custom --file=roster.dump \"$ROSTER_DATABASE_URL\"\n\
+             and restore into an empty database with:\n  \
+             pg_restore --dbname=\"$ROSTER_DATABASE_URL\" roster.dump"
+        );
+    }
+    if path.exists() {
+        anyhow::bail!(
+            "{} already exists; roster backup never overwrites a file: name a new one",
+            path.display()
+        );
+    }
+    let target = path
+        .to_str()
+        .context("the backup path must be valid UTF-8")?;
+    let options = store::Options {
+        max_connections: 1,
+        sqlite_full_sync: false,
+    };
+    let store = store::connect(url, options)
+        .await
+        .context("cannot open the database named by ROSTER_DATABASE_URL (--database)")?;
+    if !store.backup_into(target).await? {
+        anyhow::bail!("this database has no online backup");
+    }
+    println!("backup written to {}", path.display());
+    Ok(())
+}
+
+/// `roster audit verify [WS]`: one line per chain; an error when any chain is broken.
+async fn verify_audit(core: &crate::domain::Core, workspace: Option<&str>) -> anyhow::Result<()> {
+    let reports = match workspace {
+        Some(ws) => vec![core
+            .verify_workspace_chain(&WorkspaceRef::parse(ws))
+            .await
+            .map_err(|e| match e {
+                Error::NotFound => anyhow::anyhow!("no workspace with the id or slug {ws:?}"),
+                e => describe(e),
+            })?],
+        None => {
+            let mut all = Vec::new();
+            for chain in core.audit_chains().await.map_err(describe)? {
+                all.push(core.verify_chain(chain).await.map_err(describe)?);
+            }
+            all
+        }
+    };
+    let mut broken = 0;
+    for r in &reports {
+        let first = r.first_seq.unwrap_or(0);
+        match &r.broken {
+            None => println!(
+                "ok      {} {}: {} events checked (seq {first} to {}), head {}{}",
+                r.kind,
+                r.chain_id,
+                r.checked,
+                r.head_seq,
+                r.head_hash.as_deref().unwrap_or("-"),
+                match r.unchained {
+                    0 => String::new(),
+                    n => format!("; {n} events from before the chain not covered"),
+                }
+            ),
+            Some(b) => {
+                broken += 1;
+                let event = b.event_id.map_or("-".to_owned(), |id| id.to_string());
+                println!(
+                    "BROKEN  {} {}: event {event} at seq {}: {}: {}",
+                    r.kind,
+                    r.chain_id,
+                    b.seq,
+                    b.fault.as_str(),
+                    b.detail
+                );
+            }
+        }
+    }
+    if broken > 0 {
+        anyhow::bail!("{broken} of {} audit chains are broken", reports.len());
+    }
+    println!("{} audit chains verified", reports.len());
+    Ok(())
 }
 
 async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {

@@ -9,8 +9,11 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::domain::key_seal::KeyEncryptionKey;
-use crate::domain::usage::{Plan, Units, UsageSettings, DEFAULT_PLAN};
+use crate::domain::{
+    key_seal::KeyEncryptionKey,
+    usage::{Plan, Units, UsageSettings, DEFAULT_PLAN},
+    Retention,
+};
 
 /// Settings as they may appear in the TOML file, in the environment or on the command line.
 /// Every field is optional here; [`Config`] holds the resolved values.
@@ -121,6 +124,19 @@ pub struct Settings {
         hide_env_values = true
     )]
     pub key_encryption_key: Option<SecretString>,
+    /// How long audit events are kept, e.g. `400d`; `forever` (the default) keeps them all.
+    /// The outbox worker deletes older ones in batches; each chain keeps its last event.
+    #[arg(long, global = true, env = "ROSTER_AUDIT_RETENTION")]
+    pub audit_retention: Option<String>,
+
+    /// How long sent mail is kept in the outbox, e.g. `30d`; `forever` (the default) keeps it.
+    #[arg(long, global = true, env = "ROSTER_OUTBOX_RETENTION")]
+    pub outbox_retention: Option<String>,
+
+    /// SQLite's `synchronous` mode: `normal` (default; a process crash loses no commit, a power
+    /// loss may lose the last ones) or `full` (a power loss loses no commit either).
+    #[arg(long, global = true, env = "ROSTER_SQLITE_SYNCHRONOUS")]
+    pub sqlite_synchronous: Option<String>,
 
     /// Plans (TOML file only): `[plans.<name>]` with `monthly_units` (absent: unlimited) and
     /// `overage` (accept usage past the allowance). Replaces the built-in plans.
@@ -172,6 +188,9 @@ impl Settings {
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             key_refresh_interval: self.key_refresh_interval.or(lower.key_refresh_interval),
             key_encryption_key: self.key_encryption_key.or(lower.key_encryption_key),
+            audit_retention: self.audit_retention.or(lower.audit_retention),
+            outbox_retention: self.outbox_retention.or(lower.outbox_retention),
+            sqlite_synchronous: self.sqlite_synchronous.or(lower.sqlite_synchronous),
             plans: self.plans.or(lower.plans),
             meters: self.meters.or(lower.meters),
         }
@@ -211,6 +230,25 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     pub key_refresh_interval: Duration,
     pub key_encryption_key: Option<KeyEncryptionKey>,
+    pub retention: Retention,
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// SQLite's `synchronous` mode (see `Settings::sqlite_synchronous`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteSynchronous {
+    #[default]
+    Normal,
+    Full,
+}
+
+impl SqliteSynchronous {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Normal => "normal",
+            SqliteSynchronous::Full => "full",
+        }
+    }
 }
 
 /// A configuration problem, worded to say what to change.
@@ -364,11 +402,32 @@ impl Config {
                     .map_err(|e| ConfigError(format!("ROSTER_KEY_ENCRYPTION_KEY: {e}")))
             })
             .transpose()?;
+        let retention = Retention {
+            audit_events: retention(
+                "ROSTER_AUDIT_RETENTION (--audit-retention)",
+                s.audit_retention.as_deref(),
+            )?,
+            sent_mail: retention(
+                "ROSTER_OUTBOX_RETENTION (--outbox-retention)",
+                s.outbox_retention.as_deref(),
+            )?,
+        };
+        let sqlite_synchronous = match s.sqlite_synchronous.as_deref().unwrap_or("normal") {
+            "normal" => SqliteSynchronous::Normal,
+            "full" => SqliteSynchronous::Full,
+            other => {
+                return Err(ConfigError(format!(
+                    "ROSTER_SQLITE_SYNCHRONOUS (--sqlite-synchronous) must be `normal` or `full`, not {other:?}"
+                )))
+            }
+        };
         Ok(Config {
             trusted_proxies,
             key_refresh_interval,
             key_encryption_key,
             public_url_configured,
+            retention,
+            sqlite_synchronous,
             usage,
             smtp_url: s.smtp_url.map(SecretString::from),
             mail_from,
@@ -505,6 +564,26 @@ impl Config {
             }
             .into(),
         );
+        // Whole days as days: humantime would print 90 days as "2months 29days 2h 52m 48s".
+        let kept = |d: Option<Duration>| match d {
+            None => "forever".to_owned(),
+            Some(d) if d.as_secs() % 86400 == 0 && d.subsec_nanos() == 0 => {
+                format!("{}d", d.as_secs() / 86400)
+            }
+            Some(d) => humantime::format_duration(d).to_string(),
+        };
+        table.insert(
+            "audit_retention".into(),
+            kept(self.retention.audit_events).into(),
+        );
+        table.insert(
+            "outbox_retention".into(),
+            kept(self.retention.sent_mail).into(),
+        );
+        table.insert(
+            "sqlite_synchronous".into(),
+            self.sqlite_synchronous.as_str().into(),
+        );
         let mut plans = toml::Table::new();
         for p in &self.usage.plans {
             let mut plan = toml::Table::new();
@@ -578,6 +657,22 @@ fn redact_url(url: &str) -> String {
         .unwrap_or_else(|_| "REDACTED".into())
 }
 
+/// A retention period: `forever` (or unset) keeps everything.
+fn retention(name: &str, value: Option<&str>) -> Result<Option<Duration>, ConfigError> {
+    match value {
+        None | Some("forever") => Ok(None),
+        Some(v) => humantime::parse_duration(v)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .map(Some)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{name} must be `forever` or a positive duration such as 90d or 400d, not {v:?}"
+                ))
+            }),
+    }
+}
+
 fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
     match humantime::parse_duration(value) {
         Ok(d) if !d.is_zero() => Ok(d),
@@ -608,6 +703,56 @@ mod tests {
         })
         .expect_err("must fail");
         assert!(err.to_string().contains("ROSTER_PUBLIC_URL"));
+    }
+
+    #[test]
+    fn retention_keeps_everything_unless_told_and_synchronous_is_normal_or_full() {
+        let c = Config::resolve(Settings::default()).expect("defaults are valid");
+        assert_eq!(c.retention, Retention::default());
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Normal);
+        let c = Config::resolve(Settings {
+            audit_retention: Some("30d".into()),
+            outbox_retention: Some("forever".into()),
+            sqlite_synchronous: Some("full".into()),
+            ..Settings::default()
+        })
+        .expect("valid");
+        assert_eq!(
+            c.retention.audit_events,
+            Some(Duration::from_secs(30 * 86400))
+        );
+        assert_eq!(c.retention.sent_mail, None);
+        assert_eq!(c.sqlite_synchronous, SqliteSynchronous::Full);
+        let out = c.redacted();
+        assert!(out.contains("audit_retention = \"30d\""), "{out}");
+        assert!(out.contains("outbox_retention = \"forever\""), "{out}");
+        assert!(out.contains("sqlite_synchronous = \"full\""), "{out}");
+        for (settings, named) in [
+            (
+                Settings {
+                    sqlite_synchronous: Some("extra".into()),
+                    ..Settings::default()
+                },
+                "ROSTER_SQLITE_SYNCHRONOUS",
+            ),
+            (
+                Settings {
+                    audit_retention: Some("0s".into()),
+                    ..Settings::default()
+                },
+                "ROSTER_AUDIT_RETENTION",
+            ),
+            (
+                Settings {
+                    outbox_retention: Some("a while".into()),
+                    ..Settings::default()
+                },
+                "ROSTER_OUTBOX_RETENTION",
+            ),
+        ] {
+            let err = Config::resolve(settings).expect_err("must fail");
+            assert!(err.to_string().contains(named), "{err}");
+        }
     }
 
     #[test]

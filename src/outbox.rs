@@ -1,4 +1,5 @@
-//! The outbox worker: delivers the mail that changes queued in their own transactions.
+//! The outbox worker: delivers the mail that changes queued in their own transactions, and
+//! applies the retention settings.
 //! Failures are retried with exponential backoff, so an SMTP outage delays mail but loses none.
 //! A message claimed by a sender that then died is never sent again as it was: its invitation
 //! gets a fresh token and a fresh message, so no token is ever delivered twice.
@@ -15,6 +16,10 @@ use crate::{
 
 /// Messages claimed per round.
 const BATCH: u32 = 20;
+/// Most audit events, and most sent messages, retention deletes per round.
+pub const RETENTION_BATCH: u32 = 1000;
+/// How often retention runs while it finds less than a batch to delete.
+const RETENTION_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// Attempts before a message is given up (spanning about a day with the backoff below).
 pub const MAX_ATTEMPTS: i64 = 16;
 /// A claim older than this without a result means the sender died.
@@ -26,12 +31,16 @@ pub struct Round {
     pub sent: usize,
     pub failed: usize,
     pub reissued: usize,
+    /// Audit events and sent messages deleted by retention.
+    pub retired: u64,
 }
 
 /// Delivers outbox mail through a `Mailer`.
 pub struct Worker {
     core: Arc<Core>,
     mailer: Arc<dyn Mailer>,
+    /// When retention is next due (`None`: at the next round).
+    retention_due: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 /// The delay before retry `attempt` (1-based): 2, 4, 8 … seconds, at most 2 hours.
@@ -42,7 +51,11 @@ pub fn backoff(attempt: i64) -> chrono::Duration {
 
 impl Worker {
     pub fn new(core: Arc<Core>, mailer: Arc<dyn Mailer>) -> Worker {
-        Worker { core, mailer }
+        Worker {
+            core,
+            mailer,
+            retention_due: std::sync::Mutex::new(None),
+        }
     }
 
     /// One round: recover abandoned claims, then send what is due.
@@ -58,6 +71,7 @@ impl Worker {
             .read()
             .prune_usage_batches(now - crate::domain::usage::IDEMPOTENCY_WINDOW)
             .await?;
+        round.retired = self.retention(now).await?;
         let stale = {
             let mut tx = store.write().await?;
             let stale = tx.take_stale_outbox(now - STALE_CLAIM).await?;
@@ -101,6 +115,54 @@ impl Worker {
             }
         }
         Ok(round)
+    }
+
+    /// Deletes up to a batch each of audit events and of sent mail older than their retention
+    /// (none when kept forever): at most once a minute, or at every round while there is a
+    /// backlog. Audit events go oldest first within each chain, and a chain's last event
+    /// stays, so what remains of a chain still verifies (from its oldest event kept).
+    async fn retention(&self, now: chrono::DateTime<Utc>) -> anyhow::Result<u64> {
+        let keep = self.core.settings.retention;
+        let started = std::time::Instant::now();
+        {
+            let due = self
+                .retention_due
+                .lock()
+                .map_err(|_| anyhow::anyhow!("poisoned"))?;
+            if keep == crate::domain::Retention::default() || due.is_some_and(|d| started < d) {
+                return Ok(0);
+            }
+        }
+        let cutoff = |d: Duration| chrono::Duration::from_std(d).map(|d| now - d);
+        let mut db = self.core.store.read();
+        let (mut deleted, mut backlog) = (0, false);
+        if let Some(d) = keep.audit_events {
+            let before = cutoff(d)?;
+            let chained = db
+                .delete_old_chained_events(before, RETENTION_BATCH)
+                .await?;
+            let unchained = db
+                .delete_old_unchained_events(before, RETENTION_BATCH)
+                .await?;
+            backlog |=
+                chained == u64::from(RETENTION_BATCH) || unchained == u64::from(RETENTION_BATCH);
+            deleted += chained + unchained;
+        }
+        if let Some(d) = keep.sent_mail {
+            let sent = db.delete_sent_outbox(cutoff(d)?, RETENTION_BATCH).await?;
+            backlog |= sent == u64::from(RETENTION_BATCH);
+            deleted += sent;
+        }
+        let next = if backlog {
+            started
+        } else {
+            started + RETENTION_EVERY
+        };
+        *self
+            .retention_due
+            .lock()
+            .map_err(|_| anyhow::anyhow!("poisoned"))? = Some(next);
+        Ok(deleted)
     }
 
     /// Gives a pending invitation whose mail was lost mid-delivery a new token and new mail.

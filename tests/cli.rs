@@ -1,5 +1,5 @@
 //! The `roster` command line: configuration errors, `print-config`, `openapi`, `migrate`, and
-//! the operator commands for users and API keys.
+//! the operator commands for users, API keys, the audit log and backups.
 
 use std::{
     io::Write,
@@ -436,5 +436,249 @@ fn operators_put_a_workspace_on_a_configured_plan_from_the_command_line() {
         text(&out.stderr).contains("`free` plan"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+/// A free port on 127.0.0.1.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `roster serve` on `url`, answering on `port` once this returns; killed when dropped.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve(url: &str, port: u16) -> Served {
+    let child = Command::new(env!("CARGO_BIN_EXE_roster"))
+        .arg("serve")
+        .env("ROSTER_DATABASE_URL", url)
+        .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
+        .env("ROSTER_PUBLIC_URL", "http://roster.test")
+        .env("ROSTER_OUTBOX_WORKER", "false")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn roster serve");
+    let served = Served(child);
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return served;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("roster serve did not start on port {port}");
+}
+
+/// POSTs JSON to a running service; the status and body.
+async fn post(port: u16, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn a_backup_taken_while_the_service_runs_restores_into_a_working_service() {
+    let dir = tempfile::tempdir().expect("dir");
+    let live = dir.path().join("live.db");
+    let url = format!("sqlite://{}", live.display());
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let port = free_port();
+    let service = serve(&url, port);
+    let account = serde_json::json!({
+        "email": "kept@example.com", "password": "a fine long password", "name": "Kept",
+    });
+    let (status, body) = rt.block_on(post(port, "/v1/auth/signup", account.clone()));
+    assert_eq!(status, 201, "{body}");
+
+    // The backup is taken while the service runs (and its connections hold the file).
+    let backup = dir.path().join("backup.db");
+    let env = [("ROSTER_DATABASE_URL", url.as_str())];
+    let out = roster(&["backup", backup.to_str().expect("path")], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("backup written"));
+    // A second backup to the same file is refused, and the first one is left as it was.
+    let size = std::fs::metadata(&backup).expect("backup").len();
+    let out = roster(&["backup", backup.to_str().expect("path")], &env, None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already exists"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::metadata(&backup).expect("backup").len(), size);
+    // Written after the backup: not in it.
+    let later = serde_json::json!({
+        "email": "later@example.com", "password": "a fine long password", "name": "Later",
+    });
+    assert_eq!(
+        rt.block_on(post(port, "/v1/auth/signup", later.clone())).0,
+        201
+    );
+    drop(service);
+
+    // Restore (README): with the service stopped, copy the file into place and start it.
+    let restored = dir.path().join("restored.db");
+    std::fs::copy(&backup, &restored).expect("restore");
+    let restored_url = format!("sqlite://{}", restored.display());
+    let port = free_port();
+    let _service = serve(&restored_url, port);
+    let login = |body: &serde_json::Value| {
+        let body = serde_json::json!({"email": body["email"], "password": body["password"]});
+        rt.block_on(post(port, "/v1/auth/login", body))
+    };
+    let (status, body) = login(&account);
+    assert_eq!(status, 200, "{body}");
+    assert!(body["access_token"].is_string());
+    assert_eq!(
+        login(&later).0,
+        401,
+        "the later account is not in the backup"
+    );
+    let out = roster(
+        &["audit", "verify"],
+        &[("ROSTER_DATABASE_URL", restored_url.as_str())],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn backup_on_postgres_explains_pg_dump_and_exits_non_zero() {
+    let out = roster(
+        &["backup", "/tmp/never-written.db"],
+        &[(
+            "ROSTER_DATABASE_URL",
+            "postgres://roster@127.0.0.1:1/roster",
+        )],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("pg_dump --format=custom"), "{err}");
+    assert!(err.contains("pg_restore"), "{err}");
+    assert!(!std::path::Path::new("/tmp/never-written.db").exists());
+}
+
+#[test]
+fn audit_verify_reports_every_chain_and_names_an_edited_event() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("audit.db").display());
+    let env = [("ROSTER_DATABASE_URL", url.as_str())];
+    let out = roster(
+        &[
+            "user",
+            "create",
+            "--email",
+            "verify@example.com",
+            "--name",
+            "V",
+        ],
+        &env,
+        Some("a fine password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ws = only_workspace(&url);
+
+    let out = roster(&["audit", "verify"], &env, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains(&format!("ok      workspace {ws}: 2 events checked")),
+        "{printed}"
+    );
+    assert!(printed.contains("ok      account "), "{printed}");
+    assert!(printed.contains("2 audit chains verified"), "{printed}");
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let edited: uuid::Uuid = rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.expect("open");
+        let (id,): (uuid::Uuid,) = sqlx::query_as(
+            "UPDATE audit_events SET action = 'workspace.renamed' \
+             WHERE seq = 1 AND workspace_id IS NOT NULL RETURNING id",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("edit");
+        id
+    });
+    for args in [
+        vec!["audit", "verify"],
+        vec!["audit", "verify", ws.as_str()],
+    ] {
+        let out = roster(&args, &env, None);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let printed = text(&out.stdout);
+        assert!(
+            printed.contains(&format!(
+                "BROKEN  workspace {ws}: event {edited} at seq 1: content_edited"
+            )),
+            "{printed}"
+        );
+        assert!(
+            text(&out.stderr).contains("broken"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    let out = roster(&["audit", "verify", "no-such-slug"], &env, None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no workspace"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn retention_and_sqlite_synchronous_are_settings_that_print_config_shows() {
+    let out = roster(
+        &["print-config", "--audit-retention", "90d"],
+        &[
+            ("ROSTER_OUTBOX_RETENTION", "14d"),
+            ("ROSTER_SQLITE_SYNCHRONOUS", "full"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(printed.contains("audit_retention = \"90d\""), "{printed}");
+    assert!(printed.contains("outbox_retention = \"14d\""), "{printed}");
+    assert!(
+        printed.contains("sqlite_synchronous = \"full\""),
+        "{printed}"
+    );
+    let out = roster(&["print-config"], &[], None);
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("audit_retention = \"forever\""),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("sqlite_synchronous = \"normal\""),
+        "{printed}"
+    );
+
+    let out = roster(&["serve"], &[("ROSTER_SQLITE_SYNCHRONOUS", "off")], None);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ROSTER_SQLITE_SYNCHRONOUS") && err.contains("`normal` or `full`"),
+        "{err}"
     );
 }

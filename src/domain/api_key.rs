@@ -157,8 +157,7 @@ impl Core {
         let actor = Actor::new(Some(user_id), meta, now);
         let mut tx = self.store.write().await?;
         let created = tx.insert_api_key(&key).await?;
-        tx.record(&audit::api_key_created(&actor, &key, None))
-            .await?;
+        audit::record(&mut tx, &audit::api_key_created(&actor, &key, None)).await?;
         tx.commit().await?;
         Ok((created, secret.text))
     }
@@ -185,7 +184,7 @@ impl Core {
         if !tx.revoke_api_key(user_id, id, actor.at).await? {
             return Err(Error::NotFound);
         }
-        tx.record(&audit::api_key_revoked(&actor, id)).await?;
+        audit::record(&mut tx, &audit::api_key_revoked(&actor, id)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -236,10 +235,10 @@ impl Core {
         after.revoked_at = revoking.then_some(now);
         let after = tx.update_api_key(&after).await?;
         if let Some(event) = audit::api_key_updated(&actor, &before, &after) {
-            tx.record(&event).await?;
+            audit::record(&mut tx, &event).await?;
         }
         if revoking {
-            tx.record(&audit::api_key_revoked(&actor, id)).await?;
+            audit::record(&mut tx, &audit::api_key_revoked(&actor, id)).await?;
         }
         tx.commit().await?;
         Ok(after)
@@ -266,8 +265,7 @@ impl Core {
             .set_api_key_secret(user_id, id, prefix, &secret.hash, now)
             .await?
             .ok_or_else(expired)?;
-        tx.record(&audit::api_key_regenerated(&actor, id, prefix))
-            .await?;
+        audit::record(&mut tx, &audit::api_key_regenerated(&actor, id, prefix)).await?;
         tx.commit().await?;
         Ok((key, secret.text))
     }
@@ -317,8 +315,7 @@ impl Core {
             .await?
             // Lost a race with another rotation (or the key expired or went meanwhile).
             .ok_or_else(already_rotated)?;
-        tx.record(&audit::api_key_rotated(&actor, &old, next.id))
-            .await?;
+        audit::record(&mut tx, &audit::api_key_rotated(&actor, &old, next.id)).await?;
         // The successor takes over what the key has now.
         let next = NewApiKey {
             name: old.name.clone(),
@@ -327,8 +324,7 @@ impl Core {
             ..next
         };
         let key = tx.insert_api_key(&next).await?;
-        tx.record(&audit::api_key_created(&actor, &next, Some(id)))
-            .await?;
+        audit::record(&mut tx, &audit::api_key_created(&actor, &next, Some(id))).await?;
         tx.commit().await?;
         Ok((key, secret.text))
     }

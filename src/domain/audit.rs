@@ -18,6 +18,8 @@ use super::{
 };
 use crate::store::NewApiKey;
 
+pub(super) use super::chain::record;
+
 /// Who is acting, from where, and when: the part of every audit event the caller supplies.
 #[derive(Debug, Clone)]
 pub struct Actor {

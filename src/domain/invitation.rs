@@ -267,8 +267,11 @@ impl Core {
         {
             tx.withdraw_mail(old).await?;
             let replaced = tx.invitation(ws, old).await?.ok_or(Error::NotFound)?;
-            tx.record(&audit::invitation_revoked(&actor, &replaced, Some(id)))
-                .await?;
+            audit::record(
+                &mut tx,
+                &audit::invitation_revoked(&actor, &replaced, Some(id)),
+            )
+            .await?;
         }
         let mut invitation = tx
             .insert_invitation(&NewInvitationRow {
@@ -295,11 +298,10 @@ impl Core {
             tx.queue_mail(Some(id), &mail, actor.at).await?;
         }
         invitation.inviter_email = Some(inviter.email);
-        tx.record(&audit::invitation_created(
-            &actor,
-            &invitation,
-            request.send_email,
-        ))
+        audit::record(
+            &mut tx,
+            &audit::invitation_created(&actor, &invitation, request.send_email),
+        )
         .await?;
         tx.commit().await?;
         Ok(Issued {
@@ -410,12 +412,10 @@ impl Core {
         check_open(&current, actor.at)?;
         tx.set_invitation_expiry(id, expires_at).await?;
         let moved = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
-        tx.record(&audit::invitation_expiry_moved(
-            &actor,
-            &moved,
-            current.expires_at,
-            false,
-        ))
+        audit::record(
+            &mut tx,
+            &audit::invitation_expiry_moved(&actor, &moved, current.expires_at, false),
+        )
         .await?;
         tx.commit().await?;
         Ok(moved)
@@ -439,8 +439,7 @@ impl Core {
             return Err(not_pending());
         }
         tx.withdraw_mail(id).await?;
-        tx.record(&audit::invitation_revoked(&actor, &current, None))
-            .await?;
+        audit::record(&mut tx, &audit::invitation_revoked(&actor, &current, None)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -516,12 +515,10 @@ impl Core {
         tx.withdraw_mail(id).await?;
         tx.queue_mail(Some(id), &mail, actor.at).await?;
         let invitation = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
-        tx.record(&audit::invitation_expiry_moved(
-            actor,
-            &invitation,
-            before.expires_at,
-            true,
-        ))
+        audit::record(
+            &mut tx,
+            &audit::invitation_expiry_moved(actor, &invitation, before.expires_at, true),
+        )
         .await?;
         tx.commit().await?;
         Ok(Issued {
@@ -833,7 +830,7 @@ impl Core {
             .await?
             .ok_or(Error::NotFound)?;
         tx.withdraw_mail(id).await?;
-        tx.record(&audit::invitation_declined(actor, &inv)).await?;
+        audit::record(&mut tx, &audit::invitation_declined(actor, &inv)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -912,15 +909,11 @@ async fn accept_in(
     tx.insert_member(ws, user_id, inv.role, actor.at).await?;
     tx.adjust_member_count(ws, 1).await?;
     tx.verify_email_and_set_primary(user_id, ws).await?;
-    tx.record(&audit::invitation_accepted(actor, &inv, user_id))
-        .await?;
-    tx.record(&audit::member_added(
-        actor,
-        ws,
-        user_id,
-        inv.role,
-        Some(inv.id),
-    ))
+    audit::record(tx, &audit::invitation_accepted(actor, &inv, user_id)).await?;
+    audit::record(
+        tx,
+        &audit::member_added(actor, ws, user_id, inv.role, Some(inv.id)),
+    )
     .await?;
     Ok(inv)
 }

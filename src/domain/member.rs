@@ -188,8 +188,11 @@ impl Core {
             ));
         }
         tx.adjust_member_count(ws, 1).await?;
-        tx.record(&audit::member_added(&actor, ws, user_id, role, None))
-            .await?;
+        audit::record(
+            &mut tx,
+            &audit::member_added(&actor, ws, user_id, role, None),
+        )
+        .await?;
         let member = tx.member(ws, user_id).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(member)
@@ -228,9 +231,10 @@ impl Core {
                 tx.end_sessions_bound_to(ws, user_id, "role_lowered", actor.at)
                     .await?;
             }
-            tx.record(&audit::member_role_changed(
-                &actor, ws, user_id, current, role,
-            ))
+            audit::record(
+                &mut tx,
+                &audit::member_role_changed(&actor, ws, user_id, current, role),
+            )
             .await?;
         }
         let member = tx.member(ws, user_id).await?.ok_or(Error::NotFound)?;
@@ -260,9 +264,10 @@ impl Core {
         tx.end_sessions_bound_to(ws, user_id, "removed_from_workspace", actor.at)
             .await?;
         tx.reset_primary_workspace(user_id, ws).await?;
-        tx.record(&audit::member_removed(
-            &actor, ws, user_id, current, leaving,
-        ))
+        audit::record(
+            &mut tx,
+            &audit::member_removed(&actor, ws, user_id, current, leaving),
+        )
         .await?;
         tx.commit().await?;
         Ok(())

@@ -6,6 +6,7 @@
 pub mod api_key;
 pub mod audit;
 pub mod auth;
+pub mod chain;
 pub mod clock;
 pub mod email;
 pub mod error;
@@ -42,6 +43,16 @@ pub struct CoreSettings {
     pub public_url: String,
     pub limits: invitation::Limits,
     pub usage: usage::UsageSettings,
+    pub retention: Retention,
+}
+
+/// How long the outbox worker keeps what it may delete; `None`: forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Audit events (each chain keeps its last event whatever its age).
+    pub audit_events: Option<std::time::Duration>,
+    /// Outbox rows of sent mail.
+    pub sent_mail: Option<std::time::Duration>,
 }
 
 /// Everything a domain call needs: storage, time, keys and password hashing.

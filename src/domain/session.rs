@@ -76,8 +76,11 @@ impl Core {
         tx.insert_session(&session).await?;
         tx.insert_refresh_token(&refresh.hash, session.id, actor.at)
             .await?;
-        tx.record(&audit::session_started(&actor, session.id, workspace_id))
-            .await?;
+        audit::record(
+            &mut tx,
+            &audit::session_started(&actor, session.id, workspace_id),
+        )
+        .await?;
         tx.commit().await?;
         self.signed_in(session.id, user_id, workspace_id, refresh.text)
             .await
@@ -119,11 +122,10 @@ impl Core {
             tx.end_session(found.user_id, session, "refresh_token_reused", now)
                 .await?;
             let actor = Actor::new(Some(found.user_id), meta, now);
-            tx.record(&audit::refresh_reuse_detected(
-                &actor,
-                session,
-                found.workspace_id,
-            ))
+            audit::record(
+                &mut tx,
+                &audit::refresh_reuse_detected(&actor, session, found.workspace_id),
+            )
             .await?;
             tx.commit().await?;
             tracing::warn!(session_id = %session, "spent refresh token presented; session ended");
@@ -157,12 +159,10 @@ impl Core {
             .end_session(user_id, session_id, reason, actor.at)
             .await?
             .ok_or(Error::NotFound)?;
-        tx.record(&audit::session_ended(
-            &actor,
-            session_id,
-            ended.workspace_id,
-            reason,
-        ))
+        audit::record(
+            &mut tx,
+            &audit::session_ended(&actor, session_id, ended.workspace_id, reason),
+        )
         .await?;
         tx.commit().await?;
         Ok(())

@@ -644,8 +644,11 @@ impl Core {
         let before = tx.workspace_by_ref(ws).await?.ok_or(Error::NotFound)?;
         if before.plan != plan {
             tx.set_workspace_plan(before.id, plan, actor.at).await?;
-            tx.record(&audit::workspace_plan_changed(actor, &before, plan))
-                .await?;
+            audit::record(
+                &mut tx,
+                &audit::workspace_plan_changed(actor, &before, plan),
+            )
+            .await?;
         }
         let after = tx.workspace(before.id).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;

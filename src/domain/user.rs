@@ -122,7 +122,7 @@ pub(super) async fn insert_account(
         created_at: actor.at,
         updated_at: actor.at,
     };
-    tx.record(&audit::user_signed_up(actor, &signed_up)).await?;
+    audit::record(tx, &audit::user_signed_up(actor, &signed_up)).await?;
     workspace::insert_with_owner(tx, &personal, account.user_id, actor).await?;
     Ok(tx
         .set_personal_workspace(account.user_id, personal.id)
@@ -288,8 +288,7 @@ impl Core {
             .update_user(user_id, &change, actor.at)
             .await?
             .ok_or(Error::Unauthenticated)?;
-        tx.record(&audit::user_updated(&actor, &before, &after))
-            .await?;
+        audit::record(&mut tx, &audit::user_updated(&actor, &before, &after)).await?;
         tx.commit().await?;
         Ok(after)
     }
@@ -305,17 +304,23 @@ impl Core {
             tx.lock_workspace(ws, None).await?;
             if tx.member_count(ws).await? == 1 {
                 tx.delete_workspace(ws).await?;
-                tx.record(&audit::workspace_deleted_with_last_member(&actor, ws))
-                    .await?;
+                audit::record(
+                    &mut tx,
+                    &audit::workspace_deleted_with_last_member(&actor, ws),
+                )
+                .await?;
                 continue;
             }
             tx.delete_member(ws, user_id).await?;
             ensure_an_owner_remains(&mut tx, ws, role).await?;
             tx.adjust_member_count(ws, -1).await?;
-            tx.record(&audit::member_left_with_account(&actor, ws, user_id, role))
-                .await?;
+            audit::record(
+                &mut tx,
+                &audit::member_left_with_account(&actor, ws, user_id, role),
+            )
+            .await?;
         }
-        tx.record(&audit::user_deleted(&actor, user_id)).await?;
+        audit::record(&mut tx, &audit::user_deleted(&actor, user_id)).await?;
         // Sessions and keys go with the user (cascade).
         tx.delete_user(user_id).await?;
         tx.commit().await?;

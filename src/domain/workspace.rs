@@ -455,8 +455,7 @@ impl Core {
             Err(StoreError::Conflict(Constraint::WorkspaceSlug)) => return Err(slug_taken()),
             other => other?,
         }
-        tx.record(&audit::workspace_updated(&actor, &before, &after))
-            .await?;
+        audit::record(&mut tx, &audit::workspace_updated(&actor, &before, &after)).await?;
         let updated = tx.workspace(ws).await?.ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(updated)
@@ -480,7 +479,7 @@ impl Core {
             return Err(personal_workspace());
         }
         tx.reset_primary_workspace_of_all(id).await?;
-        tx.record(&audit::workspace_deleted(&actor, &ws)).await?;
+        audit::record(&mut tx, &audit::workspace_deleted(&actor, &ws)).await?;
         // Queued mail of its invitations must not go out with dead links.
         tx.withdraw_workspace_mail(id).await?;
         tx.delete_workspace(id).await?;
@@ -510,8 +509,11 @@ impl Core {
         let ended = tx
             .end_sessions_of_members(id, "workspace_sessions_revoked", actor.at)
             .await?;
-        tx.record(&audit::workspace_sessions_revoked(&actor, id, ended))
-            .await?;
+        audit::record(
+            &mut tx,
+            &audit::workspace_sessions_revoked(&actor, id, ended),
+        )
+        .await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -531,9 +533,12 @@ pub(super) async fn insert_with_owner(
     }
     tx.insert_member(ws.id, owner, Role::Owner, ws.created_at)
         .await?;
-    tx.record(&audit::workspace_created(actor, ws)).await?;
-    tx.record(&audit::member_added(actor, ws.id, owner, Role::Owner, None))
-        .await?;
+    audit::record(tx, &audit::workspace_created(actor, ws)).await?;
+    audit::record(
+        tx,
+        &audit::member_added(actor, ws.id, owner, Role::Owner, None),
+    )
+    .await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! The audit log: appending an event (inside the change's transaction), and filtered pages of
-//! a workspace's events, newest first.
+//! The audit log: appending an event to its hash chain (inside the change's transaction),
+//! filtered pages of a workspace's events, newest first, the chains in order, and retention.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
@@ -89,27 +90,100 @@ fn filter_conditions(workspace_id: Uuid, filter: &AuditFilter) -> (String, Vec<A
     (conditions, args)
 }
 
+/// An event with its place in its chain, as written.
+#[derive(Debug, Clone)]
+pub struct ChainedEvent<'a> {
+    pub id: Uuid,
+    pub chain_id: Uuid,
+    pub seq: i64,
+    pub prev_hash: &'a str,
+    pub hash: &'a str,
+    pub event: &'a NewEvent<'a>,
+    /// `before` and `after` as stored (and hashed).
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// A stored event with everything its hash covers, in chain order.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChainRow {
+    pub id: Uuid,
+    pub chain_id: Uuid,
+    pub seq: i64,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+    pub workspace_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Ts,
+}
+
+/// A chain's head: its last seq and hash (`None` before its first event is written).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChainHead {
+    pub chain_id: Uuid,
+    pub kind: String,
+    pub seq: i64,
+    pub head: Option<String>,
+}
+
 impl Tx<'_> {
+    /// Takes the next place in a chain: the seq it gets and the hash of the event before it
+    /// (`None`: the first event). Holds the chain's row until the transaction ends, so appends
+    /// to one chain happen one after another while other chains are untouched.
+    pub async fn next_in_chain(
+        &mut self,
+        chain_id: Uuid,
+        kind: &str,
+    ) -> StoreResult<(i64, Option<String>)> {
+        self.one(
+            "INSERT INTO audit_chains (chain_id, kind, seq, head) VALUES ($1, $2, 1, NULL) \
+             ON CONFLICT (chain_id) DO UPDATE SET seq = audit_chains.seq + 1 \
+             RETURNING seq, head",
+            &[chain_id.into(), kind.into()],
+        )
+        .await
+    }
+
+    /// Moves a chain's head to the event just appended.
+    pub async fn set_chain_head(&mut self, chain_id: Uuid, hash: &str) -> StoreResult<()> {
+        self.execute(
+            "UPDATE audit_chains SET head = $2 WHERE chain_id = $1",
+            &[chain_id.into(), hash.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Appends an audit event inside the change's transaction.
-    pub async fn record(&mut self, e: &NewEvent<'_>) -> StoreResult<()> {
-        let before = e.before.as_ref().map(ToString::to_string);
-        let after = e.after.as_ref().map(ToString::to_string);
+    pub async fn record(&mut self, c: &ChainedEvent<'_>) -> StoreResult<()> {
+        let e = c.event;
         self.execute(
             "INSERT INTO audit_events (id, workspace_id, actor_id, action, target_type, \
-             target_id, before, after, ip, user_agent, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             target_id, before, after, ip, user_agent, created_at, chain_id, seq, prev_hash, \
+             hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             &[
-                Uuid::now_v7().into(),
+                c.id.into(),
                 e.workspace_id.into(),
                 e.actor.user_id.into(),
                 e.action.into(),
                 e.target_type.into(),
                 (&e.target_id).into(),
-                (&before).into(),
-                (&after).into(),
+                (&c.before).into(),
+                (&c.after).into(),
                 (&e.actor.ip).into(),
                 (&e.actor.user_agent).into(),
                 e.actor.at.into(),
+                c.chain_id.into(),
+                c.seq.into(),
+                c.prev_hash.into(),
+                c.hash.into(),
             ],
         )
         .await?;
@@ -160,5 +234,100 @@ impl Db<'_> {
             )
             .await?;
         Ok(n.unsigned_abs())
+    }
+
+    /// Up to `limit` events of a chain after `after_seq`, in chain order.
+    pub async fn chain_events(
+        &mut self,
+        chain_id: Uuid,
+        after_seq: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ChainRow>> {
+        self.all(
+            "SELECT id, chain_id, seq, prev_hash, hash, workspace_id, actor_id, action, \
+             target_type, target_id, before, after, ip, user_agent, created_at \
+             FROM audit_events WHERE chain_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[chain_id.into(), after_seq.into(), i64::from(limit).into()],
+        )
+        .await
+    }
+
+    /// The seq of the chain's event whose hash is `hash`, if any.
+    pub async fn chain_seq_of_hash(
+        &mut self,
+        chain_id: Uuid,
+        hash: &str,
+    ) -> StoreResult<Option<i64>> {
+        let row: Option<(i64,)> = self
+            .optional(
+                "SELECT seq FROM audit_events WHERE chain_id = $1 AND hash = $2",
+                &[chain_id.into(), hash.into()],
+            )
+            .await?;
+        Ok(row.map(|(s,)| s))
+    }
+
+    /// A chain's head, if the chain exists.
+    pub async fn chain_head(&mut self, chain_id: Uuid) -> StoreResult<Option<ChainHead>> {
+        self.optional(
+            "SELECT chain_id, kind, seq, head FROM audit_chains WHERE chain_id = $1",
+            &[chain_id.into()],
+        )
+        .await
+    }
+
+    /// Every chain's head, workspaces first, then accounts, each by id.
+    pub async fn chain_heads(&mut self) -> StoreResult<Vec<ChainHead>> {
+        self.all(
+            "SELECT chain_id, kind, seq, head FROM audit_chains ORDER BY kind DESC, chain_id",
+            &[],
+        )
+        .await
+    }
+
+    /// The number of a workspace's events written before the chains existed.
+    pub async fn count_unchained_events(&mut self, workspace_id: Uuid) -> StoreResult<u64> {
+        let (n,): (i64,) = self
+            .one(
+                "SELECT COUNT(*) FROM audit_events WHERE workspace_id = $1 AND chain_id IS NULL",
+                &[workspace_id.into()],
+            )
+            .await?;
+        Ok(n.unsigned_abs())
+    }
+
+    /// Deletes up to `limit` chained events older than `before`, oldest seq first, so that
+    /// what remains of each chain is an unbroken run up to its head: an event goes only when
+    /// every earlier event of its chain goes too, and a chain's last event always stays.
+    pub async fn delete_old_chained_events(
+        &mut self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM audit_events WHERE id IN (SELECT a.id FROM audit_events a \
+             JOIN audit_chains c ON c.chain_id = a.chain_id \
+             LEFT JOIN (SELECT chain_id, MIN(seq) AS seq FROM audit_events \
+               WHERE created_at >= $1 AND chain_id IS NOT NULL GROUP BY chain_id) k \
+               ON k.chain_id = a.chain_id \
+             WHERE a.created_at < $1 AND a.seq < c.seq AND (k.seq IS NULL OR a.seq < k.seq) \
+             ORDER BY a.seq LIMIT $2)",
+            &[before.into(), i64::from(limit).into()],
+        )
+        .await
+    }
+
+    /// Deletes up to `limit` events from before the chains older than `before`.
+    pub async fn delete_old_unchained_events(
+        &mut self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events \
+             WHERE chain_id IS NULL AND created_at < $1 LIMIT $2)",
+            &[before.into(), i64::from(limit).into()],
+        )
+        .await
     }
 }

@@ -1,6 +1,7 @@
 //! What differs between SQLite and PostgreSQL, as one trait each backend implements: how a
 //! write transaction begins, how a workspace row is locked, how outbox rows are claimed, how
-//! the hourly usage rollups are bound (arrays or a multi-row list), and migrations. Every other
+//! the hourly usage rollups are bound (arrays or a multi-row list), online backups, and
+//! migrations. Every other
 //! statement is shared, in the noun modules.
 
 use async_trait::async_trait;
@@ -55,6 +56,11 @@ pub trait Backend: Send + Sync {
 
     /// The statement that adds hourly usage totals of one workspace (at most 1,000 rows).
     fn hourly_upsert<'a>(&self, workspace_id: Uuid, hours: &'a [HourRollup]) -> Statement<'a>;
+
+    /// The statement that writes a consistent copy of the database to the file `$1` while
+    /// others keep writing, if this backend has one (SQLite: `VACUUM INTO`; PostgreSQL has
+    /// `pg_dump` instead).
+    fn backup_into(&self) -> Option<&'static str>;
 
     /// This backend's migrations, embedded in the binary.
     fn migrator(&self) -> &'static Migrator;

@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 pub use access::{KeyAccess, SessionAccess, Standing};
 pub use api_keys::{ApiKeyAuth, NewApiKey};
+pub use audit::{ChainHead, ChainRow, ChainedEvent};
 pub use db::{Db, Tx};
 pub use invitations::{InvitationKey, NewInvitationRow};
 pub use outbox::OutboxMail;
@@ -225,6 +226,26 @@ impl Store {
         self.backend.migrate(&candidate).await
     }
 
+    /// Writes a consistent copy of the database to `path` while it stays in use; `false` when
+    /// this backend has no such statement (see `Backend::backup_into`).
+    pub async fn backup_into(&self, path: &str) -> StoreResult<bool> {
+        let Some(sql) = self.backend.backup_into() else {
+            return Ok(false);
+        };
+        self.read().execute(sql, &[path.into()]).await?;
+        Ok(true)
+    }
+
+    /// SQLite's `synchronous` mode in effect on a pooled connection (0 off, 1 normal, 2 full,
+    /// 3 extra); `None` on PostgreSQL.
+    pub async fn sqlite_synchronous(&self) -> StoreResult<Option<i64>> {
+        if self.kind() != Kind::Sqlite {
+            return Ok(None);
+        }
+        let (mode,): (i64,) = self.read().one("PRAGMA synchronous", &[]).await?;
+        Ok(Some(mode))
+    }
+
     /// True when the database answers and every embedded migration is applied.
     pub async fn ready(&self) -> StoreResult<bool> {
         let applied: Vec<(i64,)> = self
@@ -255,10 +276,30 @@ async fn keep<C: sqlx::Connection>(conn: &mut C) -> Result<bool, Sqlx> {
     Ok(clean)
 }
 
+/// How the store opens its database.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub max_connections: u32,
+    /// SQLite only: `synchronous=FULL` on every connection (else `NORMAL`).
+    pub sqlite_full_sync: bool,
+}
+
+/// The database a URL names.
+pub fn kind_of(url: &str) -> Kind {
+    if url.starts_with("sqlite:") {
+        Kind::Sqlite
+    } else {
+        Kind::Postgres
+    }
+}
+
 /// Opens the store a database URL names, creating an SQLite file if it is missing.
-pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Store> {
-    let backend: Arc<dyn Backend> = if url.starts_with("sqlite:") {
-        Arc::new(sqlite::SqliteBackend::connect(url, max_connections).await?)
+pub async fn connect(url: &str, options: Options) -> anyhow::Result<Store> {
+    let max_connections = options.max_connections;
+    let backend: Arc<dyn Backend> = if kind_of(url) == Kind::Sqlite {
+        Arc::new(
+            sqlite::SqliteBackend::connect(url, max_connections, options.sqlite_full_sync).await?,
+        )
     } else {
         Arc::new(postgres::PostgresBackend::connect(url, max_connections).await?)
     };

@@ -157,4 +157,18 @@ impl Db<'_> {
             .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
+
+    /// Deletes up to `limit` messages sent before `before`.
+    pub async fn delete_sent_outbox(
+        &mut self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+             WHERE status = 'sent' AND sent_at < $1 LIMIT $2)",
+            &[before.into(), i64::from(limit).into()],
+        )
+        .await
+    }
 }

@@ -123,6 +123,10 @@ impl Backend for PostgresBackend {
         }
     }
 
+    fn backup_into(&self) -> Option<&'static str> {
+        None
+    }
+
     fn migrator(&self) -> &'static Migrator {
         &MIGRATOR
     }

@@ -41,13 +41,20 @@ pub struct SqliteBackend {
 
 impl SqliteBackend {
     /// Opens (creating if missing) the database a `sqlite:` URL names.
-    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+    /// `full_sync`: `synchronous=FULL`, else `NORMAL`, on every connection of the pool.
+    pub async fn connect(url: &str, max_connections: u32, full_sync: bool) -> anyhow::Result<Self> {
+        // NORMAL in WAL mode survives a process crash (kill -9) without losing a commit; only
+        // an operating-system crash or power loss can drop the last transactions. FULL syncs
+        // the WAL at every commit, so those survive too, at the cost of a sync per commit.
+        let synchronous = if full_sync {
+            SqliteSynchronous::Full
+        } else {
+            SqliteSynchronous::Normal
+        };
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // NORMAL in WAL mode survives a process crash (kill -9) without losing a commit;
-            // only an operating-system crash or power loss can drop the last transactions.
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         // The first connection switches the file to WAL, which needs the file to itself: when
@@ -148,6 +155,10 @@ impl Backend for SqliteBackend {
              units = usage_hourly.units + excluded.units",
         );
         Statement { sql, args }
+    }
+
+    fn backup_into(&self) -> Option<&'static str> {
+        Some("VACUUM INTO $1")
     }
 
     fn migrator(&self) -> &'static Migrator {

@@ -39,6 +39,42 @@ impl Raw {
         }
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
+
+    /// Runs a statement whose only argument (`$1`) is an id; the number of rows it changed.
+    pub async fn execute_with(&self, sql: &str, id: uuid::Uuid) -> u64 {
+        match self {
+            Raw::Sqlite(p) => sqlx::query(sql)
+                .bind(id)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+            Raw::Postgres(p) => sqlx::query(sql)
+                .bind(id)
+                .execute(p)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// Runs a `SELECT COUNT(*) …`-shaped query whose only argument (`$1`) is an id.
+    pub async fn count_with(&self, sql: &str, id: uuid::Uuid) -> i64 {
+        match self {
+            Raw::Sqlite(p) => {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .bind(id)
+                    .fetch_one(p)
+                    .await
+            }
+            Raw::Postgres(p) => {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .bind(id)
+                    .fetch_one(p)
+                    .await
+            }
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
 }
 
 pub struct TestApp {

@@ -18,8 +18,8 @@ use roster::{
     },
     mail::Mail,
     store::{
-        Constraint, HourRollup, IdempotencyRecord, InvitationKey, NewApiKey, NewInvitationRow,
-        NewSession, NewUser, StoreError,
+        ChainedEvent, Constraint, HourRollup, IdempotencyRecord, InvitationKey, NewApiKey,
+        NewInvitationRow, NewSession, NewUser, StoreError,
     },
 };
 
@@ -344,17 +344,44 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
 
     // The audit log, with the actor's email joined.
     let actor = Actor::new(Some(ada), &RequestMeta::default(), now);
+    let event = audit::member_role_changed(&actor, ws, bob, Role::Editor, Role::Admin);
     let mut tx = store.write().await.expect("begin");
-    tx.record(&audit::member_role_changed(
-        &actor,
-        ws,
-        bob,
-        Role::Editor,
-        Role::Admin,
-    ))
+    let (seq, prev) = tx.next_in_chain(ws, "workspace").await.expect("place");
+    assert_eq!((seq, prev.as_deref()), (1, None), "a new chain starts at 1");
+    let id = Uuid::now_v7();
+    tx.record(&ChainedEvent {
+        id,
+        chain_id: ws,
+        seq,
+        prev_hash: "genesis",
+        hash: "first",
+        event: &event,
+        before: Some(r#"{"role":"editor"}"#.into()),
+        after: Some(r#"{"role":"admin"}"#.into()),
+    })
     .await
     .expect("record");
+    tx.set_chain_head(ws, "first").await.expect("head");
     tx.commit().await.expect("commit");
+    let mut tx = store.write().await.expect("begin");
+    let (seq, prev) = tx.next_in_chain(ws, "workspace").await.expect("place");
+    assert_eq!((seq, prev.as_deref()), (2, Some("first")));
+    drop(tx);
+    let chain = store.read().chain_events(ws, 0, 10).await.expect("chain");
+    assert_eq!(chain.len(), 1);
+    assert_eq!((chain[0].id, chain[0].seq), (id, 1));
+    assert_eq!(chain[0].before.as_deref(), Some(r#"{"role":"editor"}"#));
+    let head = store
+        .read()
+        .chain_head(ws)
+        .await
+        .expect("head")
+        .expect("a head");
+    assert_eq!(
+        (head.seq, head.head.as_deref()),
+        (1, Some("first")),
+        "rolled back"
+    );
     let mut db = store.read();
     let events = db
         .audit_events(ws, &AuditFilter::default(), &PageRequest::first(10))

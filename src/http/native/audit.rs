@@ -1,5 +1,5 @@
-//! `/v1/workspaces/{ws}/audit-events`: filtered keyset pages, and a streamed CSV or JSON export
-//! of every matching event.
+//! `/v1/workspaces/{ws}/audit-events`: filtered keyset pages, a streamed CSV or JSON export
+//! of every matching event, and the verification of the workspace's hash chain.
 
 use axum::{
     body::Body,
@@ -18,6 +18,7 @@ use crate::{
     app::AppState,
     domain::{
         audit::{AuditEvent, AuditFilter},
+        chain::{Fault, Verification},
         paging::{Page, PageRequest},
         workspace::Access,
         Error,
@@ -128,6 +129,88 @@ pub async fn list(
         total: found.total,
         data: found.data.into_iter().map(Into::into).collect(),
     }))
+}
+
+/// What is wrong at a broken link.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultView {
+    /// The event's content no longer matches its hash.
+    ContentEdited,
+    /// Events before this one, or after the last one, are gone.
+    EventMissing,
+    /// The event links to an event that now comes after it.
+    Reordered,
+    /// The event's link to the event before it was changed.
+    LinkBroken,
+}
+
+/// The first broken link of the chain.
+#[derive(Serialize, ToSchema)]
+pub struct BrokenLink {
+    /// The event where the break shows; null when the chain's last events are missing.
+    event_id: Option<Uuid>,
+    seq: i64,
+    problem: FaultView,
+    detail: String,
+}
+
+/// The outcome of checking the workspace's audit hash chain.
+#[derive(Serialize, ToSchema)]
+pub struct AuditVerification {
+    /// True when every event kept links to the one before it and matches its hash.
+    ok: bool,
+    /// Events checked.
+    checked: u64,
+    /// The seq of the oldest event kept (older ones may have gone by retention).
+    first_seq: Option<i64>,
+    /// The chain's recorded head: the seq and SHA-256 of its last event.
+    head_seq: i64,
+    head_hash: Option<String>,
+    /// Events from before the chain existed, which it does not cover.
+    unchained: u64,
+    broken: Option<BrokenLink>,
+}
+
+impl From<Verification> for AuditVerification {
+    fn from(v: Verification) -> Self {
+        AuditVerification {
+            ok: v.ok(),
+            checked: v.checked,
+            first_seq: v.first_seq,
+            head_seq: v.head_seq,
+            head_hash: v.head_hash,
+            unchained: v.unchained,
+            broken: v.broken.map(|b| BrokenLink {
+                event_id: b.event_id,
+                seq: b.seq,
+                problem: match b.fault {
+                    Fault::ContentEdited => FaultView::ContentEdited,
+                    Fault::EventMissing => FaultView::EventMissing,
+                    Fault::Reordered => FaultView::Reordered,
+                    Fault::LinkBroken => FaultView::LinkBroken,
+                },
+                detail: b.detail,
+            }),
+        }
+    }
+}
+
+/// Checks the workspace's audit hash chain and reports the first broken link (owner, admin).
+#[utoipa::path(get, path = "/v1/workspaces/{ws}/audit-events/verify", tag = "audit",
+    security(("bearer" = []), ("api_key" = [])),
+    params(("ws" = String, Path, description = "Workspace id or slug")),
+    responses((status = 200, body = AuditVerification),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn verify(
+    State(state): State<AppState>,
+    access: Access,
+) -> ApiResult<axum::Json<AuditVerification>> {
+    let report = state.core.verify_audit_log(&access).await?;
+    Ok(axum::Json(report.into()))
 }
 
 /// Events per page while exporting.

@@ -57,6 +57,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(members::get, members::update, members::remove))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
+        .routes(routes!(audit::verify))
         .routes(routes!(usage::record))
         .routes(routes!(usage::report))
         .routes(routes!(invitations::list, invitations::create))

@@ -5,6 +5,7 @@ mod accounts;
 mod api_key_changes;
 mod api_keys;
 mod audit;
+mod audit_chain;
 mod bad_input;
 mod emails;
 mod invitations;
