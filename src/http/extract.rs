@@ -6,7 +6,7 @@ use axum::{
     http::{header, request::Parts, StatusCode},
 };
 use bytes::Bytes;
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Deserialize};
 
 use super::{problem::Problem, surface::json_has_nul};
 use crate::domain::FieldError;
@@ -82,7 +82,28 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
         p
     })?;
     de.end().map_err(|e| malformed(&e))?;
+    if !is_object(bytes) {
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "invalid input in: body",
+        );
+        p.errors = vec![FieldError::new("body", "invalid", NOT_AN_OBJECT)];
+        return Err(p);
+    }
     Ok(value)
+}
+
+/// Why a body that is JSON but not an object is refused, on every surface (serde would
+/// otherwise fill a struct from an array, field by field).
+pub const NOT_AN_OBJECT: &str = "the body must be a JSON object";
+
+/// Whether a JSON document (already parsed) is an object: every request body Roster takes is.
+pub fn is_object(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{')
 }
 
 pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
@@ -138,4 +159,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
             .map(|q| Query(q.0))
             .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_query", e.body_text()))
     }
+}
+
+/// For an optional integer field of a JSON body (`#[serde(default, deserialize_with =
+/// "whole_number")]`): JSON Schema counts `13.0` as an integer, so a number without a
+/// fractional part is accepted as one, as the documents promise. Other fractions and values
+/// out of the field's range are refused.
+pub fn whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<i64>,
+{
+    use serde::de::Error as _;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    });
+    let whole =
+        whole.ok_or_else(|| D::Error::custom(format!("expected an integer, not {number}")))?;
+    T::try_from(whole)
+        .map(Some)
+        .map_err(|_| D::Error::custom(format!("{whole} is out of range")))
 }

@@ -35,12 +35,15 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The native OpenAPI document, as generated from the handlers.
 pub fn native_openapi() -> utoipa::openapi::OpenApi {
-    native::router().into_openapi()
+    let mut doc = native::router().into_openapi();
+    openapi::add_common_errors(&mut doc, &openapi::NATIVE_ERRORS);
+    doc
 }
 
 /// Every route of the service.
 pub fn router(state: AppState) -> Router {
-    let (native, openapi) = native::router().split_for_parts();
+    let (native, mut openapi) = native::router().split_for_parts();
+    openapi::add_common_errors(&mut openapi, &openapi::NATIVE_ERRORS);
     let timeout = state.config.request_timeout;
     Router::new()
         .merge(native)

@@ -236,6 +236,7 @@ pub async fn regenerate(
 #[into_params(parameter_in = Query)]
 pub struct RotateParams {
     /// How long the old key keeps working: 0 to 90 days (default 7), never past its own expiry.
+    #[param(minimum = 0, maximum = 90)]
     grace_period_days: Option<i64>,
 }
 

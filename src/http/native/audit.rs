@@ -83,6 +83,8 @@ pub struct AuditQuery {
     from: Option<DateTime<Utc>>,
     /// Exclusive upper bound.
     to: Option<DateTime<Utc>>,
+    /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -104,6 +106,7 @@ impl AuditQuery {
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// `csv` or `json`.
+    #[param(pattern = "^(csv|json)$")]
     format: String,
     action: Option<String>,
     actor: Option<Uuid>,
@@ -220,7 +223,8 @@ const EXPORT_PAGE: u32 = 200;
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/audit-events/export", tag = "audit",
     security(("bearer" = []), ("api_key" = [])),
     params(("ws" = String, Path, description = "Workspace id or slug"), ExportQuery),
-    responses((status = 200, description = "text/csv or application/json", content_type = "text/csv"),
+    responses((status = 200, description = "`format=csv`: CSV with a header row; `format=json`: a JSON array",
+            content((String = "text/csv"), (Vec<AuditEventView> = "application/json"))),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn export(
     State(state): State<AppState>,

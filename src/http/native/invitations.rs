@@ -134,6 +134,8 @@ pub struct InvitationList {
 pub struct ListInvitations {
     /// `pending` (default), `accepted`, `declined`, `revoked` or `expired`.
     status: Option<Status>,
+    /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }
@@ -142,6 +144,8 @@ pub struct ListInvitations {
 #[serde(deny_unknown_fields)]
 pub struct ExtendInvitation {
     /// The new lifetime from now, 1 to 90 days; 7 by default.
+    #[schema(minimum = 1, maximum = 90)]
+    #[serde(default, deserialize_with = "crate::http::extract::whole_number")]
     expires_in_days: Option<u32>,
 }
 

@@ -64,6 +64,7 @@ pub struct ListMembers {
     q: Option<String>,
     role: Option<Role>,
     /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     cursor: Option<String>,
 }

@@ -37,6 +37,8 @@ pub struct UsageEventBody {
     /// `location_events`, `action_deliveries`, or any meter name (a-z, 0-9, `_`, `.`, `-`).
     meter: String,
     /// Default 1; 1 to 1,000,000.
+    #[schema(minimum = 1, maximum = 1_000_000)]
+    #[serde(default, deserialize_with = "crate::http::extract::whole_number")]
     quantity: Option<i64>,
     /// Default: now. At most 35 days old, not in the future.
     occurred_at: Option<DateTime<Utc>>,
@@ -145,6 +147,7 @@ pub struct UsageParams {
     /// Exclusive; default: now.
     to: Option<DateTime<Utc>>,
     /// `hour`, `day` (default) or `month`, in UTC.
+    #[param(pattern = "^(hour|day|month)$")]
     granularity: Option<String>,
 }
 

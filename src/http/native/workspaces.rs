@@ -165,6 +165,7 @@ impl WorkspaceFields {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 200; 50 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,

@@ -22,7 +22,7 @@ use crate::{
     },
     http::{
         auth::require_write_if_changing,
-        extract::{MAX_BODY_BYTES, NUL_IN_TEXT},
+        extract::{is_object, MAX_BODY_BYTES, NOT_AN_OBJECT, NUL_IN_TEXT},
         surface::json_has_nul,
     },
 };
@@ -200,6 +200,13 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, PupilError> {
         )])
     })?;
     de.end().map_err(|e| malformed(&e))?;
+    if !is_object(bytes) {
+        return Err(PupilError::invalid(vec![FieldError::new(
+            "body",
+            "invalid",
+            NOT_AN_OBJECT,
+        )]));
+    }
     Ok(value)
 }
 

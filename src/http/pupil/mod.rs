@@ -86,7 +86,15 @@ fn routes() -> OpenApiRouter<AppState> {
 /// The dialect's routes, to be nested at [`PREFIX`]; unknown paths and methods under it
 /// answer in the envelope too.
 pub fn router() -> Router<AppState> {
-    let (router, document) = routes().split_for_parts();
+    let (router, mut document) = routes().split_for_parts();
+    crate::http::openapi::add_common_errors(
+        &mut document,
+        &crate::http::openapi::CommonErrors {
+            media_type: "application/json",
+            schema: "ErrorEnvelope",
+            invalid_body: (409, "ErrorEnvelope"),
+        },
+    );
     router
         .route(
             "/openapi.json",

@@ -94,6 +94,7 @@ pub struct ApiKeyCreateRequest {
     /// `Default` unless given; at most 100 characters.
     name: Option<String>,
     /// Only `[]` (or none) is accepted: Roster keys have no scopes.
+    #[schema(max_items = 0)]
     permissions: Option<Vec<String>>,
     read_only: Option<bool>,
     /// At most 500 characters.
@@ -227,6 +228,8 @@ pub struct ApiKeyUpdateRequest {
     /// that is active (an expired key gets a new expiry through `/expiration` instead).
     is_active: Option<bool>,
     /// Only the service-wide 1000 (or none) is accepted: Roster has no per-key limit.
+    #[serde(default, deserialize_with = "crate::http::extract::whole_number")]
+    #[schema(minimum = 1000, maximum = 1000)]
     rate_limit_per_hour: Option<i64>,
     read_only: Option<bool>,
     /// At most 500 characters.

@@ -212,7 +212,8 @@ async fn collect(
 /// string).
 #[utoipa::path(get, path = "/api/v1/audit-logs/export/", tag = "audit",
     security(("JWTBearer" = [])), params(AuditQuery),
-    responses((status = 200, description = "CSV, or a JSON string holding a JSON array", body = String),
+    responses((status = 200, description = "CSV, or a JSON string holding a JSON array",
+            content((String = "text/csv"), (String = "application/json"))),
         (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
         (status = 422, body = ValidationErrorResponse)))]
 pub async fn export_audit_logs(

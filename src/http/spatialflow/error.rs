@@ -21,13 +21,25 @@ pub struct ErrorResponse {
     pub details: Option<Value>,
 }
 
+/// One step of a `loc` path: a field name, or the index of a list item.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    reason = "only its schema is used: loc is built as JSON values"
+)]
+pub enum LocItem {
+    Field(String),
+    Index(u64),
+}
+
 /// One entry of a 422's `detail`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ValidationIssue {
     #[serde(rename = "type")]
     pub kind: String,
-    /// e.g. `["body", "email"]`.
-    #[schema(value_type = Vec<String>)]
+    /// e.g. `["body", "email"]`; an item of a list is named by its index (`["body", 0]`).
+    #[schema(value_type = Vec<LocItem>)]
     pub loc: Vec<Value>,
     pub msg: String,
     #[schema(value_type = Option<Object>)]

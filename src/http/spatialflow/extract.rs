@@ -20,7 +20,7 @@ use crate::{
     },
     http::{
         auth::require_write_if_changing,
-        extract::{is_json, MAX_BODY_BYTES, NUL_IN_TEXT},
+        extract::{is_json, is_object, MAX_BODY_BYTES, NOT_AN_OBJECT, NUL_IN_TEXT},
         surface::json_has_nul,
     },
 };
@@ -118,6 +118,13 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, SfError> {
     })?;
     de.end()
         .map_err(|e| SfError::invalid("json_invalid", &["body"], strip_position(&e)))?;
+    if !is_object(bytes) {
+        return Err(SfError::invalid(
+            "model_attributes_type",
+            &["body"],
+            NOT_AN_OBJECT,
+        ));
+    }
     Ok(value)
 }
 

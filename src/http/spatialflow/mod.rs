@@ -33,6 +33,7 @@ pub const MOUNT: &str = "/spatialflow";
                        the `spatialflow` Python SDK 3.2.0 calls them. Paths are relative to \
                        `/spatialflow`."
     ),
+    servers((url = "/spatialflow")),
     modifiers(&Security),
     tags(
         (name = "auth", description = "Tokens, sign-up, accepting invitations"),
@@ -107,13 +108,23 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// The dialect's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+    let mut doc = routes().into_openapi();
+    crate::http::openapi::add_common_errors(&mut doc, &ERRORS);
+    doc
 }
+
+/// The dialect's errors: `ErrorResponse`, and FastAPI's 422 detail list for invalid input.
+const ERRORS: crate::http::openapi::CommonErrors = crate::http::openapi::CommonErrors {
+    media_type: "application/json",
+    schema: "ErrorResponse",
+    invalid_body: (422, "ValidationErrorResponse"),
+};
 
 /// The router to nest at [`MOUNT`]: the routes, `/api/v1/openapi.json`, and SpatialFlow-shaped
 /// answers for unknown routes and methods.
 pub fn router() -> Router<AppState> {
-    let (router, doc) = routes().split_for_parts();
+    let (router, mut doc) = routes().split_for_parts();
+    crate::http::openapi::add_common_errors(&mut doc, &ERRORS);
     let doc = std::sync::Arc::new(doc);
     router
         .route(

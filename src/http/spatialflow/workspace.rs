@@ -73,6 +73,7 @@ impl From<Workspace> for WorkspaceOut {
 /// clears it), every absent one is left alone.
 #[derive(Deserialize, ToSchema)]
 pub struct WorkspaceIn {
+    #[schema(min_length = 1, max_length = 255, pattern = "\\S")]
     name: String,
     #[serde(flatten)]
     rest: WorkspacePatchIn,
@@ -82,7 +83,7 @@ pub struct WorkspaceIn {
 #[derive(Deserialize, ToSchema, Default)]
 pub struct WorkspacePatchIn {
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 255, pattern = "\\S")]
     name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>)]
@@ -106,7 +107,7 @@ pub struct WorkspacePatchIn {
     #[schema(value_type = Option<String>)]
     slack_connect_url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^(imperial|metric)$")]
     unit_system: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
