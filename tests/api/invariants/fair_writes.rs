@@ -93,7 +93,9 @@ async fn mixed_load(app: &TestApp, label: &str) -> Tally {
                 let req = match kind {
                     Kind::Invitation => client
                         .post(app.url(&format!("/v1/workspaces/{ws}/invitations")))
-                        .json(&json!({"email": format!("w{w}-{n}@fair.example"), "role": "viewer"})),
+                        .json(
+                            &json!({"email": format!("w{w}-{n}@fair.example"), "role": "viewer"}),
+                        ),
                     Kind::RoleChange => {
                         let role = if n % 2 == 0 { "viewer" } else { "editor" };
                         let member = member.as_deref().expect("a member per role writer");
@@ -110,7 +112,11 @@ async fn mixed_load(app: &TestApp, label: &str) -> Tally {
                 if (200..300).contains(&r.status) {
                     *tally.acknowledged.entry(kind).or_default() += 1;
                 } else {
-                    tally.refused.entry((kind, r.status)).or_insert((0, r.text)).0 += 1;
+                    tally
+                        .refused
+                        .entry((kind, r.status))
+                        .or_insert((0, r.text))
+                        .0 += 1;
                 }
             }
             tally
