@@ -244,7 +244,7 @@ impl Core {
             self.settings.limits.invites_per_hour,
         );
         let inviter = self.me(access.user_id()).await?;
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(ws).await?;
         let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
         actor_role.require(Action::ManageInvitations)?;
         check_grant(actor_role, request.role)?;
@@ -407,7 +407,7 @@ impl Core {
     ) -> Result<Invitation> {
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(ws).await?;
         let current = locked_invitation(&mut tx, access, id).await?;
         check_open(&current, actor.at)?;
         tx.set_invitation_expiry(id, expires_at).await?;
@@ -429,7 +429,7 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<()> {
         let actor = self.actor(Some(access.user_id()), meta);
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(access.workspace.id).await?;
         let current = locked_invitation(&mut tx, access, id).await?;
         // An expired invitation may still be cancelled; anything else must be pending.
         if current.stored_status != Status::Pending {
@@ -497,7 +497,7 @@ impl Core {
             &invite_url,
             expires_at,
         );
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(ws).await?;
         let before = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
         if let Some(limit) = limit {
             let resender = actor.user_id.ok_or(Error::NotFound)?;

@@ -168,7 +168,7 @@ impl Core {
         check_grant(access.role, role)?;
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(ws).await?;
         check_grant(lock_with_role(&mut tx, ws, access.user_id()).await?, role)?;
         let user_id = match target {
             MemberTarget::Id(id) => tx.user(id).await?.map(|u| u.id),
@@ -212,7 +212,7 @@ impl Core {
     ) -> Result<Member> {
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(ws).await?;
         let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
         let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
         let role = if words.editor_keeps_field_worker
@@ -254,7 +254,7 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         let leaving = user_id == access.user_id();
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(ws).await?;
         let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
         let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
         check_removal(actor_role, current, leaving)?;

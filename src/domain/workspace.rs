@@ -440,7 +440,7 @@ impl Core {
         patch.validate()?;
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(ws).await?;
         lock_with_role(&mut tx, ws, access.user_id())
             .await?
             .require(Action::UpdateWorkspace)?;
@@ -470,7 +470,7 @@ impl Core {
         }
         let id = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(id).await?;
         lock_with_role(&mut tx, id, access.user_id())
             .await?
             .require(Action::DeleteWorkspace)?;
@@ -502,7 +502,7 @@ impl Core {
             let limit = quota.limit(format!("revoke_sessions:{id}"));
             policy::charge_alone(&self.store, &[limit], actor.at).await?;
         }
-        let mut tx = self.store.write().await?;
+        let mut tx = self.store.write_workspace(id).await?;
         lock_with_role(&mut tx, id, access.user_id())
             .await?
             .require(Action::RevokeSessions)?;

@@ -6,11 +6,11 @@
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
-use tokio::sync::MutexGuard;
 use uuid::Uuid;
 
 use super::{
     db::{Arg, Conn},
+    turns::Turn,
     usage::HourRollup,
     Kind, PoolStats, StoreResult,
 };
@@ -22,8 +22,9 @@ pub struct Statement<'a> {
     pub args: Vec<Arg<'a>>,
 }
 
-/// A begun write transaction, with the turn it holds (SQLite: this process's one writer).
-pub(super) type Began<'s> = (Conn<'s>, Option<MutexGuard<'s, ()>>);
+/// A begun write transaction, with the turn it holds (SQLite: this process's one writer;
+/// PostgreSQL: its workspace's queue, for the writes that name one).
+pub(super) type Began<'s> = (Conn<'s>, Option<Turn<'s>>);
 
 /// One backend's side of the store.
 #[async_trait]
@@ -41,8 +42,14 @@ pub trait Backend: Send + Sync {
     /// where an invariant spans them (`lock_workspace`).
     async fn begin_write(&self) -> StoreResult<Began<'_>>;
 
+    /// Begins a write transaction that locks `workspace_id`'s row (`lock_workspace`).
+    /// PostgreSQL first queues it in this process behind the workspace's earlier writers, so
+    /// they wait without a connection (see `PostgresBackend`); SQLite as `begin_write`.
+    async fn begin_workspace_write(&self, workspace_id: Uuid) -> StoreResult<Began<'_>>;
+
     /// Begins the write transaction of a usage batch of `workspace_id`. PostgreSQL first queues
-    /// the batch in this process behind the workspace's earlier ones (see `PostgresBackend`).
+    /// the batch in this process behind the workspace's earlier ones, in a queue of their own
+    /// (see `PostgresBackend`).
     async fn begin_usage_write(&self, workspace_id: Uuid) -> StoreResult<Began<'_>>;
 
     /// Reads a workspace (`$1`) and a user's role in it (`$2`; NULL for a non-member), locking

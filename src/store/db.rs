@@ -11,10 +11,9 @@ use sqlx::{
     sqlite::{SqliteArguments, SqliteRow},
     Arguments, Encode, FromRow, PgPool, Postgres, Sqlite, SqlitePool, Transaction, Type,
 };
-use tokio::sync::MutexGuard;
 use uuid::Uuid;
 
-use super::{backend::Backend, ts::Ts, Stats, StoreResult};
+use super::{backend::Backend, ts::Ts, turns::Turn, Stats, StoreResult};
 
 /// A value bound to a statement: the types both backends store alike, each nullable.
 #[derive(Debug, Clone)]
@@ -221,16 +220,17 @@ impl<'s> Db<'s> {
     }
 }
 
-/// A write transaction: begun by `Store::write`, rolled back unless `commit` is called. On
-/// SQLite it holds this process's write turn until it ends.
+/// A write transaction: begun by `Store::write` (or `write_workspace`, `write_usage`), rolled
+/// back unless `commit` is called. It holds its turn until it ends: on SQLite this process's
+/// write turn, on PostgreSQL its workspace's queue when it named one.
 pub struct Tx<'s> {
     db: Db<'s>,
     /// Released after the transaction (declared last, so dropped last).
-    _turn: Option<MutexGuard<'s, ()>>,
+    _turn: Option<Turn<'s>>,
 }
 
 impl<'s> Tx<'s> {
-    pub(super) fn new(db: Db<'s>, turn: Option<MutexGuard<'s, ()>>) -> Self {
+    pub(super) fn new(db: Db<'s>, turn: Option<Turn<'s>>) -> Self {
         Tx { db, _turn: turn }
     }
 

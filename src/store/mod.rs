@@ -17,6 +17,7 @@ mod sessions;
 mod signing_keys;
 mod sqlite;
 pub mod ts;
+mod turns;
 mod usage;
 mod users;
 mod workspaces;
@@ -186,17 +187,20 @@ impl Store {
         Ok(self.tx(conn, turn))
     }
 
+    /// Begins a write transaction that will lock `workspace_id` (see
+    /// `Backend::begin_workspace_write`).
+    pub async fn write_workspace(&self, workspace_id: Uuid) -> StoreResult<Tx<'_>> {
+        let (conn, turn) = self.backend.begin_workspace_write(workspace_id).await?;
+        Ok(self.tx(conn, turn))
+    }
+
     /// Begins the write transaction of a usage batch (see `Backend::begin_usage_write`).
     pub async fn write_usage(&self, workspace_id: Uuid) -> StoreResult<Tx<'_>> {
         let (conn, turn) = self.backend.begin_usage_write(workspace_id).await?;
         Ok(self.tx(conn, turn))
     }
 
-    fn tx<'s>(
-        &'s self,
-        conn: db::Conn<'s>,
-        turn: Option<tokio::sync::MutexGuard<'s, ()>>,
-    ) -> Tx<'s> {
+    fn tx<'s>(&'s self, conn: db::Conn<'s>, turn: Option<turns::Turn<'s>>) -> Tx<'s> {
         Tx::new(
             Db {
                 conn,

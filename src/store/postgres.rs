@@ -1,5 +1,6 @@
 //! The PostgreSQL backend: a pool, migrations serialised across replicas by an advisory lock,
-//! row locks where an invariant spans rows, `SKIP LOCKED` claims, and array binds.
+//! row locks where an invariant spans rows, in-process queues per workspace in front of them,
+//! `SKIP LOCKED` claims, and array binds.
 
 use std::{str::FromStr, time::Duration};
 
@@ -9,7 +10,6 @@ use sqlx::{
     postgres::{PgConnectOptions, PgPoolOptions},
     PgPool,
 };
-use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use super::{
@@ -18,6 +18,7 @@ use super::{
     keep,
     signing_keys::INSERT_FIRST_SIGNING_KEY,
     ts::Ts,
+    turns::{Lane, Turn, Turns},
     usage::HourRollup,
     Kind, PoolStats, StoreResult,
 };
@@ -28,19 +29,19 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
 /// The advisory lock key held while migrating and creating the first signing key.
 const MIGRATION_LOCK: i64 = 0x526f_7374_6572_4d31; // "RosterM1"
 
-/// Stripes of `PostgresBackend::usage_turns`.
-const USAGE_TURN_STRIPES: usize = 64;
-
 /// The PostgreSQL side of the store.
 pub struct PostgresBackend {
     pool: PgPool,
     max: u32,
-    /// Usage batches of one workspace queue here, in this process, before they open a
-    /// transaction (striped by workspace id). They would be counted one at a time anyway, on
-    /// the monthly counter's row lock; waiting inside PostgreSQL instead holds a snapshot per
-    /// waiter, which keeps the rollup rows' old versions from being pruned, and every waiter
-    /// makes the next upsert slower (docs/BENCHMARKS.md, usage ingestion).
-    usage_turns: Vec<Mutex<()>>,
+    /// One workspace's writers queue here, in this process and in order, before they take a
+    /// connection: those that lock the workspace row in one lane, usage batches in another.
+    /// Either would wait one at a time anyway, on the workspace row or on the monthly
+    /// counter's row. Waiting inside PostgreSQL instead holds a connection per waiter: 120
+    /// member and invitation writers of one workspace held 13 of 16 connections waiting on its
+    /// row, and its usage batches and every request's read waited for a connection behind them
+    /// (docs/BENCHMARKS.md, fair write queues). A usage batch waiting inside PostgreSQL also
+    /// holds a snapshot, which keeps the rollup rows' old versions from being pruned.
+    turns: Turns,
 }
 
 impl PostgresBackend {
@@ -55,7 +56,7 @@ impl PostgresBackend {
         Ok(PostgresBackend {
             pool,
             max: max_connections,
-            usage_turns: (0..USAGE_TURN_STRIPES).map(|_| Mutex::new(())).collect(),
+            turns: Turns::default(),
         })
     }
 }
@@ -78,11 +79,20 @@ impl Backend for PostgresBackend {
         Ok((Conn::Pg(self.pool.begin().await?), None))
     }
 
+    async fn begin_workspace_write(&self, workspace_id: Uuid) -> StoreResult<Began<'_>> {
+        let turn = self.turns.take(Lane::Workspace, workspace_id).await;
+        Ok((
+            Conn::Pg(self.pool.begin().await?),
+            Some(Turn::Workspace(turn)),
+        ))
+    }
+
     async fn begin_usage_write(&self, workspace_id: Uuid) -> StoreResult<Began<'_>> {
-        let stripe = usize::try_from(workspace_id.as_u128() % USAGE_TURN_STRIPES as u128)
-            .unwrap_or_default();
-        let turn = self.usage_turns[stripe].lock().await;
-        Ok((Conn::Pg(self.pool.begin().await?), Some(turn)))
+        let turn = self.turns.take(Lane::Usage, workspace_id).await;
+        Ok((
+            Conn::Pg(self.pool.begin().await?),
+            Some(Turn::Workspace(turn)),
+        ))
     }
 
     fn lock_workspace(&self) -> &'static str {

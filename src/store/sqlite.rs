@@ -19,6 +19,7 @@ use super::{
     keep,
     signing_keys::INSERT_FIRST_SIGNING_KEY,
     ts::Ts,
+    turns::Turn,
     usage::HourRollup,
     Kind, PoolStats, StoreResult,
 };
@@ -106,7 +107,12 @@ impl Backend for SqliteBackend {
         // The turn comes before a connection, so queued writers hold none.
         let turn = self.writer.lock().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        Ok((Conn::Sqlite(tx), Some(turn)))
+        Ok((Conn::Sqlite(tx), Some(Turn::Writer(turn))))
+    }
+
+    async fn begin_workspace_write(&self, _workspace_id: Uuid) -> StoreResult<Began<'_>> {
+        // The one writer orders every write already.
+        self.begin_write().await
     }
 
     async fn begin_usage_write(&self, _workspace_id: Uuid) -> StoreResult<Began<'_>> {
