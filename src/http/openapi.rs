@@ -192,4 +192,14 @@ mod tests {
         }
         assert!(errors > 100, "only {errors} error answers documented");
     }
+
+    #[test]
+    fn creating_a_workspace_documents_its_name_as_required() {
+        let doc = serde_json::to_value(crate::http::native_openapi()).expect("json");
+        let body = &doc["paths"]["/v1/workspaces"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"]["$ref"];
+        assert_eq!(body, "#/components/schemas/NewWorkspace");
+        let schema = &doc["components"]["schemas"]["NewWorkspace"]["allOf"][1];
+        assert_eq!(schema["required"], serde_json::json!(["name"]));
+    }
 }

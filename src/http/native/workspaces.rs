@@ -140,6 +140,23 @@ pub struct WorkspaceFields {
     raw_file_downloads: Option<bool>,
 }
 
+/// The body of `POST /v1/workspaces`: a name, and any other writable field. (Only its schema is
+/// used: the body is read as [`WorkspaceFields`], whose refusal of a missing name is the
+/// domain's.)
+#[derive(Deserialize, ToSchema)]
+#[allow(dead_code, reason = "only its schema is used")]
+pub struct NewWorkspace {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "\\S",
+        example = "Acme Field Ops"
+    )]
+    name: String,
+    #[serde(flatten)]
+    rest: WorkspaceFields,
+}
+
 impl WorkspaceFields {
     fn into_patch(self) -> WorkspacePatch {
         WorkspacePatch {
@@ -201,7 +218,7 @@ pub async fn list(
 
 /// Create a workspace; you become its owner.
 #[utoipa::path(post, path = "/v1/workspaces", tag = "workspaces",
-    security(("bearer" = []), ("api_key" = [])), request_body = WorkspaceFields,
+    security(("bearer" = []), ("api_key" = [])), request_body = NewWorkspace,
     responses((status = 201, body = WorkspaceView, headers(("Location" = String))),
         (status = 409, description = "`slug_taken`", body = Problem),
         (status = 422, body = Problem)))]
