@@ -523,6 +523,17 @@ impl TestApp {
         counts
     }
 
+    /// The signing keys as stored (newest first).
+    pub async fn signing_keys(&self) -> Vec<roster::domain::token::SigningKey> {
+        self.state
+            .core
+            .store
+            .read()
+            .signing_keys()
+            .await
+            .expect("signing keys")
+    }
+
     /// The number of rows a `WHERE` clause selects from `table`.
     pub async fn rows(&self, table: &str, filter: &str) -> i64 {
         let sql = if filter.is_empty() {

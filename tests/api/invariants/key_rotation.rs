@@ -66,16 +66,7 @@ async fn a_rotated_key_keeps_verifying_its_tokens_until_they_expire_and_then_is_
     let mut a = app.signup("rotate@example.com", "Rotate").await;
     let first = kid_of(&a.access);
     assert_eq!(jwks_kids(&app).await, vec![first.clone()]);
-    let old_private = app
-        .state
-        .core
-        .store
-        .read()
-        .signing_keys()
-        .await
-        .expect("keys")[0]
-        .private_der
-        .clone();
+    let old_private = app.signing_keys().await[0].private_der.clone();
 
     let second = app.state.core.rotate_signing_key().await.expect("rotate");
     assert_ne!(second.kid, first);
@@ -187,14 +178,7 @@ async fn a_key_rotated_through_one_instance_signs_on_another_within_the_refresh_
 async fn signing_keys_are_sealed_at_rest_and_a_wrong_or_missing_key_stops_the_start(app: TestApp) {
     // The app started without a key-encryption key: its key is stored as it is.
     let mut a = app.signup("sealed@example.com", "Sealed").await;
-    let plain = app
-        .state
-        .core
-        .store
-        .read()
-        .signing_keys()
-        .await
-        .expect("keys");
+    let plain = app.signing_keys().await;
     assert!(!plain[0].sealed);
     assert!(ring::signature::Ed25519KeyPair::from_pkcs8(&plain[0].private_der).is_ok());
 
@@ -206,14 +190,7 @@ async fn signing_keys_are_sealed_at_rest_and_a_wrong_or_missing_key_stops_the_st
     assert_eq!(b.get("/v1/me", &a.access).await.status, 200);
     let rotated = b.state.core.rotate_signing_key().await.expect("rotate");
     assert!(rotated.sealed);
-    let stored = b
-        .state
-        .core
-        .store
-        .read()
-        .signing_keys()
-        .await
-        .expect("keys");
+    let stored = b.signing_keys().await;
     assert_eq!(stored.len(), 2);
     let kek = KeyEncryptionKey::from_base64(&kek_text(7)).expect("kek");
     for key in &stored {

@@ -38,14 +38,7 @@ async fn every_bad_credential_in_the_corpus_is_refused_with_401(app: TestApp) {
     let a = app.signup("victim@example.com", "Victim").await;
     let b = app.signup("other@example.com", "Other").await;
     let (key_id, _) = app.api_key(&a.access, json!({})).await;
-    let stored = app
-        .state
-        .core
-        .store
-        .read()
-        .signing_keys()
-        .await
-        .expect("keys");
+    let stored = app.signing_keys().await;
     let real = &stored[0];
     let real_key = EncodingKey::from_ed_der(&real.private_der);
     let now = app.state.core.clock.now().timestamp();
@@ -262,14 +255,7 @@ async fn every_bad_credential_in_the_corpus_is_refused_with_401(app: TestApp) {
 async fn a_token_with_a_crit_header_is_refused_on_the_native_api_and_by_spatialflow(app: TestApp) {
     app.signup("crit@example.com", "Crit").await;
     let sf_token = app.sf_token("crit@example.com").await;
-    let keys = app
-        .state
-        .core
-        .store
-        .read()
-        .signing_keys()
-        .await
-        .expect("keys");
+    let keys = app.signing_keys().await;
     let key = EncodingKey::from_ed_der(&keys[0].private_der);
     let signed = |header: Value, claims: &Value| {
         let input = format!(
