@@ -101,22 +101,8 @@ async fn two_replicas_share_keys_and_revocation(database_url: &str) {
             .expect("me");
         assert_eq!(r.status(), 200, "token from A refused by {base}");
     }
-    let jwks_a: serde_json::Value = client
-        .get(format!("{a}/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
-    let jwks_b: serde_json::Value = client
-        .get(format!("{b}/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks_a: serde_json::Value = jwks(&client, &format!("{a}/.well-known/jwks.json")).await;
+    let jwks_b: serde_json::Value = jwks(&client, &format!("{b}/.well-known/jwks.json")).await;
     assert_eq!(jwks_a, jwks_b);
     assert_eq!(jwks_a["keys"].as_array().map(Vec::len), Some(1));
 
@@ -162,14 +148,8 @@ async fn two_replicas_share_keys_and_revocation(database_url: &str) {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let jwks: serde_json::Value = client
-            .get(format!("{}/.well-known/jwks.json", r.base))
-            .send()
-            .await
-            .expect("jwks")
-            .json()
-            .await
-            .expect("json");
+        let jwks: serde_json::Value =
+            jwks(&client, &format!("{}/.well-known/jwks.json", r.base)).await;
         assert_eq!(jwks["keys"].as_array().map(Vec::len), Some(2), "{}", r.base);
         let me = client
             .get(format!("{}/v1/me", r.base))
@@ -231,4 +211,16 @@ async fn an_in_process_app_and_a_replica_share_one_database() {
         .await
         .expect("me");
     assert_eq!(r.status(), 200);
+}
+
+/// A replica's JWKS document.
+async fn jwks(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client
+        .get(url)
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json")
 }
