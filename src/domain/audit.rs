@@ -48,6 +48,8 @@ pub mod actions {
     pub const SESSION_STARTED: &str = "session.started";
     pub const SESSION_ENDED: &str = "session.ended";
     pub const SESSION_REUSE_DETECTED: &str = "session.refresh_reuse_detected";
+    pub const SESSIONS_REVOKED_ALL: &str = "sessions.revoked_all";
+    pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
     pub const API_KEY_UPDATED: &str = "api_key.updated";
@@ -212,6 +214,35 @@ pub fn user_deleted(actor: &Actor, user_id: Uuid) -> NewEvent<'_> {
         user(user_id),
         None,
         None,
+    )
+}
+
+/// A password changed by its owner; how many of their other sessions it ended.
+pub fn user_password_changed(actor: &Actor, user_id: Uuid, sessions_ended: u64) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::USER_PASSWORD_CHANGED,
+        user(user_id),
+        None,
+        Some(json!({"sessions_ended": sessions_ended})),
+    )
+}
+
+/// Every session of a user ended at their request (the current one kept or not).
+pub fn sessions_revoked_all(
+    actor: &Actor,
+    user_id: Uuid,
+    ended: u64,
+    kept_current: bool,
+) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::SESSIONS_REVOKED_ALL,
+        user(user_id),
+        None,
+        Some(json!({"sessions_ended": ended, "kept_current": kept_current})),
     )
 }
 

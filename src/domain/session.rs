@@ -168,6 +168,33 @@ impl Core {
         Ok(())
     }
 
+    /// Ends every session of the user at once (on every replica: each request reads its session),
+    /// except `keep` when given (the caller's own); the number ended.
+    pub async fn end_all_sessions(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
+        let actor = self.actor(Some(user_id), meta);
+        let mut tx = self.store.write().await?;
+        let ended = tx
+            .end_sessions_of_user(
+                user_id,
+                keep.unwrap_or(Uuid::nil()),
+                "revoked_all",
+                actor.at,
+            )
+            .await?;
+        audit::record(
+            &mut tx,
+            &audit::sessions_revoked_all(&actor, user_id, ended, keep.is_some()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     /// The user's active sessions, newest first.
     pub async fn sessions(&self, user_id: Uuid) -> Result<Vec<Session>> {
         Ok(self

@@ -327,6 +327,49 @@ impl Core {
         Ok(())
     }
 
+    /// The user changes their own password: the current one is checked like a sign-in (and
+    /// counted against the sign-in limit; a wrong one is `InvalidCredentials`), the new one
+    /// validated; then, in one transaction, the password is set and every other session of the
+    /// user ends (`keep`, the caller's session, stays). The number of sessions ended.
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        keep: Option<Uuid>,
+        current: SecretString,
+        new: SecretString,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
+        password::validate("new_password", &new)?;
+        let me = self.me(user_id).await?;
+        let account = self
+            .check_password_charged(&me.email, current, Vec::new())
+            .await?;
+        if account.user_id != user_id {
+            return Err(Error::InvalidCredentials);
+        }
+        let hash = self.passwords.hash(new).await?;
+        let actor = self.actor(Some(user_id), meta);
+        let mut tx = self.store.write().await?;
+        if !tx.set_password_of(user_id, &hash, actor.at).await? {
+            return Err(Error::NotFound);
+        }
+        let ended = tx
+            .end_sessions_of_user(
+                user_id,
+                keep.unwrap_or(Uuid::nil()),
+                "password_changed",
+                actor.at,
+            )
+            .await?;
+        audit::record(
+            &mut tx,
+            &audit::user_password_changed(&actor, user_id, ended),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(ended)
+    }
+
     /// Sets a user's password (operator command).
     pub async fn set_password(&self, email: &str, password: SecretString) -> Result<()> {
         let email = Email::parse(email)?;

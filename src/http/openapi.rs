@@ -91,15 +91,15 @@ pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi, errors: &CommonErro
             ps.iter()
                 .any(|p| matches!(p.parameter_in, ParameterIn::Path))
         });
-        for op in [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
+        for (changes, op) in [
+            (false, &mut item.get),
+            (true, &mut item.put),
+            (true, &mut item.post),
+            (true, &mut item.delete),
+            (true, &mut item.patch),
         ]
         .into_iter()
-        .flatten()
+        .filter_map(|(changes, op)| op.as_mut().map(|op| (changes, op)))
         {
             let responses = &mut op.responses.responses;
             // What a handler documented as JSON is served in the surface's error media type.
@@ -129,6 +129,9 @@ pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi, errors: &CommonErro
                 .map_or(secured_by_default, |s| !s.is_empty());
             if secured {
                 add(401, "No valid credential", errors.schema);
+                if changes {
+                    add(403, "A read-only API key may only read", errors.schema);
+                }
             }
             let path_params = shared_path_params
                 || op.parameters.as_ref().is_some_and(|ps| {

@@ -213,6 +213,23 @@ impl Db<'_> {
         .await
     }
 
+    /// Ends every active session of a user but `keep` (the nil id keeps none); the number
+    /// ended.
+    pub async fn end_sessions_of_user(
+        &mut self,
+        user_id: Uuid,
+        keep: Uuid,
+        reason: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.execute(
+            "UPDATE sessions SET ended_at = $3, end_reason = $4 \
+             WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL",
+            &[user_id.into(), keep.into(), at.into(), reason.into()],
+        )
+        .await
+    }
+
     /// Ends every session of every member of a workspace; the number ended.
     pub async fn end_sessions_of_members(
         &mut self,

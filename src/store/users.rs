@@ -180,6 +180,22 @@ impl Db<'_> {
         Ok(changed == 1)
     }
 
+    /// Sets the password of the user with this id; false when there is none.
+    pub async fn set_password_of(
+        &mut self,
+        user_id: Uuid,
+        hash: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let changed = self
+            .execute(
+                "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1",
+                &[user_id.into(), hash.into(), at.into()],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
     /// Marks the user's email verified and makes `workspace_id` their primary workspace.
     pub async fn verify_email_and_set_primary(
         &mut self,

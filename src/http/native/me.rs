@@ -12,7 +12,7 @@ use crate::{
         auth::Principal, session::RequestMeta, session::Session, user::ProfilePatch, user::User,
     },
     http::{
-        extract::{Json, Path},
+        extract::{Json, Path, Query},
         problem::{ApiResult, Problem},
     },
 };
@@ -188,4 +188,75 @@ pub async fn end_session(
         .end_session(principal.user_id, id, "ended_by_user", &meta)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    #[schema(value_type = String, format = Password)]
+    current_password: secrecy::SecretString,
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 256)]
+    new_password: secrecy::SecretString,
+}
+
+/// How many sessions a change ended.
+#[derive(Serialize, ToSchema)]
+pub struct SessionsEnded {
+    sessions_ended: u64,
+}
+
+/// Change your password. The current one is checked like a sign-in (a wrong one is 401
+/// `invalid_credentials` and counts against the sign-in limit); every other session of yours
+/// ends at once, the one making the call stays.
+#[utoipa::path(post, path = "/v1/me/password", tag = "me",
+    security(("bearer" = []), ("api_key" = [])), request_body = ChangePassword,
+    responses((status = 200, body = SessionsEnded),
+        (status = 401, description = "`invalid_credentials`: the current password is wrong", body = Problem),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+    Json(body): Json<ChangePassword>,
+) -> ApiResult<axum::Json<SessionsEnded>> {
+    let sessions_ended = state
+        .core
+        .change_password(
+            principal.user_id,
+            principal.session_id(),
+            body.current_password,
+            body.new_password,
+            &meta,
+        )
+        .await?;
+    Ok(axum::Json(SessionsEnded { sessions_ended }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevokeAllParams {
+    /// Keep the session making the call (default `false`: sign out everywhere, here too).
+    keep_current: Option<bool>,
+}
+
+/// Sign out everywhere: every session of yours ends at once, on every replica (each request
+/// reads its session), optionally but the one making the call.
+#[utoipa::path(post, path = "/v1/me/sessions/revoke-all", tag = "me",
+    security(("bearer" = []), ("api_key" = [])), params(RevokeAllParams),
+    responses((status = 200, body = SessionsEnded)))]
+pub async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    principal: Principal,
+    Query(q): Query<RevokeAllParams>,
+) -> ApiResult<axum::Json<SessionsEnded>> {
+    let keep = principal
+        .session_id()
+        .filter(|_| q.keep_current.unwrap_or(false));
+    let sessions_ended = state
+        .core
+        .end_all_sessions(principal.user_id, keep, &meta)
+        .await?;
+    Ok(axum::Json(SessionsEnded { sessions_ended }))
 }

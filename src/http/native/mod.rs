@@ -41,6 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me::get_me, me::update_me, me::delete_me))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::end_session))
+        .routes(routes!(me::change_password))
+        .routes(routes!(me::revoke_all_sessions))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
         .routes(routes!(api_keys::regenerate))

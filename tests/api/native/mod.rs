@@ -11,6 +11,7 @@ mod emails;
 mod invitations;
 mod members;
 mod operations;
+mod password_and_sign_out;
 mod sessions;
 mod tokens;
 mod usage;
