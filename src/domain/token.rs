@@ -456,12 +456,10 @@ impl Core {
         tx.prune_signing_keys(now).await?;
         tx.retire_signing_keys(now + self.keys.retirement_delay())
             .await?;
-        if let Some(kek) = kek {
-            for old in tx.signing_keys().await?.iter().filter(|k| !k.sealed) {
-                let sealed = kek
-                    .seal(&old.kid, &old.private_der)
-                    .map_err(anyhow::Error::from)?;
-                tx.seal_signing_key(&old.kid, &sealed).await?;
+        if kek.is_some() {
+            for old in tx.signing_keys().await?.into_iter().filter(|k| !k.sealed) {
+                let old = old.sealed_with(kek)?;
+                tx.seal_signing_key(&old.kid, &old.private_der).await?;
             }
         }
         tx.insert_signing_key(&new).await?;
