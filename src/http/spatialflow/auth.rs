@@ -349,3 +349,98 @@ pub async fn accept_invite_passwordless(
     )
     .await
 }
+
+/// `GET /auth/health`: the service can reach its database with every migration applied (503
+/// otherwise, like `/readyz`).
+#[utoipa::path(get, path = "/api/v1/auth/health", tag = "auth",
+    responses((status = 200, body = HealthResponse), (status = 503, body = ErrorResponse)))]
+pub async fn health(State(state): State<AppState>) -> SfResult<axum::Json<HealthResponse>> {
+    match state.core.store.ready().await {
+        Ok(true) => Ok(axum::Json(HealthResponse {
+            status: "healthy",
+            service: "authentication",
+        })),
+        Ok(false) => Err(Error::Unavailable.into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "auth health check failed");
+            Err(Error::Unavailable.into())
+        }
+    }
+}
+
+/// What `/auth/health` answers.
+#[derive(Serialize, ToSchema)]
+pub struct HealthResponse {
+    /// Always `healthy` (an unhealthy service answers 503).
+    status: &'static str,
+    service: &'static str,
+}
+
+/// The deprecated `POST /auth/register`: the SDK declares no success for it, only `410`, so it
+/// is gone here too, whatever the body (sign up with `/public/signup`). Nothing is created.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "auth",
+    request_body(content = Option<Object>, description = "`RegisterSchema`; not read"),
+    responses((status = 410, description = "`ENDPOINT_DEPRECATED`", body = ErrorResponse)))]
+pub async fn register() -> SfError {
+    SfError::Status(
+        StatusCode::GONE,
+        "endpoint_deprecated",
+        "This endpoint is deprecated; sign up with POST /api/v1/public/signup.".into(),
+    )
+}
+
+/// `ChangePasswordSchema`.
+#[derive(Deserialize, ToSchema)]
+pub struct ChangePasswordSchema {
+    #[schema(value_type = String, format = Password)]
+    current_password: SecretString,
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 256)]
+    new_password: SecretString,
+}
+
+/// What a password change answers.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    message: &'static str,
+    /// How many other sessions ended.
+    sessions_ended: u64,
+}
+
+/// Change the caller's password. The current one is checked like a sign-in and counted against
+/// its limit; a wrong one is 400 `INVALID_CURRENT_PASSWORD` (the SDK declares 400 here, and a
+/// 401 would read as an expired token). Every other session ends at once; the caller's stays.
+#[utoipa::path(post, path = "/api/v1/auth/change-password", tag = "auth",
+    security(("JWTBearer" = [])), request_body = ChangePasswordSchema,
+    responses((status = 200, body = PasswordChanged),
+        (status = 400, description = "`INVALID_CURRENT_PASSWORD`", body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 422, body = ValidationErrorResponse),
+        (status = 429, body = ErrorResponse)))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    SfPrincipal(principal): SfPrincipal,
+    SfJson(body): SfJson<ChangePasswordSchema>,
+) -> SfResult<axum::Json<PasswordChanged>> {
+    let sessions_ended = state
+        .core
+        .change_password(
+            principal.user_id,
+            principal.session_id(),
+            body.current_password,
+            body.new_password,
+            &meta,
+        )
+        .await
+        .map_err(|e| match e {
+            Error::InvalidCredentials => SfError::Status(
+                StatusCode::BAD_REQUEST,
+                "invalid_current_password",
+                "The current password is incorrect.".into(),
+            ),
+            other => other.into(),
+        })?;
+    Ok(axum::Json(PasswordChanged {
+        message: "Password changed",
+        sessions_ended,
+    }))
+}

@@ -74,6 +74,9 @@ pub enum SfError {
     Invalid(Vec<ValidationIssue>),
     /// A refusal of the dialect's own making (unknown route, wrong content type).
     Status(StatusCode, &'static str, String),
+    /// A domain error on an operation that declares 409 (deleting one's account): a conflict
+    /// is answered as 409 there, not 400.
+    Conflict(Error),
 }
 
 impl<E: Into<Error>> From<E> for SfError {
@@ -293,6 +296,14 @@ impl IntoResponse for SfError {
             SfError::At(root, e) => domain(root, e),
             SfError::Invalid(issues) => validation(issues),
             SfError::Status(status, code, detail) => error(status, code, detail),
+            SfError::Conflict(e) => {
+                let conflict = matches!(e, Error::Conflict { .. });
+                let mut r = domain("body", e);
+                if conflict {
+                    *r.status_mut() = StatusCode::CONFLICT;
+                }
+                r
+            }
         }
     }
 }

@@ -2,6 +2,7 @@
 //! `base_url=http://host:port/spatialflow` reaches `/spatialflow/api/v1/...`). It only
 //! translates: SpatialFlow wire shapes in, the domain's calls, SpatialFlow shapes and errors out.
 
+mod account;
 mod api_keys;
 mod audit;
 mod auth;
@@ -36,9 +37,9 @@ pub const MOUNT: &str = "/spatialflow";
     servers((url = "/spatialflow")),
     modifiers(&Security),
     tags(
-        (name = "auth", description = "Tokens, sign-up, accepting invitations"),
+        (name = "auth", description = "Tokens, sign-up, passwords, accepting invitations"),
         (name = "workspaces", description = "The current workspace, its members and invitations"),
-        (name = "account", description = "API keys"),
+        (name = "account", description = "The caller's profile and API keys"),
         (name = "audit", description = "Audit logs"),
     )
 )]
@@ -71,6 +72,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::signup))
         .routes(routes!(auth::accept_invite))
         .routes(routes!(auth::accept_invite_passwordless))
+        .routes(routes!(auth::health))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(
+            account::get_profile,
+            account::update_profile,
+            account::delete_account
+        ))
         .routes(routes!(
             workspace::get_workspace,
             workspace::update_workspace,

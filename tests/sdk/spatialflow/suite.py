@@ -14,7 +14,9 @@ import uuid
 from spatialflow import SpatialFlow
 from spatialflow import exceptions as sfe
 from spatialflow._generated.spatialflow_generated import models as m
+from spatialflow._generated.spatialflow_generated.api.account_api import AccountApi
 from spatialflow._generated.spatialflow_generated.api.audit_logs_api import AuditLogsApi
+from spatialflow._generated.spatialflow_generated.api.authentication_api import AuthenticationApi
 from spatialflow._generated.spatialflow_generated.api.public_api import PublicApi
 
 ROSTER = os.environ["ROSTER_URL"]
@@ -39,7 +41,8 @@ def native(token, method, path, body=None):
     """A call to the native API: (status, JSON body or None)."""
     data = json.dumps(body).encode() if body is not None else None
     req = urllib.request.Request(ROSTER + path, data=data, method=method)
-    req.add_header("Authorization", f"Bearer {token}")
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -410,6 +413,89 @@ async def main():
     as_json = json.loads(await audit.apps_workspaces_api_audit_export_audit_logs(
         export_format="json", action="member.removed"))
     check(len(as_json) == 1 and "changes" not in as_json[0], "audit export as JSON")
+
+    # --- auth health, the deprecated register, change password
+    auth_api = AuthenticationApi(anon._api_client)
+    health = await auth_api.apps_authentication_api_health_check()
+    check(health == {"status": "healthy", "service": "authentication"}, f"auth health: {health}")
+    gone = await raises(sfe.SpatialFlowError, auth_api.apps_authentication_api_register(
+        m.RegisterSchema(email=email("legacy"), password=PASSWORD, name="Legacy")),
+        "the deprecated register")
+    check(gone.status_code == 410 and gone.error_code == "ENDPOINT_DEPRECATED",
+          f"register answers 410 ENDPOINT_DEPRECATED: {gone.status_code} {gone.error_code}")
+    status, _ = native(None, "POST", "/v1/auth/login",
+                       {"email": email("legacy"), "password": PASSWORD})
+    check(status == 401, "register created no account")
+
+    await signup(anon, "changer")
+    here = await login(anon, "changer")
+    elsewhere = await login(anon, "changer")
+    changer = AuthenticationApi(client(here.access_token)._api_client)
+    wrong = await raises(sfe.ValidationError, changer.apps_authentication_api_change_password(
+        m.ChangePasswordSchema(current_password="not my password", new_password="a new secret 1")),
+        "a wrong current password")
+    check(wrong.status_code == 400 and wrong.error_code == "INVALID_CURRENT_PASSWORD",
+          f"a wrong current password is 400 INVALID_CURRENT_PASSWORD: {wrong.status_code}")
+    await raises(sfe.ValidationError, changer.apps_authentication_api_change_password(
+        m.ChangePasswordSchema(current_password=PASSWORD, new_password="short")),
+        "a too-short new password is refused")
+    check(native(elsewhere.access_token, "GET", "/v1/me")[0] == 200,
+          "refused changes end no session")
+    changed = await changer.apps_authentication_api_change_password(
+        m.ChangePasswordSchema(current_password=PASSWORD, new_password="ein neues Passwort ü"))
+    check(isinstance(changed, dict) and changed["sessions_ended"] == 2,
+          f"change password ends the sign-up's and the other sign-in's sessions: {changed}")
+    check(native(elsewhere.access_token, "GET", "/v1/me")[0] == 401,
+          "the other session ended at once")
+    status, sessions = native(here.access_token, "GET", "/v1/me/sessions")
+    check(status == 200 and sessions["total"] == 1 and sessions["data"][0]["current"],
+          "the caller's session stays, and is the only one")
+    check(native(None, "POST", "/v1/auth/login",
+                 {"email": email("changer"), "password": PASSWORD})[0] == 401,
+          "the old password no longer signs in")
+    check(native(None, "POST", "/v1/auth/login",
+                 {"email": email("changer"), "password": "ein neues Passwort ü"})[0] == 200,
+          "the new password signs in")
+
+    # --- the profile (the wrapper's get_profile/update_profile) and deleting the account
+    mine = client(here.access_token)
+    prof = await mine.account.get_profile()
+    check(isinstance(prof, m.UserProfileResponse) and prof.email == email("changer")
+          and prof.name == "Changer" and prof.workspace_role == "owner" and prof.role == "owner"
+          and prof.avatar_url is None and prof.has_completed_tour is False, f"profile: {prof}")
+    out = await mine.account.update_profile(m.UpdateProfileRequest(
+        name="Chang Er", avatar_url="https://example.com/me.png", marketing_emails=True,
+        has_completed_tour=True))
+    check(isinstance(out, dict) and out["name"] == "Chang Er"
+          and out["avatar_url"] == "https://example.com/me.png", f"update_profile: {out}")
+    status, body = native(here.access_token, "GET", "/v1/me")
+    check(status == 200 and body["name"] == "Chang Er"
+          and body["photo_url"] == "https://example.com/me.png"
+          and body["product_updates_subscribed"] is True and body["onboarded_at"],
+          f"native API sees the profile: {body}")
+    await raises(sfe.ValidationError, mine.account.update_profile(
+        m.UpdateProfileRequest(name="Other", timezone="Europe/Berlin")),
+        "a preference Roster does not keep is refused, not dropped")
+    await raises(sfe.ValidationError, mine.account.update_profile(
+        m.UpdateProfileRequest(name="x" * 201)), "a name over 200 characters is refused")
+    cleared = await AccountApi(mine._api_client).apps_accounts_api_update_user_profile(
+        m.UpdateProfileRequest(avatar_url=None, name=None))
+    check(cleared["avatar_url"] is None and cleared["name"] == "Chang Er",
+          "null removes the picture and leaves the name")
+    status, body = native(here.access_token, "GET", "/v1/me")
+    check(body["name"] == "Chang Er" and body["photo_url"] is None,
+          f"refused updates changed nothing; null cleared the picture: {body}")
+
+    last = await raises(sfe.ConflictError, owner.raw.account.apps_accounts_api_delete_own_account(),
+                        "the last owner of a workspace with members cannot delete the account")
+    check(last.error_code == "LAST_OWNER", "error_code LAST_OWNER")
+    check(native(owner_token, "GET", "/v1/me")[0] == 200, "the refused owner still exists")
+    check(await mine.raw.account.apps_accounts_api_delete_own_account() is None,
+          "delete own account answers 204")
+    check(native(here.access_token, "GET", "/v1/me")[0] == 401, "the deleted account's token is 401")
+    check(native(None, "POST", "/v1/auth/login",
+                 {"email": email("changer"), "password": "ein neues Passwort ü"})[0] == 401,
+          "the deleted account cannot sign in")
 
     # --- revoke all sessions, logout
     await raises(sfe.PermissionError,
