@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     app::AppState,
-    domain::{auth::Caller, session::RequestMeta, user::ProfilePatch, user::User},
+    domain::{auth::Caller, session::RequestMeta, user::ProfilePatch, user::User, Error},
     http::native::nullable::nullable,
 };
 
@@ -173,7 +173,17 @@ pub async fn update_profile(
     let user = state
         .core
         .update_me(caller.user.id, patch, &meta)
-        .await?;
+        .await
+        .map_err(|e| match e {
+            // The domain names the picture `photo_url`; the SDK sends it as `avatar_url`.
+            Error::Validation(mut fields) => {
+                for f in fields.iter_mut().filter(|f| f.field == "photo_url") {
+                    f.field = "avatar_url".into();
+                }
+                SfError::from(Error::Validation(fields))
+            }
+            other => other.into(),
+        })?;
     Ok(axum::Json(profile(user, &caller)))
 }
 
