@@ -1,10 +1,11 @@
 //! `/invite/{token}`: the page an invitation email links to. Server-rendered HTML with plain
-//! forms, so it works without JavaScript; it calls the same domain functions as the API.
+//! forms, so it works without JavaScript (a form another site posts is refused, see
+//! [`crate::http::forms`]); it calls the same domain functions as the API.
 
 use askama::Template;
 use axum::{
     extract::{Form, State},
-    http::{header, HeaderValue, StatusCode},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
     response::{Html, IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
@@ -138,9 +139,17 @@ pub async fn show(State(state): State<AppState>, Path(p): Path<TokenPath>) -> Re
 pub async fn answer(
     State(state): State<AppState>,
     meta: RequestMeta,
+    headers: HeaderMap,
     Path(p): Path<TokenPath>,
     Form(form): Form<Answer>,
 ) -> Response {
+    if crate::http::forms::cross_site(&headers, state.config.public_url.as_str()) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form can only be sent from its own page. Open the link from your email again.",
+        );
+    }
     let preview = match state.core.preview(&p.token).await {
         Ok(preview) => preview,
         Err(Error::NotFound) => return not_found(),

@@ -4,6 +4,7 @@
 pub mod auth;
 mod client_ip;
 pub mod extract;
+mod forms;
 mod invite_page;
 pub mod native;
 pub mod openapi;
