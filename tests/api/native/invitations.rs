@@ -22,6 +22,7 @@ on_both_databases!(
     declining_ends_the_invitation_and_my_invitations_lists_only_pending_ones,
     bulk_invitations_answer_row_by_row,
     the_accept_page_works_without_javascript,
+    the_accept_page_refuses_a_form_another_site_posts,
     an_smtp_outage_delays_mail_but_loses_none,
     a_sender_that_died_mid_delivery_never_causes_one_token_to_be_delivered_twice,
 );
@@ -791,6 +792,53 @@ async fn the_accept_page_works_without_javascript(app: TestApp) {
     let missing = app.send(app.client.get(app.url("/invite/inv_nope"))).await;
     assert_eq!(missing.status, 404);
     assert!(missing.text.contains("not valid"));
+}
+
+async fn the_accept_page_refuses_a_form_another_site_posts(app: TestApp) {
+    let (owner, ws) = setup(&app).await;
+    let inv = invite(
+        &app,
+        &owner.access,
+        &ws,
+        json!({"email": "csrf@example.com", "role": "editor"}),
+    )
+    .await;
+    let token = inv["token"].as_str().expect("token");
+    let fields = [
+        ("action", "accept"),
+        ("name", "Mallory"),
+        ("password", "long enough"),
+    ];
+    let post = || {
+        app.client
+            .post(app.url(&format!("/invite/{token}")))
+            .form(&fields)
+    };
+    let before = app.census().await;
+    for (name, value) in [
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+        ("origin", "https://attacker.example"),
+    ] {
+        let r = app.send(post().header(name, value)).await;
+        assert_eq!(r.status, 403, "{name}: {value}: {}", r.text);
+        assert!(r.text.contains("Request refused"), "{}", r.text);
+        assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    }
+    assert_eq!(app.census().await, before);
+    assert_eq!(app.rows("users", "email_key = 'csrf@example.com'").await, 0);
+    assert_eq!(app.rows("invitations", "status = 'pending'").await, 1);
+
+    // The page's own form: Chromium sends `same-origin` (and `Origin: null`, no-referrer).
+    let r = app
+        .send(
+            post()
+                .header("sec-fetch-site", "same-origin")
+                .header("origin", "null"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(app.rows("users", "email_key = 'csrf@example.com'").await, 1);
 }
 
 async fn an_smtp_outage_delays_mail_but_loses_none(app: TestApp) {
