@@ -9,6 +9,7 @@ pub mod error;
 mod extract;
 mod invitations;
 mod members;
+mod recovery;
 mod wire;
 mod workspace;
 
@@ -71,6 +72,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::signup))
         .routes(routes!(auth::accept_invite))
         .routes(routes!(auth::accept_invite_passwordless))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::password_reset_alias))
+        .routes(routes!(recovery::confirm_password_reset))
+        .routes(routes!(recovery::reset_password_deprecated))
+        .routes(routes!(recovery::verify_email))
+        .routes(routes!(recovery::resend_verification))
+        .routes(routes!(recovery::resend_verification_email))
+        .routes(routes!(recovery::resend_verification_authenticated))
         .routes(routes!(
             workspace::get_workspace,
             workspace::update_workspace,
