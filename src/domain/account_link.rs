@@ -283,8 +283,9 @@ impl Core {
         };
         let user = tx.user(account.user_id).await?.ok_or(Error::NotFound)?;
         let actor = self.actor(Some(user.id), meta);
+        let address = Email::parse(&user.email)?;
         match self
-            .queue_verification(&mut tx, user.id, &user.name, &email, false, now)
+            .queue_verification(&mut tx, user.id, &user.name, &address, false, now)
             .await
         {
             Err(Error::Conflict { .. }) => return Ok(()),
@@ -508,8 +509,10 @@ impl Core {
         };
         let user = tx.user(account.user_id).await?.ok_or(Error::NotFound)?;
         let actor = self.actor(Some(user.id), meta);
+        // The link proves the account's address as stored, whatever case was typed.
+        let address = Email::parse(&user.email)?;
         let (token, expires_at) = match self
-            .issue_link(&mut tx, user.id, Purpose::ResetPassword, &email, now)
+            .issue_link(&mut tx, user.id, Purpose::ResetPassword, &address, now)
             .await
         {
             // A concurrent request for the same account is sending its link.
