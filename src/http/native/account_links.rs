@@ -44,7 +44,7 @@ pub struct ResetPasswordRequest {
 
 /// The same answer whatever the address.
 #[derive(Serialize, ToSchema)]
-pub struct Accepted {
+pub struct ResetRequested {
     /// Always the same text.
     message: &'static str,
 }
@@ -57,7 +57,7 @@ pub struct PasswordReset {
 
 /// A message queued.
 #[derive(Serialize, ToSchema)]
-pub struct Sent {
+pub struct VerificationSent {
     /// The address the link went to.
     sent_to: String,
 }
@@ -83,20 +83,20 @@ pub async fn verify_email(
 /// and per address (429 with `Retry-After`).
 #[utoipa::path(post, path = "/v1/me/verify-email", tag = "me",
     security(("bearer" = []), ("api_key" = [])),
-    responses((status = 202, body = Sent), (status = 401, body = Problem),
+    responses((status = 202, body = VerificationSent), (status = 401, body = Problem),
         (status = 409, description = "`already_verified`", body = Problem),
         (status = 429, body = Problem)))]
 pub async fn resend_verification(
     State(state): State<AppState>,
     meta: RequestMeta,
     principal: Principal,
-) -> ApiResult<(StatusCode, axum::Json<Sent>)> {
+) -> ApiResult<(StatusCode, axum::Json<VerificationSent>)> {
     state
         .core
         .resend_verification(principal.user_id, &meta)
         .await?;
     let me = state.core.me(principal.user_id).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(Sent { sent_to: me.email })))
+    Ok((StatusCode::ACCEPTED, axum::Json(VerificationSent { sent_to: me.email })))
 }
 
 /// Ask for a password-reset link. The answer is the same, in about the same time, whether or
@@ -105,17 +105,17 @@ pub async fn resend_verification(
 /// (further requests answer the same and send nothing); per client IP requests are limited.
 #[utoipa::path(post, path = "/v1/auth/forgot-password", tag = "auth",
     request_body = ForgotPasswordRequest,
-    responses((status = 202, body = Accepted), (status = 422, body = Problem),
+    responses((status = 202, body = ResetRequested), (status = 422, body = Problem),
         (status = 429, description = "too many requests from this client", body = Problem)))]
 pub async fn forgot_password(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<ForgotPasswordRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
+) -> ApiResult<(StatusCode, axum::Json<ResetRequested>)> {
     state.core.forgot_password(&body.email, &meta).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(Accepted {
+        axum::Json(ResetRequested {
             message: "if this address has an account, a reset link is on its way",
         }),
     ))
