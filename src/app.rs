@@ -71,6 +71,7 @@ impl AppState {
                 limits: config.limits,
                 usage: config.usage.clone(),
                 retention: config.retention,
+                require_verified_email: config.require_verified_email,
             },
         };
         let core = Arc::new(core);

@@ -80,6 +80,11 @@ enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Mark a user's email address verified (audited).
+    VerifyEmail {
+        /// The account's email address.
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -363,6 +368,13 @@ async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!("password set");
+        }
+        UserCommand::VerifyEmail { email } => {
+            let user = core
+                .mark_verified_by_operator(&email, &operator())
+                .await
+                .map_err(describe)?;
+            println!("{} verified", user.email);
         }
     }
     Ok(())

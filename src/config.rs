@@ -99,6 +99,21 @@ pub struct Settings {
     #[arg(long, global = true, env = "ROSTER_LOGIN_RATE_LIMIT")]
     pub login_rate_limit: Option<u32>,
 
+    /// Password-reset requests per client IP per hour (0: no limit). Per address, a reset link
+    /// is mailed at most once a minute and 3 times an hour, silently (the answer never differs).
+    #[arg(long, global = true, env = "ROSTER_PASSWORD_RESET_RATE_LIMIT")]
+    pub password_reset_rate_limit: Option<u32>,
+
+    /// Verification emails one account, and one address, may be sent per hour on request
+    /// (0: no limit).
+    #[arg(long, global = true, env = "ROSTER_VERIFICATION_RATE_LIMIT")]
+    pub verification_rate_limit: Option<u32>,
+
+    /// Refuse sign-in (and refresh) to accounts whose email is not verified
+    /// (`email_not_verified`, after the password was found correct).
+    #[arg(long, global = true, env = "ROSTER_REQUIRE_VERIFIED_EMAIL")]
+    pub require_verified_email: Option<bool>,
+
     /// Reverse proxies (load balancers) whose `X-Forwarded-For` names the client: CIDRs or
     /// addresses, comma-separated (`10.0.0.0/8,fd00::/8`); a TOML array in the file. Empty: the
     /// header is ignored and the TCP peer is the client.
@@ -185,6 +200,13 @@ impl Settings {
             invite_rate_limit: self.invite_rate_limit.or(lower.invite_rate_limit),
             resend_rate_limit: self.resend_rate_limit.or(lower.resend_rate_limit),
             login_rate_limit: self.login_rate_limit.or(lower.login_rate_limit),
+            password_reset_rate_limit: self
+                .password_reset_rate_limit
+                .or(lower.password_reset_rate_limit),
+            verification_rate_limit: self
+                .verification_rate_limit
+                .or(lower.verification_rate_limit),
+            require_verified_email: self.require_verified_email.or(lower.require_verified_email),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             key_refresh_interval: self.key_refresh_interval.or(lower.key_refresh_interval),
             key_encryption_key: self.key_encryption_key.or(lower.key_encryption_key),
@@ -226,6 +248,8 @@ pub struct Config {
     pub outbox_worker: bool,
     pub outbox_interval: Duration,
     pub limits: crate::domain::invitation::Limits,
+    /// Unverified accounts cannot sign in.
+    pub require_verified_email: bool,
     pub usage: UsageSettings,
     pub trusted_proxies: Vec<IpNet>,
     pub key_refresh_interval: Duration,
@@ -438,7 +462,10 @@ impl Config {
                 invites_per_hour: s.invite_rate_limit.unwrap_or(100),
                 resends_per_hour: s.resend_rate_limit.unwrap_or(10),
                 logins_per_minute: s.login_rate_limit.unwrap_or(15),
+                resets_per_hour_per_ip: s.password_reset_rate_limit.unwrap_or(10),
+                verifications_per_hour: s.verification_rate_limit.unwrap_or(5),
             },
+            require_verified_email: s.require_verified_email.unwrap_or(false),
             listen,
             database_url: SecretString::from(database_url),
             public_url,
@@ -540,6 +567,18 @@ impl Config {
         table.insert(
             "login_rate_limit".into(),
             i64::from(self.limits.logins_per_minute).into(),
+        );
+        table.insert(
+            "password_reset_rate_limit".into(),
+            i64::from(self.limits.resets_per_hour_per_ip).into(),
+        );
+        table.insert(
+            "verification_rate_limit".into(),
+            i64::from(self.limits.verifications_per_hour).into(),
+        );
+        table.insert(
+            "require_verified_email".into(),
+            self.require_verified_email.into(),
         );
         let proxies: Vec<toml::Value> = self
             .trusted_proxies

@@ -50,6 +50,12 @@ pub mod actions {
     pub const SESSION_REUSE_DETECTED: &str = "session.refresh_reuse_detected";
     pub const SESSIONS_REVOKED_ALL: &str = "sessions.revoked_all";
     pub const USER_PASSWORD_CHANGED: &str = "user.password_changed";
+    pub const USER_EMAIL_VERIFICATION_SENT: &str = "user.email_verification_sent";
+    pub const USER_EMAIL_VERIFIED: &str = "user.email_verified";
+    pub const USER_EMAIL_CHANGE_REQUESTED: &str = "user.email_change_requested";
+    pub const USER_EMAIL_CHANGED: &str = "user.email_changed";
+    pub const USER_PASSWORD_RESET_REQUESTED: &str = "user.password_reset_requested";
+    pub const USER_PASSWORD_RESET: &str = "user.password_reset";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
     pub const API_KEY_UPDATED: &str = "api_key.updated";
@@ -223,6 +229,84 @@ pub fn user_password_changed(actor: &Actor, user_id: Uuid, sessions_ended: u64) 
         actor,
         None,
         actions::USER_PASSWORD_CHANGED,
+        user(user_id),
+        None,
+        Some(json!({"sessions_ended": sessions_ended})),
+    )
+}
+
+/// A verification link sent (again) to the account's address.
+pub fn email_verification_sent<'a>(actor: &'a Actor, user_id: Uuid, email: &str) -> NewEvent<'a> {
+    let after = json!({"email": email});
+    event(
+        actor,
+        None,
+        actions::USER_EMAIL_VERIFICATION_SENT,
+        user(user_id),
+        None,
+        Some(after),
+    )
+}
+
+/// The account's address verified (by its link, or by the operator).
+pub fn email_verified<'a>(actor: &'a Actor, user_id: Uuid, email: &str) -> NewEvent<'a> {
+    event(
+        actor,
+        None,
+        actions::USER_EMAIL_VERIFIED,
+        user(user_id),
+        Some(json!({"email_verified": false})),
+        Some(json!({"email": email, "email_verified": true})),
+    )
+}
+
+/// A change of address asked for; it waits for the new address to be verified.
+pub fn email_change_requested<'a>(
+    actor: &'a Actor,
+    user_id: Uuid,
+    email: &str,
+    pending: &str,
+) -> NewEvent<'a> {
+    event(
+        actor,
+        None,
+        actions::USER_EMAIL_CHANGE_REQUESTED,
+        user(user_id),
+        Some(json!({"email": email})),
+        Some(json!({"pending_email": pending})),
+    )
+}
+
+/// The account's address replaced by a verified new one.
+pub fn email_changed<'a>(actor: &'a Actor, user_id: Uuid, old: &str, new: &str) -> NewEvent<'a> {
+    event(
+        actor,
+        None,
+        actions::USER_EMAIL_CHANGED,
+        user(user_id),
+        Some(json!({"email": old})),
+        Some(json!({"email": new, "email_verified": true})),
+    )
+}
+
+/// A password-reset link sent to an account.
+pub fn password_reset_requested(actor: &Actor, user_id: Uuid) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::USER_PASSWORD_RESET_REQUESTED,
+        user(user_id),
+        None,
+        None,
+    )
+}
+
+/// A password set through a reset link; every session of the user ended.
+pub fn user_password_reset(actor: &Actor, user_id: Uuid, sessions_ended: u64) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::USER_PASSWORD_RESET,
         user(user_id),
         None,
         Some(json!({"sessions_ended": sessions_ended})),

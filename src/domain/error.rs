@@ -41,6 +41,9 @@ pub enum Error {
     /// The request conflicts with the current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// An emailed link (email verification, password reset) that cannot be used.
+    #[error("{}", .0.detail())]
+    LinkRefused(LinkFault),
     /// The input is not acceptable.
     #[error("invalid input")]
     Validation(Vec<FieldError>),
@@ -56,6 +59,44 @@ pub enum Error {
     /// A bug or an unexpected failure; logged once, never shown to the caller.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// Why an emailed link is refused. Unknown and malformed tokens are one case (`Invalid`), so
+/// nothing tells them apart; the others name a real link that no longer works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkFault {
+    /// Malformed, unknown, or a link of another kind.
+    Invalid,
+    Expired,
+    Used,
+    /// A newer link of the same kind was sent, or the address changed since.
+    Superseded,
+}
+
+impl LinkFault {
+    /// The stable machine code.
+    pub fn code(self) -> &'static str {
+        match self {
+            LinkFault::Invalid => "token_invalid",
+            LinkFault::Expired => "token_expired",
+            LinkFault::Used => "token_used",
+            LinkFault::Superseded => "token_superseded",
+        }
+    }
+
+    pub fn detail(self) -> &'static str {
+        match self {
+            LinkFault::Invalid => "this link is not valid",
+            LinkFault::Expired => "this link has expired; ask for a new one",
+            LinkFault::Used => "this link has already been used",
+            LinkFault::Superseded => "a newer link was sent; use the latest one",
+        }
+    }
+
+    /// A real link that worked once and no longer does (410), rather than a bad one (400).
+    pub fn gone(self) -> bool {
+        self != LinkFault::Invalid
+    }
 }
 
 /// The result of a domain call.

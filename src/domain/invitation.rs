@@ -133,6 +133,10 @@ pub struct Limits {
     pub invites_per_hour: u32,
     pub resends_per_hour: u32,
     pub logins_per_minute: u32,
+    /// Password-reset requests per client IP per hour.
+    pub resets_per_hour_per_ip: u32,
+    /// Verification emails sent on request per account and per address per hour.
+    pub verifications_per_hour: u32,
 }
 
 /// How an invitee names the invitation they answer.

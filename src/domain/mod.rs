@@ -3,6 +3,7 @@
 //! read what the rule needs, decide, call the store's one-statement verbs, record the audit
 //! event, commit. The API surfaces only translate. No HTTP or SQL types.
 
+pub mod account_link;
 pub mod api_key;
 pub mod audit;
 pub mod auth;
@@ -26,7 +27,7 @@ pub mod workspace;
 
 use std::sync::Arc;
 
-pub use error::{Error, FieldError, Result};
+pub use error::{Error, FieldError, LinkFault, Result};
 
 use crate::store::Store;
 use audit::Actor;
@@ -44,6 +45,8 @@ pub struct CoreSettings {
     pub limits: invitation::Limits,
     pub usage: usage::UsageSettings,
     pub retention: Retention,
+    /// Unverified accounts cannot sign in (`email_not_verified`) or refresh.
+    pub require_verified_email: bool,
 }
 
 /// How long the outbox worker keeps what it may delete; `None`: forever.

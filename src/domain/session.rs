@@ -115,6 +115,14 @@ impl Core {
         if found.ended_at.is_some() || found.expires_at.0 <= now {
             return Err(Error::Unauthenticated);
         }
+        if self.settings.require_verified_email
+            && !tx
+                .user(found.user_id)
+                .await?
+                .is_some_and(|u| u.email_verified)
+        {
+            return Err(super::user::email_not_verified());
+        }
         // Spend the token only if nobody else has: a concurrent presenter loses here.
         let spent = found.spent_at.is_none() && tx.spend_refresh_token(&presented, now).await?;
         if !spent {

@@ -129,6 +129,14 @@ pub(super) async fn insert_account(
         .await?)
 }
 
+/// An unverified account refused sign-in under `require_verified_email`.
+pub(super) fn email_not_verified() -> Error {
+    Error::forbidden(
+        "email_not_verified",
+        "verify your email address first: follow the link sent to it",
+    )
+}
+
 fn email_taken() -> Error {
     Error::conflict("email_taken", "an account with this email already exists")
 }
@@ -156,7 +164,8 @@ impl Core {
         self.start_session(user.id, None, meta).await
     }
 
-    /// Creates a user and their personal workspace; used by sign-up and the operator CLI.
+    /// Creates a user and their personal workspace; used by sign-up and the operator CLI. An
+    /// unverified address is sent its verification link in the same transaction.
     pub async fn create_account(
         &self,
         email: Email,
@@ -175,6 +184,10 @@ impl Core {
         let actor = self.actor(Some(account.user_id), meta);
         let mut tx = self.store.write().await?;
         let user = insert_account(&mut tx, &account, &actor).await?;
+        if !email_verified {
+            self.queue_verification(&mut tx, user.id, &user.name, &account.email, false, actor.at)
+                .await?;
+        }
         tx.commit().await?;
         Ok(user)
     }
@@ -193,6 +206,9 @@ impl Core {
             .login
             .counters("login", meta.ip.as_deref(), &email_bucket(email));
         let account = self.check_password_charged(email, password, extra).await?;
+        if self.settings.require_verified_email && !account.email_verified {
+            return Err(email_not_verified());
+        }
         let bound = if policy.bind_login_to_primary {
             account.primary_workspace_id
         } else {

@@ -83,6 +83,14 @@ impl ApiError {
             ),
             Error::Forbidden { code, detail } => Problem::new(StatusCode::FORBIDDEN, code, detail),
             Error::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, detail),
+            Error::LinkRefused(fault) => {
+                let status = if fault.gone() {
+                    StatusCode::GONE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                Problem::new(status, fault.code(), fault.detail())
+            }
             Error::Validation(errors) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 let mut p = Problem::new(

@@ -76,6 +76,130 @@ pub fn invitation(
     }
 }
 
+#[derive(Template)]
+#[template(path = "email/account.txt")]
+struct AccountText<'a> {
+    name: &'a str,
+    lead: &'a str,
+    link: Option<&'a AccountLink<'a>>,
+    closing: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/account.html")]
+struct AccountHtml<'a> {
+    name: &'a str,
+    lead: &'a str,
+    link: Option<&'a AccountLink<'a>>,
+    closing: &'a str,
+}
+
+/// The single-use link of an account email.
+pub struct AccountLink<'a> {
+    action: &'a str,
+    url: &'a str,
+    expires: String,
+}
+
+/// An email about the account itself (to `to`, greeting `name`), with an optional link.
+fn account_mail(
+    to: &str,
+    name: &str,
+    subject: &str,
+    lead: &str,
+    link: Option<AccountLink<'_>>,
+    closing: &str,
+) -> Mail {
+    let text = AccountText {
+        name,
+        lead,
+        link: link.as_ref(),
+        closing,
+    }
+    .render()
+    .unwrap_or_else(|_| lead.to_owned());
+    let html = AccountHtml {
+        name,
+        lead,
+        link: link.as_ref(),
+        closing,
+    }
+    .render()
+    .unwrap_or_default();
+    Mail {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
+fn expiry(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// The link that verifies `to` as the account's address (at sign-up, on request, or for a
+/// change of address). `url` is built from the configured public URL.
+pub fn verify_email(
+    to: &str,
+    name: &str,
+    url: &str,
+    expires_at: DateTime<Utc>,
+    change: bool,
+) -> Mail {
+    let lead = if change {
+        "You asked to make this address the one of your Roster account. Your account keeps its \
+         old address until you confirm this one."
+    } else {
+        "Please confirm that this is the address of your Roster account."
+    };
+    account_mail(
+        to,
+        name,
+        "Confirm your email address",
+        lead,
+        Some(AccountLink {
+            action: "Confirm this address",
+            url,
+            expires: expiry(expires_at),
+        }),
+        "If you did not ask for this, ignore this email.",
+    )
+}
+
+/// The link that sets a new password.
+pub fn password_reset(to: &str, name: &str, url: &str, expires_at: DateTime<Utc>) -> Mail {
+    account_mail(
+        to,
+        name,
+        "Reset your Roster password",
+        "Someone (hopefully you) asked to reset the password of your Roster account. Setting a \
+         new one signs you out everywhere.",
+        Some(AccountLink {
+            action: "Choose a new password",
+            url,
+            expires: expiry(expires_at),
+        }),
+        "If you did not ask for this, ignore this email: your password stays as it is.",
+    )
+}
+
+/// The notice to the old address that a change of address was asked for.
+pub fn email_change_notice(to: &str, name: &str, new_email: &str) -> Mail {
+    let lead = format!(
+        "Someone signed in to your Roster account asked to change its address to {new_email}. \
+         The change takes effect once the new address is confirmed from the link sent there."
+    );
+    account_mail(
+        to,
+        name,
+        "Your Roster address is about to change",
+        &lead,
+        None,
+        "If this was not you, change your password now: the change needs your password.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +219,16 @@ mod tests {
         assert!(m.html.contains("alert(1)"), "the text is kept, escaped");
         assert!(m.text.contains("https://roster.example.com/invite/inv_abc"));
         assert!(m.text.contains("Eve & Co"));
+    }
+
+    #[test]
+    fn account_mails_escape_the_name_and_carry_their_link() {
+        let url = "https://roster.example.com/reset-password/pr_abc";
+        let m = password_reset("x@example.com", "<b>Eve</b>", url, Utc::now());
+        assert!(!m.html.contains("<b>Eve"), "{}", m.html);
+        assert!(m.text.contains(url) && m.html.contains(url));
+        let notice = email_change_notice("x@example.com", "Eve", "<new>@example.com");
+        assert!(!notice.html.contains("<new>"), "{}", notice.html);
+        assert!(!notice.text.contains("http"), "no link in a notice: {}", notice.text);
     }
 }

@@ -4,6 +4,7 @@
 //! embedded in the binary. The store runs statements; it decides nothing.
 
 mod access;
+mod account_tokens;
 mod api_keys;
 mod audit;
 mod backend;
@@ -31,6 +32,7 @@ use sqlx::Error as Sqlx;
 use uuid::Uuid;
 
 pub use access::{KeyAccess, SessionAccess, Standing};
+pub use account_tokens::{AccountTokenRow, NewAccountToken};
 pub use api_keys::{ApiKeyAuth, NewApiKey};
 pub use audit::{ChainHead, ChainRow, ChainedEvent};
 pub use db::{Db, Tx};
@@ -55,11 +57,13 @@ pub enum Constraint {
     Membership,
     /// At most one pending invitation per (workspace, email).
     PendingInvitation,
+    /// At most one live account link per (user, purpose).
+    LiveAccountToken,
 }
 
 impl Constraint {
     /// The constraint as PostgreSQL names it and as SQLite describes it.
-    const ALL: [(Constraint, &'static str, &'static str); 4] = [
+    const ALL: [(Constraint, &'static str, &'static str); 5] = [
         (
             Constraint::UserEmail,
             "uq_users_email_key",
@@ -79,6 +83,11 @@ impl Constraint {
             Constraint::PendingInvitation,
             "uq_invitations_pending",
             "invitations.workspace_id, invitations.email_key",
+        ),
+        (
+            Constraint::LiveAccountToken,
+            "uq_account_tokens_live",
+            "account_tokens.user_id, account_tokens.purpose",
         ),
     ];
 

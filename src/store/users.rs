@@ -61,6 +61,7 @@ pub struct Credentials {
     pub user_id: Uuid,
     pub password_hash: Option<String>,
     pub primary_workspace_id: Option<Uuid>,
+    pub email_verified: bool,
 }
 
 /// A checked change to a user's profile; `None` leaves a field alone.
@@ -124,8 +125,8 @@ impl Db<'_> {
     /// The account of an email key, with its password hash.
     pub async fn credentials(&mut self, email_key: &str) -> StoreResult<Option<Credentials>> {
         self.optional(
-            "SELECT id AS user_id, password_hash, primary_workspace_id FROM users \
-             WHERE email_key = $1",
+            "SELECT id AS user_id, password_hash, primary_workspace_id, email_verified \
+             FROM users WHERE email_key = $1",
             &[email_key.into()],
         )
         .await
@@ -194,6 +195,45 @@ impl Db<'_> {
             )
             .await?;
         Ok(changed == 1)
+    }
+
+    /// Marks the user's email verified if it still is the address of `email_key`; false when
+    /// it is not (the address changed since the link was sent).
+    pub async fn mark_email_verified(
+        &mut self,
+        user_id: Uuid,
+        email_key: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let changed = self
+            .execute(
+                "UPDATE users SET email_verified = TRUE, updated_at = $3 \
+                 WHERE id = $1 AND email_key = $2",
+                &[user_id.into(), email_key.into(), at.into()],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    /// Gives the user a new, verified address (`Conflict(UserEmail)` when another account
+    /// has it).
+    pub async fn change_email(
+        &mut self,
+        user_id: Uuid,
+        email: &str,
+        email_key: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = self
+            .optional(
+                &format!(
+                    "UPDATE users SET email = $2, email_key = $3, email_verified = TRUE, \
+                     updated_at = $4 WHERE id = $1 RETURNING {USER_COLUMNS}"
+                ),
+                &[user_id.into(), email.into(), email_key.into(), at.into()],
+            )
+            .await?;
+        Ok(row.map(Into::into))
     }
 
     /// Marks the user's email verified and makes `workspace_id` their primary workspace.

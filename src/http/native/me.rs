@@ -10,6 +10,7 @@ use crate::{
     app::AppState,
     domain::{
         auth::Principal, session::RequestMeta, session::Session, user::ProfilePatch, user::User,
+        Error,
     },
     http::{
         extract::{Json, Path, Query},
@@ -24,6 +25,9 @@ pub struct UserView {
     email: String,
     name: String,
     email_verified: bool,
+    /// A new address waiting to be verified (`PATCH /v1/me` with `email`); the account keeps
+    /// `email` until the link sent there is used. Only shown on `/v1/me`.
+    pending_email: Option<String>,
     /// Created at sign-up; cannot be deleted.
     personal_workspace_id: Option<Uuid>,
     /// What single-workspace clients see as "my workspace".
@@ -43,6 +47,7 @@ impl From<User> for UserView {
             email: u.email,
             name: u.name,
             email_verified: u.email_verified,
+            pending_email: None,
             personal_workspace_id: u.personal_workspace_id,
             primary_workspace_id: u.primary_workspace_id,
             photo_url: u.photo_url,
@@ -54,9 +59,23 @@ impl From<User> for UserView {
     }
 }
 
+impl UserView {
+    fn with_pending_email(mut self, pending: Option<String>) -> Self {
+        self.pending_email = pending;
+        self
+    }
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateMe {
+    /// A new address: sent with `current_password` and no other field. The account keeps its
+    /// address until the link emailed to the new one is used; the old one gets a notice.
+    #[schema(example = "ada@example.com")]
+    email: Option<String>,
+    /// Your password, required with `email`.
+    #[schema(value_type = Option<String>, format = Password)]
+    current_password: Option<secrecy::SecretString>,
     #[schema(max_length = 200)]
     name: Option<String>,
     /// An http(s) URL; `null` removes it.
@@ -110,19 +129,52 @@ pub async fn get_me(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<axum::Json<UserView>> {
-    Ok(axum::Json(state.core.me(principal.user_id).await?.into()))
+    let me = UserView::from(state.core.me(principal.user_id).await?);
+    let pending = state.core.pending_email(principal.user_id).await?;
+    Ok(axum::Json(me.with_pending_email(pending)))
 }
 
-/// Change your profile.
+/// Change your profile, or (alone, with `current_password`) ask to change your address.
 #[utoipa::path(patch, path = "/v1/me", tag = "me", security(("bearer" = []), ("api_key" = [])),
     request_body = UpdateMe,
-    responses((status = 200, body = UserView), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = UserView),
+        (status = 401, description = "`invalid_credentials`: `current_password` is wrong", body = Problem),
+        (status = 409, description = "`email_taken`", body = Problem),
+        (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn update_me(
     State(state): State<AppState>,
     meta: RequestMeta,
     principal: Principal,
     Json(body): Json<UpdateMe>,
 ) -> ApiResult<axum::Json<UserView>> {
+    if let Some(email) = body.email {
+        let alone = body.name.is_none()
+            && body.photo_url.is_none()
+            && body.onboarded.is_none()
+            && body.product_updates_subscribed.is_none();
+        let (Some(password), true) = (body.current_password, alone) else {
+            return Err(Error::invalid(
+                "current_password",
+                "required",
+                "a change of email comes with current_password and no other field",
+            )
+            .into());
+        };
+        let me = state
+            .core
+            .request_email_change(principal.user_id, &email, password, &meta)
+            .await?;
+        let pending = state.core.pending_email(principal.user_id).await?;
+        return Ok(axum::Json(UserView::from(me).with_pending_email(pending)));
+    }
+    if body.current_password.is_some() {
+        return Err(Error::invalid(
+            "current_password",
+            "unexpected",
+            "current_password goes with email",
+        )
+        .into());
+    }
     let patch = ProfilePatch {
         name: body.name,
         photo_url: body.photo_url,
@@ -133,7 +185,8 @@ pub async fn update_me(
         .core
         .update_me(principal.user_id, patch, &meta)
         .await?;
-    Ok(axum::Json(user.into()))
+    let pending = state.core.pending_email(principal.user_id).await?;
+    Ok(axum::Json(UserView::from(user).with_pending_email(pending)))
 }
 
 /// Delete your account. Workspaces where you are the only member go with it; while you are the

@@ -1,6 +1,7 @@
 //! The native API (`/v1`): one file per resource; each handler extracts, calls one domain
 //! function and shapes the answer.
 
+mod account_links;
 mod api_keys;
 mod audit;
 pub mod auth;
@@ -43,6 +44,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(me::end_session))
         .routes(routes!(me::change_password))
         .routes(routes!(me::revoke_all_sessions))
+        .routes(routes!(account_links::verify_email))
+        .routes(routes!(account_links::resend_verification))
+        .routes(routes!(account_links::forgot_password))
+        .routes(routes!(account_links::reset_password))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
         .routes(routes!(api_keys::regenerate))

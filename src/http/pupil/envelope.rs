@@ -107,6 +107,14 @@ impl From<Error> for PupilError {
                 PupilError::new(StatusCode::FORBIDDEN, code, detail)
             }
             Error::Conflict { code, detail } => PupilError::new(StatusCode::CONFLICT, code, detail),
+            Error::LinkRefused(fault) => {
+                let status = if fault.gone() {
+                    StatusCode::GONE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                PupilError::new(status, fault.code(), fault.detail())
+            }
             Error::Validation(fields) => PupilError::invalid(fields),
             Error::RateLimited { retry_after } => {
                 let mut e = PupilError::new(

@@ -195,6 +195,8 @@ fn state(root: &'static str, e: Error) -> Stated {
             };
             stated(status, code, detail)
         }
+        // The contract declares 400 for every refused link.
+        Error::LinkRefused(fault) => stated(StatusCode::BAD_REQUEST, fault.code(), fault.detail()),
         Error::Validation(fields) => Stated::Invalid(
             fields
                 .into_iter()

@@ -10,6 +10,7 @@ pub mod error;
 mod extract;
 mod invitations;
 mod members;
+mod recovery;
 mod wire;
 mod workspace;
 
@@ -80,6 +81,14 @@ pub fn routes() -> OpenApiRouter<AppState> {
             account::update_profile,
             account::delete_account
         ))
+        .routes(routes!(recovery::forgot_password))
+        .routes(routes!(recovery::password_reset_alias))
+        .routes(routes!(recovery::confirm_password_reset))
+        .routes(routes!(recovery::reset_password_deprecated))
+        .routes(routes!(recovery::verify_email))
+        .routes(routes!(recovery::resend_verification))
+        .routes(routes!(recovery::resend_verification_email))
+        .routes(routes!(recovery::resend_verification_authenticated))
         .routes(routes!(
             workspace::get_workspace,
             workspace::update_workspace,

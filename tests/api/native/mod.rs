@@ -1,6 +1,7 @@
 //! The native API (`/v1`), one file per resource.
 
 mod account_deletion;
+mod account_links;
 mod accounts;
 mod api_key_changes;
 mod api_keys;

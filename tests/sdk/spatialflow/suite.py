@@ -4,9 +4,14 @@ state checked afterwards through Roster's native /v1 API. ROSTER_URL names the s
 
 import asyncio
 import datetime as dt
+import email as email_lib
+from email import policy as mail_policy
+import glob
 import json
 import os
+import re
 import sys
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -91,6 +96,111 @@ async def login(anon, name):
     check(isinstance(r, m.LoginResponse) and r.token_type == "bearer" and r.expires_in > 0,
           "login answers a LoginResponse")
     return r
+
+
+MAIL_DIR = os.environ["ROSTER_MAIL_DIR"]
+
+
+def mail_tokens(to, page):
+    """The tokens of the `page` links (`verify-email`, `reset-password`) in the mail the server
+    wrote to `to` (its .eml files in ROSTER_MAIL_DIR), oldest first."""
+    found = []
+    for path in glob.glob(os.path.join(MAIL_DIR, "*.eml")):
+        with open(path, "rb") as f:
+            msg = email_lib.message_from_binary_file(f, policy=mail_policy.default)
+        if msg["To"] != to:
+            continue
+        text = msg.get_body(preferencelist=("plain",)).get_content()
+        for t in re.findall(rf"/{page}/([A-Za-z0-9_-]+)", text):
+            found.append((os.path.getmtime(path), t))
+    return [t for _, t in sorted(found)]
+
+
+def await_mail(to, page, count):
+    """Waits (up to 15 s) for the outbox worker to have written `count` such links to `to`."""
+    deadline = time.time() + 15
+    while True:
+        tokens = mail_tokens(to, page)
+        if len(tokens) >= count or time.time() > deadline:
+            check(len(tokens) == count, f"{count} {page} mail to {to}, got {len(tokens)}")
+            return tokens
+        time.sleep(0.2)
+
+
+async def account_links(anon):
+    """Email verification and password reset through the SDK's AuthenticationApi."""
+    auth = anon.raw.authentication
+    signed_up = await signup(anon, "recover")
+    first = await_mail(email("recover"), "verify-email", 1)[0]
+    done = await auth.apps_authentication_api_verify_email_post(m.VerifyEmailSchema(token=first))
+    check(isinstance(done, dict) and done["success"], "verify-email answers an object")
+    status, me = native(signed_up["access_token"], "GET", "/v1/me")
+    check(status == 200 and me["email_verified"], "the address is verified in /v1")
+    used = await raises(sfe.ValidationError, auth.apps_authentication_api_verify_email_post(
+        m.VerifyEmailSchema(token=first)), "a used verification link is 400")
+    check(used.error_code == "TOKEN_USED", f"TOKEN_USED, got {used.error_code}")
+    await raises(sfe.ValidationError, auth.apps_authentication_api_verify_email_post(
+        m.VerifyEmailSchema(token="ev_nonsense")), "a malformed link is 400")
+    verified = client(signed_up["access_token"])
+    already = await raises(sfe.ValidationError,
+                           verified.raw.authentication.apps_authentication_api_resend_verification(),
+                           "resending to a verified account is 400")
+    check(already.error_code == "ALREADY_VERIFIED", f"ALREADY_VERIFIED, got {already.error_code}")
+
+    # Resends: signed in, and by address (the same answer for an unknown address).
+    pending = await signup(anon, "pending")
+    await_mail(email("pending"), "verify-email", 1)
+    mine = client(pending["access_token"]).raw.authentication
+    r = await mine.apps_authentication_api_resend_verification()
+    check(isinstance(r, dict) and r["success"], "resend-verification-authenticated")
+    await_mail(email("pending"), "verify-email", 2)
+    known = await auth.apps_authentication_api_resend_verification_alias(
+        m.ResendVerificationSchema(email=email("pending")))
+    unknown = await auth.apps_authentication_api_resend_verification_email(
+        m.ResendVerificationSchema(email=email("nobody")))
+    check(known == unknown, "resend by address answers alike for an unknown address")
+    links = await_mail(email("pending"), "verify-email", 3)
+    stale = await raises(sfe.ValidationError, auth.apps_authentication_api_verify_email_post(
+        m.VerifyEmailSchema(token=links[0])), "a superseded link is 400")
+    check(stale.error_code == "TOKEN_SUPERSEDED", f"TOKEN_SUPERSEDED, got {stale.error_code}")
+    again = await auth.apps_authentication_api_resend_verification_email(
+        m.ResendVerificationSchema(email=email("pending")))
+    check(again == known, "a resend within the cool-down answers the same")
+    await auth.apps_authentication_api_verify_email_post(m.VerifyEmailSchema(token=links[-1]))
+    status, me = native(pending["access_token"], "GET", "/v1/me")
+    check(me["email_verified"], "the latest link verifies")
+
+    # Password reset: forgot-password (and its alias), confirm, the deprecated route.
+    old = await login(anon, "recover")
+    asked = await auth.apps_authentication_api_forgot_password(
+        m.ForgotPasswordSchema(email=email("recover")))
+    nobody = await auth.apps_authentication_api_password_reset_alias(
+        m.ForgotPasswordSchema(email=email("nobody")))
+    check(asked == nobody, "forgot-password answers alike for an unknown address")
+    token = await_mail(email("recover"), "reset-password", 1)[0]
+    check(mail_tokens(email("nobody"), "reset-password") == [], "no mail for an unknown address")
+    await raises(sfe.ValidationError, auth.apps_authentication_api_confirm_password_reset(
+        m.ConfirmPasswordResetSchema(token=token, password="short")),
+        "a too short password is refused")
+    gone = await raises(sfe.SpatialFlowError, auth.apps_authentication_api_reset_password(
+        m.ResetPasswordSchema(uid="x", token=token, new_password="another passphrase")),
+        "the deprecated reset route")
+    check(gone.status_code == 410, f"the deprecated route is 410, got {gone.status_code}")
+    new_password = "a brand new passphrase"
+    done = await auth.apps_authentication_api_confirm_password_reset(
+        m.ConfirmPasswordResetSchema(token=token, password=new_password))
+    check(isinstance(done, dict) and done["success"], "password-reset/confirm")
+    status, _ = native(old.access_token, "GET", "/v1/me")
+    check(status == 401, "every old session ends with the reset")
+    await raises(sfe.AuthenticationError, auth.apps_authentication_api_login(
+        m.LoginSchema(email=email("recover"), password=PASSWORD)), "the old password is refused")
+    fresh = await auth.apps_authentication_api_login(
+        m.LoginSchema(email=email("recover"), password=new_password))
+    check(fresh.access_token, "the new password signs in")
+    reused = await raises(sfe.ValidationError, auth.apps_authentication_api_confirm_password_reset(
+        m.ConfirmPasswordResetSchema(token=token, password="yet another passphrase")),
+        "a used reset link is 400")
+    check(reused.error_code == "TOKEN_USED", f"TOKEN_USED, got {reused.error_code}")
 
 
 def token_of(issued):
@@ -519,6 +629,8 @@ async def main():
     await raises(sfe.AuthenticationError,
                  client(api_key="rk_whatever").workspaces.get(),
                  "an SDK configured with an API key sends no bearer: 401")
+
+    await account_links(anon)
 
     for c in opened:
         await c.close()
