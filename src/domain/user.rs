@@ -8,6 +8,7 @@ use super::{
     audit::{self, Actor},
     email::Email,
     member::ensure_an_owner_remains,
+    mfa::Login,
     password,
     policy::{self, Policy, RateLimit},
     session::{RequestMeta, SignedIn},
@@ -181,24 +182,31 @@ impl Core {
 
     /// Signs in with email and password, under the surface's budgets per client IP and per
     /// email (counted with the per-email sign-in limit). An unknown email and a wrong password
-    /// answer alike. The surface may bind the session to the user's primary workspace.
+    /// answer alike. The surface may bind the session to the user's primary workspace. An
+    /// account with a second factor gets no tokens yet: a ticket for `complete_mfa`.
     pub async fn login(
         &self,
         email: &str,
         password: SecretString,
         policy: &Policy,
         meta: &RequestMeta,
-    ) -> Result<SignedIn> {
+    ) -> Result<Login> {
         let extra = policy
             .login
             .counters("login", meta.ip.as_deref(), &email_bucket(email));
         let account = self.check_password_charged(email, password, extra).await?;
+        if account.mfa_enabled {
+            return Ok(Login::MfaRequired(
+                self.mfa_challenge(account.user_id).await?,
+            ));
+        }
         let bound = if policy.bind_login_to_primary {
             account.primary_workspace_id
         } else {
             None
         };
-        self.start_session(account.user_id, bound, meta).await
+        let signed_in = self.start_session(account.user_id, bound, meta).await?;
+        Ok(Login::SignedIn(Box::new(signed_in)))
     }
 
     /// The user whose email and password these are; rate limited per email. An unknown email
