@@ -566,10 +566,9 @@ impl Core {
 
     /// Removes a user's second factor and recovery codes (operator command); `mfa_not_enabled`
     /// when they have none, `NotFound` for no such user.
-    pub async fn operator_disable_mfa(&self, email: &str) -> Result<()> {
+    pub async fn operator_disable_mfa(&self, email: &str, meta: &RequestMeta) -> Result<()> {
         let email = Email::parse(email)?;
-        let now = self.clock.now();
-        let actor = Actor::new(None, &RequestMeta::default(), now);
+        let actor = self.actor(None, meta);
         let mut tx = self.store.write().await?;
         let user_id = tx
             .credentials(email.key())

@@ -33,6 +33,16 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A line of the operator's user list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub mfa_enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
 /// The longest picture URL.
 pub const MAX_PHOTO_URL_LEN: usize = 2048;
 
@@ -376,6 +386,21 @@ impl Core {
         .await?;
         tx.commit().await?;
         Ok(ended)
+    }
+
+    /// Every user, oldest first, with whether they have a second factor (operator command).
+    pub async fn list_users(&self) -> Result<Vec<UserSummary>> {
+        let rows = self.store.read().user_list().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UserSummary {
+                email: r.email,
+                name: r.name,
+                email_verified: r.email_verified,
+                mfa_enabled: r.mfa_confirmed_at.is_some(),
+                created_at: r.created_at.0,
+            })
+            .collect())
     }
 
     /// Sets a user's password (operator command).
