@@ -384,8 +384,9 @@ async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::List { json } => {
             let users = core.list_users().await.map_err(describe)?;
-            let time =
-                |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let time = |t: chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
             if json {
                 let rows: Vec<_> = users
                     .iter()

@@ -236,7 +236,14 @@ pub fn user_password_changed(actor: &Actor, user_id: Uuid, sessions_ended: u64) 
 
 /// A TOTP secret issued to a user, pending until a first code confirms it.
 pub fn mfa_totp_enrolled(actor: &Actor, user_id: Uuid) -> NewEvent<'_> {
-    event(actor, None, actions::MFA_TOTP_ENROLLED, user(user_id), None, None)
+    event(
+        actor,
+        None,
+        actions::MFA_TOTP_ENROLLED,
+        user(user_id),
+        None,
+        None,
+    )
 }
 
 /// A user's TOTP factor confirmed: the second factor is on, with fresh recovery codes.

@@ -173,7 +173,12 @@ impl Db<'_> {
         self.execute(
             "INSERT INTO mfa_tickets (ticket_hash, user_id, created_at, expires_at) \
              VALUES ($1, $2, $3, $4)",
-            &[ticket_hash.into(), user_id.into(), now.into(), expires_at.into()],
+            &[
+                ticket_hash.into(),
+                user_id.into(),
+                now.into(),
+                expires_at.into(),
+            ],
         )
         .await?;
         Ok(())

@@ -31,8 +31,16 @@ pub struct Authenticator(Vec<u8>);
 impl Authenticator {
     /// The code for the 30 s step that `seconds` (since the epoch) falls in.
     pub fn code_at(&self, seconds: i64) -> String {
-        TOTP::new_unchecked(Algorithm::SHA1, 6, 0, 30, self.0.clone(), None, String::new())
-            .generate(u64::try_from(seconds).expect("time"))
+        TOTP::new_unchecked(
+            Algorithm::SHA1,
+            6,
+            0,
+            30,
+            self.0.clone(),
+            None,
+            String::new(),
+        )
+        .generate(u64::try_from(seconds).expect("time"))
     }
 
     /// The code `steps` steps from the service's current one.
@@ -62,7 +70,9 @@ pub fn next_step(app: &TestApp) {
 
 /// Enrols and confirms a TOTP authenticator for `account`; its secret and recovery codes.
 pub async fn enable_mfa(app: &TestApp, account: &Account) -> (Authenticator, Vec<String>) {
-    let r = app.post("/v1/me/mfa/totp", Some(&account.access), json!({})).await;
+    let r = app
+        .post("/v1/me/mfa/totp", Some(&account.access), json!({}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let secret = Secret::Encoded(r.body["secret"].as_str().expect("secret").to_owned())
         .to_bytes()
@@ -114,18 +124,28 @@ async fn enrolling_and_confirming_turns_mfa_on_and_answers_ten_recovery_codes_on
     let a = app.signup("mfa-enrol@example.com", "Enrol").await;
     let off = app.get("/v1/me/mfa", &a.access).await;
     assert_eq!(off.status, 200);
-    assert_eq!(off.body, json!({"enabled": false, "pending": false, "confirmed_at": null, "recovery_codes_left": 0}));
+    assert_eq!(
+        off.body,
+        json!({"enabled": false, "pending": false, "confirmed_at": null, "recovery_codes_left": 0})
+    );
 
-    let r = app.post("/v1/me/mfa/totp", Some(&a.access), json!({})).await;
+    let r = app
+        .post("/v1/me/mfa/totp", Some(&a.access), json!({}))
+        .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let uri = r.body["otpauth_uri"].as_str().expect("uri");
-    assert!(uri.starts_with("otpauth://totp/Roster:mfa-enrol%40example.com?secret="), "{uri}");
+    assert!(
+        uri.starts_with("otpauth://totp/Roster:mfa-enrol%40example.com?secret="),
+        "{uri}"
+    );
     assert!(uri.contains("issuer=Roster"), "{uri}");
     assert!(r.body["qr_svg"].as_str().expect("svg").contains("<svg"));
     let first_secret = r.body["secret"].as_str().expect("secret").to_owned();
     assert_eq!(first_secret.len(), 32);
     // Enrolling again replaces the pending secret.
-    let again = app.post("/v1/me/mfa/totp", Some(&a.access), json!({})).await;
+    let again = app
+        .post("/v1/me/mfa/totp", Some(&a.access), json!({}))
+        .await;
     assert_eq!(again.status, 200);
     assert_ne!(again.body["secret"], first_secret);
     assert_eq!(app.rows("totp_factors", "confirmed_at IS NULL").await, 1);
@@ -138,13 +158,24 @@ async fn enrolling_and_confirming_turns_mfa_on_and_answers_ten_recovery_codes_on
     // The replaced secret's codes do not confirm; a wrong code changes nothing.
     let old = Authenticator(Secret::Encoded(first_secret).to_bytes().expect("b32"));
     next_step(&app);
-    app.post("/v1/me/mfa/totp/confirm", Some(&a.access), json!({"code": old.code(&app, 0)}))
-        .await
-        .assert_problem(401, "mfa_code_invalid");
-    assert_eq!(app.rows("totp_factors", "confirmed_at IS NOT NULL").await, 0);
+    app.post(
+        "/v1/me/mfa/totp/confirm",
+        Some(&a.access),
+        json!({"code": old.code(&app, 0)}),
+    )
+    .await
+    .assert_problem(401, "mfa_code_invalid");
+    assert_eq!(
+        app.rows("totp_factors", "confirmed_at IS NOT NULL").await,
+        0
+    );
 
     let r = app
-        .post("/v1/me/mfa/totp/confirm", Some(&a.access), json!({"code": auth.code(&app, 0)}))
+        .post(
+            "/v1/me/mfa/totp/confirm",
+            Some(&a.access),
+            json!({"code": auth.code(&app, 0)}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let codes = r.body["recovery_codes"].as_array().expect("codes");
@@ -154,7 +185,14 @@ async fn enrolling_and_confirming_turns_mfa_on_and_answers_ten_recovery_codes_on
     distinct.dedup();
     assert_eq!(distinct.len(), 10);
     // Stored hashed only.
-    assert_eq!(app.rows("recovery_codes", "length(code_hash) = 32 AND used_at IS NULL").await, 10);
+    assert_eq!(
+        app.rows(
+            "recovery_codes",
+            "length(code_hash) = 32 AND used_at IS NULL"
+        )
+        .await,
+        10
+    );
     let on = app.get("/v1/me/mfa", &a.access).await;
     assert_eq!(on.body["enabled"], true);
     assert_eq!(on.body["pending"], false);
@@ -165,11 +203,22 @@ async fn enrolling_and_confirming_turns_mfa_on_and_answers_ten_recovery_codes_on
     app.post("/v1/me/mfa/totp", Some(&a.access), json!({}))
         .await
         .assert_problem(409, "mfa_already_enabled");
-    app.post("/v1/me/mfa/totp/confirm", Some(&a.access), json!({"code": auth.code(&app, 0)}))
-        .await
-        .assert_problem(409, "mfa_not_pending");
-    assert_eq!(app.rows("totp_factors", "confirmed_at IS NOT NULL").await, 1);
-    assert_eq!(app.rows("audit_events", "action = 'mfa.totp_enrolled'").await, 2);
+    app.post(
+        "/v1/me/mfa/totp/confirm",
+        Some(&a.access),
+        json!({"code": auth.code(&app, 0)}),
+    )
+    .await
+    .assert_problem(409, "mfa_not_pending");
+    assert_eq!(
+        app.rows("totp_factors", "confirmed_at IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        app.rows("audit_events", "action = 'mfa.totp_enrolled'")
+            .await,
+        2
+    );
     assert_eq!(app.rows("audit_events", "action = 'mfa.enabled'").await, 1);
 }
 
@@ -205,7 +254,11 @@ async fn a_sign_in_with_mfa_answers_a_ticket_and_a_valid_code_completes_it_once(
     let r = complete(&app, &t2, json!({"code": auth.code(&app, 0)})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let refreshed = app
-        .post("/v1/auth/refresh", None, json!({"refresh_token": r.body["refresh_token"]}))
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refresh_token": r.body["refresh_token"]}),
+        )
         .await;
     assert_eq!(refreshed.status, 200, "{}", refreshed.text);
 }
@@ -245,7 +298,12 @@ async fn a_recovery_code_works_once(app: TestApp) {
     let r = complete(&app, &t, json!({"recovery_code": typed})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(app.rows("recovery_codes", "used_at IS NOT NULL").await, 1);
-    assert_eq!(app.get("/v1/me/mfa", r.body["access_token"].as_str().expect("t")).await.body["recovery_codes_left"], 9);
+    assert_eq!(
+        app.get("/v1/me/mfa", r.body["access_token"].as_str().expect("t"))
+            .await
+            .body["recovery_codes_left"],
+        9
+    );
     let t = ticket(&app, &a).await;
     complete(&app, &t, json!({"recovery_code": codes[3]}))
         .await
@@ -256,7 +314,11 @@ async fn a_recovery_code_works_once(app: TestApp) {
     complete(&app, &t, json!({"recovery_code": b_codes[0]}))
         .await
         .assert_problem(401, "mfa_code_invalid");
-    assert_eq!(app.rows("audit_events", "action = 'mfa.recovery_code_used'").await, 1);
+    assert_eq!(
+        app.rows("audit_events", "action = 'mfa.recovery_code_used'")
+            .await,
+        1
+    );
 }
 
 async fn ten_wrong_codes_lock_further_tries_for_a_while(app: TestApp) {
@@ -279,13 +341,21 @@ async fn ten_wrong_codes_lock_further_tries_for_a_while(app: TestApp) {
     let t = ticket(&app, &a).await;
     let r = complete(&app, &t, json!({"code": auth.code(&app, 0)})).await;
     r.assert_problem(429, "rate_limited");
-    let wait: u64 = r.header("retry-after").expect("retry-after").parse().expect("secs");
+    let wait: u64 = r
+        .header("retry-after")
+        .expect("retry-after")
+        .parse()
+        .expect("secs");
     assert!((1..=900).contains(&wait), "{wait}");
     assert_eq!(app.rows("sessions", "user_id IS NOT NULL").await, 1);
     // So does disabling MFA with a session.
-    app.post("/v1/me/mfa/disable", Some(&a.access), json!({"code": auth.code(&app, 0)}))
-        .await
-        .assert_problem(429, "rate_limited");
+    app.post(
+        "/v1/me/mfa/disable",
+        Some(&a.access),
+        json!({"code": auth.code(&app, 0)}),
+    )
+    .await
+    .assert_problem(429, "rate_limited");
     // After the window, the right code signs in.
     app.clock.advance(Duration::from_secs(wait));
     next_step(&app);
@@ -307,10 +377,17 @@ async fn fifty_parallel_uses_of_one_recovery_code_sign_in_exactly_once(app: Test
         tickets.push(ticket(&app, &a).await);
     }
     let sessions = app.rows("sessions", "").await;
-    let tries = tickets.iter().map(|t| complete(&app, t, json!({"recovery_code": codes[0]})));
+    let tries = tickets
+        .iter()
+        .map(|t| complete(&app, t, json!({"recovery_code": codes[0]})));
     let answers = futures::future::join_all(tries).await;
     let won = answers.iter().filter(|r| r.status == 200).count();
-    assert_eq!(won, 1, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        won,
+        1,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     for r in answers.iter().filter(|r| r.status != 200) {
         assert!(r.status == 401 || r.status == 429, "{}", r.text);
     }
@@ -326,7 +403,9 @@ async fn expired_used_and_malformed_tickets_and_bad_codes_are_refused_and_change
     let (auth, _) = enable_mfa(&app, &a).await;
     let t = ticket(&app, &a).await;
     let before = app.census().await;
-    let tickets_before = app.rows("mfa_tickets", "failures = 0 AND used_at IS NULL").await;
+    let tickets_before = app
+        .rows("mfa_tickets", "failures = 0 AND used_at IS NULL")
+        .await;
     let huge = "9".repeat(100_000);
     for body in [
         json!({"ticket": "not-a-ticket", "code": "123456"}),
@@ -356,8 +435,16 @@ async fn expired_used_and_malformed_tickets_and_bad_codes_are_refused_and_change
         .await
         .assert_problem(401, "mfa_ticket_invalid");
     assert_eq!(app.census().await, before);
-    assert_eq!(app.rows("mfa_tickets", "failures = 0 AND used_at IS NULL").await, tickets_before);
-    assert_eq!(app.rows("rate_limits", "bucket LIKE 'mfa_failures:%' AND hits > 0").await, 0);
+    assert_eq!(
+        app.rows("mfa_tickets", "failures = 0 AND used_at IS NULL")
+            .await,
+        tickets_before
+    );
+    assert_eq!(
+        app.rows("rate_limits", "bucket LIKE 'mfa_failures:%' AND hits > 0")
+            .await,
+        0
+    );
 
     // A ticket expires after five minutes.
     app.clock.advance(Duration::from_secs(5 * 60 + 1));
@@ -372,20 +459,33 @@ async fn expired_used_and_malformed_tickets_and_bad_codes_are_refused_and_change
         let r = app.post("/v1/me/mfa/disable", Some(&a.access), body).await;
         assert_eq!(r.status, 422, "{}", r.text);
     }
-    assert_eq!(app.rows("totp_factors", "confirmed_at IS NOT NULL").await, 1);
+    assert_eq!(
+        app.rows("totp_factors", "confirmed_at IS NOT NULL").await,
+        1
+    );
 }
 
-async fn disabling_needs_a_current_code_and_removes_the_secret_and_the_recovery_codes(app: TestApp) {
+async fn disabling_needs_a_current_code_and_removes_the_secret_and_the_recovery_codes(
+    app: TestApp,
+) {
     let a = app.signup("mfa-off@example.com", "Off").await;
     let (auth, codes) = enable_mfa(&app, &a).await;
-    app.post("/v1/me/mfa/disable", Some(&a.access), json!({"code": auth.code(&app, -3)}))
-        .await
-        .assert_problem(401, "mfa_code_invalid");
+    app.post(
+        "/v1/me/mfa/disable",
+        Some(&a.access),
+        json!({"code": auth.code(&app, -3)}),
+    )
+    .await
+    .assert_problem(401, "mfa_code_invalid");
     assert_eq!(app.rows("totp_factors", "").await, 1);
 
     // Regenerating the recovery codes replaces the old ones.
     let r = app
-        .post("/v1/me/mfa/recovery-codes", Some(&a.access), json!({"code": auth.code(&app, 0)}))
+        .post(
+            "/v1/me/mfa/recovery-codes",
+            Some(&a.access),
+            json!({"code": auth.code(&app, 0)}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     let fresh: Vec<String> = r.body["recovery_codes"]
@@ -396,23 +496,39 @@ async fn disabling_needs_a_current_code_and_removes_the_secret_and_the_recovery_
         .collect();
     assert_eq!(fresh.len(), 10);
     assert!(!fresh.contains(&codes[0]));
-    app.post("/v1/me/mfa/disable", Some(&a.access), json!({"recovery_code": codes[0]}))
-        .await
-        .assert_problem(401, "mfa_code_invalid");
+    app.post(
+        "/v1/me/mfa/disable",
+        Some(&a.access),
+        json!({"recovery_code": codes[0]}),
+    )
+    .await
+    .assert_problem(401, "mfa_code_invalid");
 
     let r = app
-        .post("/v1/me/mfa/disable", Some(&a.access), json!({"recovery_code": fresh[0]}))
+        .post(
+            "/v1/me/mfa/disable",
+            Some(&a.access),
+            json!({"recovery_code": fresh[0]}),
+        )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(app.rows("totp_factors", "").await, 0);
     assert_eq!(app.rows("recovery_codes", "").await, 0);
     assert_eq!(app.rows("audit_events", "action = 'mfa.disabled'").await, 1);
-    assert_eq!(app.rows("audit_events", "action = 'mfa.recovery_codes_regenerated'").await, 1);
+    assert_eq!(
+        app.rows("audit_events", "action = 'mfa.recovery_codes_regenerated'")
+            .await,
+        1
+    );
     // The password alone signs in again.
     app.login(&a.email, &a.password).await;
-    app.post("/v1/me/mfa/disable", Some(&a.access), json!({"code": auth.code(&app, 0)}))
-        .await
-        .assert_problem(409, "mfa_not_enabled");
+    app.post(
+        "/v1/me/mfa/disable",
+        Some(&a.access),
+        json!({"code": auth.code(&app, 0)}),
+    )
+    .await
+    .assert_problem(409, "mfa_not_enabled");
 }
 
 async fn an_api_key_cannot_manage_mfa_and_the_operator_can_remove_it(app: TestApp) {
@@ -434,7 +550,11 @@ async fn an_api_key_cannot_manage_mfa_and_the_operator_can_remove_it(app: TestAp
     assert_eq!(app.rows("totp_factors", "").await, 0);
     assert_eq!(app.rows("recovery_codes", "").await, 0);
     assert_eq!(
-        app.rows("audit_events", "action = 'mfa.disabled' AND actor_id IS NULL").await,
+        app.rows(
+            "audit_events",
+            "action = 'mfa.disabled' AND actor_id IS NULL"
+        )
+        .await,
         1
     );
     app.login(&a.email, &a.password).await;

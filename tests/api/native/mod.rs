@@ -10,7 +10,7 @@ mod bad_input;
 mod emails;
 mod invitations;
 mod members;
-mod mfa;
+pub mod mfa;
 mod operations;
 mod password_and_sign_out;
 mod sessions;

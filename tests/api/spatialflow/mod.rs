@@ -3,4 +3,5 @@
 
 mod errors;
 mod limits;
+mod mfa;
 mod shapes;
