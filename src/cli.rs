@@ -85,6 +85,18 @@ enum UserCommand {
         /// The account's email address.
         email: String,
     },
+    /// Remove a user's second factor (TOTP secret and recovery codes), e.g. when they lost
+    /// their authenticator; audited. They sign in with their password alone until they enrol.
+    DisableMfa {
+        /// The user's email.
+        email: String,
+    },
+    /// Every user: email, name, verified, MFA, created.
+    List {
+        /// One JSON object per user, in an array.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -375,6 +387,46 @@ async fn user(state: AppState, cmd: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!("{} verified", user.email);
+        }
+        UserCommand::DisableMfa { email } => {
+            core.operator_disable_mfa(&email, &operator())
+                .await
+                .map_err(describe)?;
+            println!("two-factor authentication disabled for {email}");
+        }
+        UserCommand::List { json } => {
+            let users = core.list_users().await.map_err(describe)?;
+            let time = |t: chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            };
+            if json {
+                let rows: Vec<_> = users
+                    .iter()
+                    .map(|u| {
+                        serde_json::json!({
+                            "email": u.email, "name": u.name, "email_verified": u.email_verified,
+                            "mfa": u.mfa_enabled, "created_at": time(u.created_at),
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::Value::Array(rows));
+            } else {
+                println!(
+                    "{:<40} {:<30} {:<8} {:<4} created",
+                    "email", "name", "verified", "mfa"
+                );
+                let yes = |b: bool| if b { "yes" } else { "no" };
+                for u in &users {
+                    println!(
+                        "{:<40} {:<30} {:<8} {:<4} {}",
+                        u.email,
+                        u.name,
+                        yes(u.email_verified),
+                        yes(u.mfa_enabled),
+                        time(u.created_at),
+                    );
+                }
+            }
         }
     }
     Ok(())

@@ -682,3 +682,121 @@ fn retention_and_sqlite_synchronous_are_settings_that_print_config_shows() {
         "{err}"
     );
 }
+
+/// POSTs JSON with a bearer token to a running service; the status and body.
+async fn post_as(
+    port: u16,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}{path}"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn operators_list_users_and_remove_a_lost_second_factor_from_the_command_line() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("mfa.db").display());
+    let db = [("ROSTER_DATABASE_URL", url.as_str())];
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let port = free_port();
+    let _service = serve(&url, port);
+    let account = serde_json::json!({
+        "email": "lost@example.com", "password": "a fine long password", "name": "Lost Phone",
+    });
+    let (status, body) = rt.block_on(post(port, "/v1/auth/signup", account.clone()));
+    assert_eq!(status, 201, "{body}");
+    rt.block_on(post(
+        port,
+        "/v1/auth/signup",
+        serde_json::json!({"email": "other@example.com", "password": "a fine long password", "name": "Other"}),
+    ));
+    let access = body["access_token"].as_str().expect("access");
+    let (status, enrolment) = rt.block_on(post_as(
+        port,
+        "/v1/me/mfa/totp",
+        access,
+        serde_json::json!({}),
+    ));
+    assert_eq!(status, 200, "{enrolment}");
+    let secret = totp_rs::Secret::Encoded(enrolment["secret"].as_str().expect("secret").into())
+        .to_bytes()
+        .expect("base32");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let code = totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        0,
+        30,
+        secret,
+        None,
+        String::new(),
+    )
+    .generate(now);
+    let (status, confirmed) = rt.block_on(post_as(
+        port,
+        "/v1/me/mfa/totp/confirm",
+        access,
+        serde_json::json!({"code": code}),
+    ));
+    assert_eq!(status, 200, "{confirmed}");
+    let login = serde_json::json!({"email": account["email"], "password": account["password"]});
+    assert_eq!(
+        rt.block_on(post(port, "/v1/auth/login", login.clone())).0,
+        202
+    );
+
+    let out = roster(&["user", "list"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[0].starts_with("email") && lines[0].contains("mfa"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("lost@example.com") && lines[1].contains("Lost Phone"),
+        "{table}"
+    );
+    let out = roster(&["user", "list", "--json"], &db, None);
+    let users: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(users[0]["email"], "lost@example.com");
+    assert_eq!(users[0]["mfa"], true);
+    assert_eq!(users[0]["email_verified"], false);
+    assert_eq!(users[1]["mfa"], false);
+
+    let out = roster(&["user", "disable-mfa", "LOST@example.com"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = roster(&["user", "list", "--json"], &db, None);
+    let users: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(users[0]["mfa"], false);
+    // The password alone signs in again.
+    let (status, tokens) = rt.block_on(post(port, "/v1/auth/login", login));
+    assert_eq!(status, 200, "{tokens}");
+    assert!(tokens["access_token"].is_string());
+    // Nothing to remove, or no such user: a clear failure.
+    let out = roster(&["user", "disable-mfa", "lost@example.com"], &db, None);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not enabled"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = roster(&["user", "disable-mfa", "ghost@example.com"], &db, None);
+    assert!(!out.status.success());
+    // The removal is audited, and the audit chains still verify.
+    let out = roster(&["audit", "verify"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -56,6 +56,11 @@ pub mod actions {
     pub const USER_EMAIL_CHANGED: &str = "user.email_changed";
     pub const USER_PASSWORD_RESET_REQUESTED: &str = "user.password_reset_requested";
     pub const USER_PASSWORD_RESET: &str = "user.password_reset";
+    pub const MFA_TOTP_ENROLLED: &str = "mfa.totp_enrolled";
+    pub const MFA_ENABLED: &str = "mfa.enabled";
+    pub const MFA_DISABLED: &str = "mfa.disabled";
+    pub const MFA_RECOVERY_CODE_USED: &str = "mfa.recovery_code_used";
+    pub const MFA_RECOVERY_CODES_REGENERATED: &str = "mfa.recovery_codes_regenerated";
     pub const API_KEY_CREATED: &str = "api_key.created";
     pub const API_KEY_REVOKED: &str = "api_key.revoked";
     pub const API_KEY_UPDATED: &str = "api_key.updated";
@@ -310,6 +315,67 @@ pub fn user_password_reset(actor: &Actor, user_id: Uuid, sessions_ended: u64) ->
         user(user_id),
         None,
         Some(json!({"sessions_ended": sessions_ended})),
+    )
+}
+
+/// A TOTP secret issued to a user, pending until a first code confirms it.
+pub fn mfa_totp_enrolled(actor: &Actor, user_id: Uuid) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::MFA_TOTP_ENROLLED,
+        user(user_id),
+        None,
+        None,
+    )
+}
+
+/// A user's TOTP factor confirmed: the second factor is on, with fresh recovery codes.
+pub fn mfa_enabled(actor: &Actor, user_id: Uuid, recovery_codes: usize) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::MFA_ENABLED,
+        user(user_id),
+        Some(json!({"mfa": false})),
+        Some(json!({"mfa": true, "recovery_codes": recovery_codes})),
+    )
+}
+
+/// A user's second factor removed, by themselves (with `proof`: `totp` or `recovery_code`)
+/// or by the operator (`operator`).
+pub fn mfa_disabled<'a>(actor: &'a Actor, user_id: Uuid, proof: &str) -> NewEvent<'a> {
+    event(
+        actor,
+        None,
+        actions::MFA_DISABLED,
+        user(user_id),
+        Some(json!({"mfa": true})),
+        Some(json!({"mfa": false, "by": proof})),
+    )
+}
+
+/// One of a user's recovery codes spent (`left` remain).
+pub fn mfa_recovery_code_used(actor: &Actor, user_id: Uuid, left: u64) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::MFA_RECOVERY_CODE_USED,
+        user(user_id),
+        None,
+        Some(json!({"recovery_codes_left": left})),
+    )
+}
+
+/// A user's recovery codes replaced by a new set.
+pub fn mfa_recovery_codes_regenerated(actor: &Actor, user_id: Uuid, count: usize) -> NewEvent<'_> {
+    event(
+        actor,
+        None,
+        actions::MFA_RECOVERY_CODES_REGENERATED,
+        user(user_id),
+        None,
+        Some(json!({"recovery_codes": count})),
     )
 }
 

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::{
     api_key::API_KEY_PREFIX,
+    mfa,
     role::Role,
     secret,
     token::AccessClaims,
@@ -129,10 +130,15 @@ impl Core {
 
     /// Resolves a bearer credential, the workspace the selector names and the caller's role
     /// there, in one statement: 401 for a bad credential, 404 when the workspace does not exist
-    /// or the caller is not a member (never 403, so existence does not leak).
+    /// or the caller is not a member (never 403, so existence does not leak); 403
+    /// `mfa_required` for a member without a second factor when the workspace requires one
+    /// (read in the same statement, so it holds from the next request on).
     pub async fn authorize(&self, bearer: &str, selector: &WorkspaceSelector) -> Result<Access> {
         let (principal, standing) = self.resolve(bearer, selector, false).await?;
         let (workspace, role) = standing.membership.ok_or(Error::NotFound)?;
+        if workspace.require_mfa && !standing.mfa {
+            return Err(mfa::mfa_required());
+        }
         Ok(Access {
             principal,
             workspace,

@@ -35,6 +35,10 @@ pub enum Error {
     /// Email and password do not match an account (the same for both causes).
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// A proof other than a bearer credential was refused (an MFA ticket, a second-factor
+    /// code): 401 with a code saying which.
+    #[error("{detail}")]
+    Rejected { code: &'static str, detail: String },
     /// The caller is known but not allowed to do this.
     #[error("{detail}")]
     Forbidden { code: &'static str, detail: String },
@@ -109,6 +113,13 @@ impl Error {
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
         Error::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn rejected(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Rejected {
             code,
             detail: detail.into(),
         }

@@ -14,6 +14,7 @@ pub mod error;
 pub mod invitation;
 pub mod key_seal;
 pub mod member;
+pub mod mfa;
 pub mod paging;
 pub mod password;
 pub mod policy;

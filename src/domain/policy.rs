@@ -43,6 +43,17 @@ pub(crate) async fn charge(
     }
 }
 
+/// Takes back one hit `charge` counted against `limit` in this transaction (an attempt that
+/// turned out right, when only wrong ones count).
+pub(crate) async fn refund(tx: &mut Tx<'_>, limit: &RateLimit, now: DateTime<Utc>) -> Result<()> {
+    if limit.limit > 0 {
+        let t = now.timestamp();
+        let window = t - t.rem_euclid(limit.window_secs);
+        tx.unhit_rate_limit(&limit.bucket, window).await?;
+    }
+    Ok(())
+}
+
 /// `charge` in a transaction of its own, committed when every limit allows the attempt.
 pub(crate) async fn charge_alone(
     store: &crate::store::Store,

@@ -9,7 +9,15 @@ use super::{
     policy::{self, Policy},
     secret, Core, Error, Result,
 };
-use crate::store::NewSession;
+use crate::store::{NewSession, Tx};
+
+/// A session stored in a transaction not yet committed, with its refresh token.
+pub(super) struct OpenedSession {
+    session_id: Uuid,
+    user_id: Uuid,
+    workspace_id: Option<Uuid>,
+    refresh_token: String,
+}
 
 /// A sign-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +70,23 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<SignedIn> {
         let actor = self.actor(Some(user_id), meta);
+        let mut tx = self.store.write().await?;
+        let opened = self
+            .open_session(&mut tx, user_id, workspace_id, &actor)
+            .await?;
+        tx.commit().await?;
+        self.session_signed_in(opened).await
+    }
+
+    /// Stores a new session with its first refresh token and its audit event, inside the
+    /// caller's transaction; `session_signed_in` issues its tokens once committed.
+    pub(super) async fn open_session(
+        &self,
+        tx: &mut Tx<'_>,
+        user_id: Uuid,
+        workspace_id: Option<Uuid>,
+        actor: &Actor,
+    ) -> Result<OpenedSession> {
         let refresh = secret::generate(REFRESH_PREFIX);
         let session = NewSession {
             id: Uuid::now_v7(),
@@ -69,21 +94,30 @@ impl Core {
             workspace_id,
             now: actor.at,
             expires_at: actor.at + self.settings.refresh_ttl,
-            ip: meta.ip.as_deref(),
-            user_agent: meta.user_agent.as_deref(),
+            ip: actor.ip.as_deref(),
+            user_agent: actor.user_agent.as_deref(),
         };
-        let mut tx = self.store.write().await?;
         tx.insert_session(&session).await?;
         tx.insert_refresh_token(&refresh.hash, session.id, actor.at)
             .await?;
-        audit::record(
-            &mut tx,
-            &audit::session_started(&actor, session.id, workspace_id),
+        audit::record(tx, &audit::session_started(actor, session.id, workspace_id)).await?;
+        Ok(OpenedSession {
+            session_id: session.id,
+            user_id,
+            workspace_id,
+            refresh_token: refresh.text,
+        })
+    }
+
+    /// The tokens of a session `open_session` stored (after its commit).
+    pub(super) async fn session_signed_in(&self, opened: OpenedSession) -> Result<SignedIn> {
+        self.signed_in(
+            opened.session_id,
+            opened.user_id,
+            opened.workspace_id,
+            opened.refresh_token,
         )
-        .await?;
-        tx.commit().await?;
-        self.signed_in(session.id, user_id, workspace_id, refresh.text)
-            .await
+        .await
     }
 
     /// Spends a refresh token for a new pair, under the surface's budgets per client IP and per

@@ -198,6 +198,11 @@ impl KeyRing {
         self.settings.refresh
     }
 
+    /// The key-encryption key that seals secrets at rest, when one is configured.
+    pub fn kek(&self) -> Option<&KeyEncryptionKey> {
+        self.settings.kek.as_ref()
+    }
+
     /// The issuer every token carries.
     pub fn issuer(&self) -> &str {
         &self.settings.issuer

@@ -8,6 +8,7 @@ use super::{
     audit::{self, Actor},
     email::Email,
     member::ensure_an_owner_remains,
+    mfa::Login,
     password,
     policy::{self, Policy, RateLimit},
     session::{RequestMeta, SignedIn},
@@ -30,6 +31,16 @@ pub struct User {
     pub product_updates_subscribed: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A line of the operator's user list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    pub email: String,
+    pub name: String,
+    pub email_verified: bool,
+    pub mfa_enabled: bool,
+    pub created_at: DateTime<Utc>,
 }
 
 /// The longest picture URL.
@@ -194,14 +205,15 @@ impl Core {
 
     /// Signs in with email and password, under the surface's budgets per client IP and per
     /// email (counted with the per-email sign-in limit). An unknown email and a wrong password
-    /// answer alike. The surface may bind the session to the user's primary workspace.
+    /// answer alike. The surface may bind the session to the user's primary workspace. An
+    /// account with a second factor gets no tokens yet: a ticket for `complete_mfa`.
     pub async fn login(
         &self,
         email: &str,
         password: SecretString,
         policy: &Policy,
         meta: &RequestMeta,
-    ) -> Result<SignedIn> {
+    ) -> Result<Login> {
         let extra = policy
             .login
             .counters("login", meta.ip.as_deref(), &email_bucket(email));
@@ -209,12 +221,18 @@ impl Core {
         if self.settings.require_verified_email && !account.email_verified {
             return Err(email_not_verified());
         }
+        if account.mfa_enabled {
+            return Ok(Login::MfaRequired(
+                self.mfa_challenge(account.user_id).await?,
+            ));
+        }
         let bound = if policy.bind_login_to_primary {
             account.primary_workspace_id
         } else {
             None
         };
-        self.start_session(account.user_id, bound, meta).await
+        let signed_in = self.start_session(account.user_id, bound, meta).await?;
+        Ok(Login::SignedIn(Box::new(signed_in)))
     }
 
     /// The user whose email and password these are; rate limited per email. An unknown email
@@ -384,6 +402,21 @@ impl Core {
         .await?;
         tx.commit().await?;
         Ok(ended)
+    }
+
+    /// Every user, oldest first, with whether they have a second factor (operator command).
+    pub async fn list_users(&self) -> Result<Vec<UserSummary>> {
+        let rows = self.store.read().user_list().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UserSummary {
+                email: r.email,
+                name: r.name,
+                email_verified: r.email_verified,
+                mfa_enabled: r.mfa_confirmed_at.is_some(),
+                created_at: r.created_at.0,
+            })
+            .collect())
     }
 
     /// Sets a user's password (operator command).

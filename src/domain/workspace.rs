@@ -68,6 +68,8 @@ pub struct Workspace {
     pub member_count: u64,
     pub created_by: Option<Uuid>,
     pub profile: Profile,
+    /// Members without a confirmed second factor are refused its resources (`mfa_required`).
+    pub require_mfa: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -83,6 +85,7 @@ impl Workspace {
             "support_email": p.support_email, "unit_system": p.unit_system,
             "slack_connect_url": p.slack_connect_url, "lane": p.lane, "map_home": p.map_home,
             "world_video_mode": p.world_video_mode, "raw_file_downloads": p.raw_file_downloads,
+            "require_mfa": self.require_mfa,
         })
     }
 }
@@ -134,6 +137,8 @@ pub struct WorkspacePatch {
     pub map_home: Option<Option<Value>>,
     pub world_video_mode: Option<Option<String>>,
     pub raw_file_downloads: Option<bool>,
+    /// Owner only; an owner without MFA cannot turn it on (`mfa_required`).
+    pub require_mfa: Option<bool>,
 }
 
 pub const MAX_WORKSPACE_NAME_LEN: usize = 255;
@@ -248,6 +253,7 @@ impl WorkspacePatch {
         set(&mut p.map_home, &self.map_home);
         set(&mut p.world_video_mode, &self.world_video_mode);
         set(&mut p.raw_file_downloads, &self.raw_file_downloads);
+        set(&mut ws.require_mfa, &self.require_mfa);
     }
 }
 
@@ -327,6 +333,34 @@ fn suffixed(base: &str) -> String {
     format!("{base}-{:08x}", OsRng.next_u32())
 }
 
+/// Whether `role` may turn `require_mfa` to `on`: owners only, and an owner turning it on must
+/// have a confirmed second factor themselves (or they would lock themselves out).
+async fn check_require_mfa_change(
+    tx: &mut Tx<'_>,
+    role: Role,
+    user_id: Uuid,
+    on: bool,
+) -> Result<()> {
+    if role != Role::Owner {
+        return Err(Error::forbidden(
+            "owner_only",
+            "only an owner may change `require_mfa`",
+        ));
+    }
+    if on
+        && tx
+            .totp_factor(user_id)
+            .await?
+            .is_none_or(|f| f.confirmed_at.is_none())
+    {
+        return Err(Error::conflict(
+            "mfa_required",
+            "enable two-factor authentication on your own account before requiring it of the workspace",
+        ));
+    }
+    Ok(())
+}
+
 /// A slug for a personal workspace: the owner's name and a random suffix.
 pub fn personal_slug(owner_name: &str) -> String {
     suffixed(&slugify(owner_name))
@@ -343,6 +377,7 @@ pub(super) fn personal(owner: Uuid, owner_name: &str, now: DateTime<Utc>) -> Wor
         member_count: 1,
         created_by: Some(owner),
         profile: Profile::default(),
+        require_mfa: false,
         created_at: now,
         updated_at: now,
     }
@@ -395,6 +430,7 @@ impl Core {
             member_count: 1,
             created_by: Some(principal.user_id),
             profile: Profile::default(),
+            require_mfa: false,
             created_at: actor.at,
             updated_at: actor.at,
         };
@@ -441,14 +477,16 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        lock_with_role(&mut tx, ws, access.user_id())
-            .await?
-            .require(Action::UpdateWorkspace)?;
+        let role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        role.require(Action::UpdateWorkspace)?;
         let before = tx.workspace(ws).await?.ok_or(Error::NotFound)?;
         let mut after = before.clone();
         patch.apply(&mut after);
         if after == before {
             return Ok(before);
+        }
+        if after.require_mfa != before.require_mfa {
+            check_require_mfa_change(&mut tx, role, access.user_id(), after.require_mfa).await?;
         }
         after.updated_at = actor.at;
         match tx.update_workspace(&after).await {

@@ -138,6 +138,14 @@ pub fn add_common_errors(doc: &mut utoipa::openapi::OpenApi, errors: &CommonErro
                     ps.iter()
                         .any(|p| matches!(p.parameter_in, ParameterIn::Path))
                 });
+            if path_params && secured {
+                add(
+                    403,
+                    "Refused: the role does not allow it, or `mfa_required` (the workspace \
+                     requires a second factor the caller has not enabled)",
+                    errors.schema,
+                );
+            }
             if path_params {
                 add(
                     404,

@@ -81,6 +81,9 @@ impl ApiError {
                 "invalid_credentials",
                 "the email or the password is wrong",
             ),
+            Error::Rejected { code, detail } => {
+                Problem::new(StatusCode::UNAUTHORIZED, code, detail)
+            }
             Error::Forbidden { code, detail } => Problem::new(StatusCode::FORBIDDEN, code, detail),
             Error::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, detail),
             Error::LinkRefused(fault) => {

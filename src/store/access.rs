@@ -1,5 +1,6 @@
 //! The read that authorizes a request: a credential (a session, or an API key by its hash),
-//! the workspace a selector names, and the caller's role there — one statement, hit or miss.
+//! the workspace a selector names, the caller's role there and whether they have a second
+//! factor (for a workspace's `require_mfa`) — one statement, hit or miss.
 //! The workspace and role are `None` when the workspace does not exist or the caller is not a
 //! member; the whole answer is `None` when the credential is not live.
 
@@ -13,6 +14,7 @@ use super::{
     api_keys::{ApiKeyAuth, ApiKeyAuthRow, API_KEY_AUTH_COLUMNS, LIVE_KEY},
     db::{Arg, Db},
     members::role,
+    ts::Ts,
     users::{PrefixedUserRow, PREFIXED_USER_COLUMNS},
     workspaces::{WorkspaceRow, WORKSPACE_COLUMNS},
     StoreResult,
@@ -30,6 +32,8 @@ pub struct Standing {
     pub membership: Option<(Workspace, Role)>,
     /// The caller's account, when asked for.
     pub user: Option<User>,
+    /// The caller has a confirmed second factor.
+    pub mfa: bool,
 }
 
 /// A session's access read.
@@ -67,6 +71,7 @@ where
     PrefixedUserRow: FromRow<'r, R>,
     &'r str: ColumnIndex<R>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<Ts>: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, Sqlx> {
         let credential = C::from_row(row)?;
@@ -82,9 +87,14 @@ where
             Ok(_) => Some(PrefixedUserRow::from_row(row)?.into()),
             Err(_) => None,
         };
+        let mfa: Option<Ts> = row.try_get("caller_mfa_at")?;
         Ok(Found {
             credential,
-            standing: Standing { membership, user },
+            standing: Standing {
+                membership,
+                user,
+                mfa: mfa.is_some(),
+            },
         })
     }
 }
@@ -161,9 +171,11 @@ fn build_access_sql(credential: Credential, kind: usize, with_user: bool) -> Str
         String::new()
     };
     format!(
-        "SELECT {head}, m.role AS member_role, {WORKSPACE_COLUMNS}{user_columns} \
+        "SELECT {head}, m.role AS member_role, {WORKSPACE_COLUMNS}{user_columns}, \
+         f.confirmed_at AS caller_mfa_at \
          FROM {table}{user_join} LEFT JOIN workspaces w ON {on} \
          LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = {owner}.user_id \
+         LEFT JOIN totp_factors f ON f.user_id = {owner}.user_id \
          WHERE {live}"
     )
 }
@@ -189,9 +201,11 @@ impl Db<'_> {
         bound: Option<Uuid>,
     ) -> StoreResult<Option<Standing>> {
         let sql = format!(
-            "SELECT m.role AS member_role, {WORKSPACE_COLUMNS}, {PREFIXED_USER_COLUMNS} \
+            "SELECT m.role AS member_role, {WORKSPACE_COLUMNS}, {PREFIXED_USER_COLUMNS}, \
+             f.confirmed_at AS caller_mfa_at \
              FROM users u LEFT JOIN workspaces w ON w.id = COALESCE($2, u.primary_workspace_id) \
              LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = u.id \
+             LEFT JOIN totp_factors f ON f.user_id = u.id \
              WHERE u.id = $1"
         );
         let found: Option<Found<NoCredential>> =

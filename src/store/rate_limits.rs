@@ -18,6 +18,17 @@ impl Db<'_> {
         Ok(hits)
     }
 
+    /// Takes one hit of `bucket` back from the window starting at `window_start`.
+    pub async fn unhit_rate_limit(&mut self, bucket: &str, window_start: i64) -> StoreResult<()> {
+        self.execute(
+            "UPDATE rate_limits SET hits = hits - 1 \
+             WHERE bucket = $1 AND window_start = $2 AND hits > 0",
+            &[bucket.into(), window_start.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Drops counters of windows that started before `before` (seconds since the epoch); the
     /// number dropped.
     pub async fn prune_rate_limits(&mut self, before: i64) -> StoreResult<u64> {

@@ -62,6 +62,8 @@ pub struct Credentials {
     pub password_hash: Option<String>,
     pub primary_workspace_id: Option<Uuid>,
     pub email_verified: bool,
+    /// The account has a confirmed second factor.
+    pub mfa_enabled: bool,
 }
 
 /// A checked change to a user's profile; `None` leaves a field alone.
@@ -125,8 +127,9 @@ impl Db<'_> {
     /// The account of an email key, with its password hash.
     pub async fn credentials(&mut self, email_key: &str) -> StoreResult<Option<Credentials>> {
         self.optional(
-            "SELECT id AS user_id, password_hash, primary_workspace_id, email_verified \
-             FROM users WHERE email_key = $1",
+            "SELECT id AS user_id, password_hash, primary_workspace_id, email_verified, \
+             EXISTS (SELECT 1 FROM totp_factors f WHERE f.user_id = users.id \
+             AND f.confirmed_at IS NOT NULL) AS mfa_enabled FROM users WHERE email_key = $1",
             &[email_key.into()],
         )
         .await

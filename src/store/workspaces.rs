@@ -20,7 +20,7 @@ use crate::domain::{
 pub(super) const WORKSPACE_COLUMNS: &str = "w.id, w.slug, w.name, w.is_personal, w.plan, \
      w.member_count, w.created_by, w.logo_url, w.description, w.website, w.timezone, \
      w.billing_email, w.support_email, w.unit_system, w.slack_connect_url, w.lane, w.map_home, \
-     w.world_video_mode, w.raw_file_downloads, w.created_at, w.updated_at";
+     w.world_video_mode, w.raw_file_downloads, w.require_mfa, w.created_at, w.updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct WorkspaceRow {
@@ -43,6 +43,7 @@ pub(super) struct WorkspaceRow {
     map_home: Option<String>,
     world_video_mode: Option<String>,
     raw_file_downloads: bool,
+    require_mfa: bool,
     created_at: Ts,
     updated_at: Ts,
 }
@@ -71,6 +72,7 @@ impl From<WorkspaceRow> for Workspace {
                 world_video_mode: r.world_video_mode,
                 raw_file_downloads: r.raw_file_downloads,
             },
+            require_mfa: r.require_mfa,
             created_at: r.created_at.0,
             updated_at: r.updated_at.0,
         }
@@ -177,11 +179,13 @@ impl Db<'_> {
             w.updated_at.into(),
         ];
         args.extend(profile_args(&w.profile, &map_home));
+        args.push(w.require_mfa.into());
         self.execute(
             "UPDATE workspaces SET name = $2, slug = $3, updated_at = $4, logo_url = $5, \
              description = $6, website = $7, timezone = $8, billing_email = $9, \
              support_email = $10, unit_system = $11, slack_connect_url = $12, lane = $13, \
-             map_home = $14, world_video_mode = $15, raw_file_downloads = $16 WHERE id = $1",
+             map_home = $14, world_video_mode = $15, raw_file_downloads = $16, \
+             require_mfa = $17 WHERE id = $1",
             &args,
         )
         .await?;

@@ -35,6 +35,7 @@ fn workspace(id: Uuid, slug: &str, owner: Uuid, at: chrono::DateTime<chrono::Utc
         member_count: 1,
         created_by: Some(owner),
         profile: Profile::default(),
+        require_mfa: false,
         created_at: at,
         updated_at: at,
     }

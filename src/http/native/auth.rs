@@ -1,4 +1,5 @@
-//! `/v1/auth`: sign-up, sign-in, refresh and sign-out.
+//! `/v1/auth`: sign-up, sign-in (with its second step for accounts with MFA), refresh and
+//! sign-out.
 
 use axum::{
     extract::State,
@@ -13,7 +14,12 @@ use super::me::UserView;
 use crate::{
     app::AppState,
     domain::{
-        auth::Principal, policy::NATIVE, session::RequestMeta, session::TokenPair, user::Signup,
+        auth::Principal,
+        mfa::{Login, SecondFactor},
+        policy::NATIVE,
+        session::RequestMeta,
+        session::TokenPair,
+        user::Signup,
         Error,
     },
     http::{
@@ -115,22 +121,83 @@ pub async fn signup(
     ))
 }
 
-/// Sign in with email and password.
+/// A sign-in that awaits its second factor (the account has MFA): no tokens yet.
+#[derive(Serialize, ToSchema)]
+pub struct MfaRequiredResponse {
+    /// Always `true`.
+    mfa_required: bool,
+    /// Give it to `POST /v1/auth/mfa` with a code; works once, for 5 minutes.
+    mfa_ticket: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Sign in with email and password. An account with two-factor authentication gets `202`
+/// with an MFA ticket instead of tokens; `POST /v1/auth/mfa` completes the sign-in.
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, body = TokenResponse),
+        (status = 202, description = "The account has MFA: complete with `POST /v1/auth/mfa`", body = MfaRequiredResponse),
         (status = 401, description = "`invalid_credentials`, the same for an unknown email and a wrong password", body = Problem),
     ))]
 pub async fn login(
     State(state): State<AppState>,
     meta: RequestMeta,
     Json(body): Json<LoginRequest>,
-) -> ApiResult<axum::Json<TokenResponse>> {
-    let signed_in = state
+) -> ApiResult<axum::response::Response> {
+    let login = state
         .core
         .login(&body.email, body.password, &NATIVE, &meta)
         .await?;
+    Ok(match login {
+        Login::SignedIn(signed_in) => {
+            axum::Json(TokenResponse::from(signed_in.tokens)).into_response()
+        }
+        Login::MfaRequired(challenge) => (
+            StatusCode::ACCEPTED,
+            axum::Json(MfaRequiredResponse {
+                mfa_required: true,
+                mfa_ticket: challenge.ticket,
+                expires_at: challenge.expires_at,
+            }),
+        )
+            .into_response(),
+    })
+}
+
+/// The second step of a sign-in: the ticket and exactly one of `code` and `recovery_code`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MfaLoginRequest {
+    /// The `mfa_ticket` the sign-in answered.
+    #[schema(max_length = 100)]
+    ticket: String,
+    /// The 6-digit code the authenticator shows.
+    #[schema(example = "123456", max_length = 64)]
+    code: Option<String>,
+    /// One of the recovery codes (each works once).
+    #[schema(example = "abcd-efgh-ijkl-mnop", max_length = 64)]
+    recovery_code: Option<String>,
+}
+
+/// Complete a sign-in with a second factor: answers what a sign-in without MFA answers. A
+/// code works once; a ticket closes after 5 wrong codes, and 10 wrong codes lock the account's
+/// second step for up to 15 minutes (429).
+#[utoipa::path(post, path = "/v1/auth/mfa", tag = "auth",
+    request_body = MfaLoginRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, description = "`mfa_ticket_invalid` (unknown, expired, used or closed ticket: sign in again); `mfa_code_invalid` (wrong or already used code)", body = Problem),
+        (status = 422, body = Problem),
+        (status = 429, description = "Too many wrong codes", body = Problem),
+    ))]
+pub async fn complete_mfa(
+    State(state): State<AppState>,
+    meta: RequestMeta,
+    Json(body): Json<MfaLoginRequest>,
+) -> ApiResult<axum::Json<TokenResponse>> {
+    let proof = SecondFactor::from_fields(body.code, body.recovery_code)?;
+    let signed_in = state.core.complete_mfa(&body.ticket, proof, &meta).await?;
     Ok(axum::Json(signed_in.tokens.into()))
 }
 

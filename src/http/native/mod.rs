@@ -9,6 +9,7 @@ mod invitations;
 pub mod invitees;
 mod me;
 mod members;
+mod mfa;
 pub mod nullable;
 mod usage;
 mod workspaces;
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auth::login))
         .routes(routes!(auth::refresh))
         .routes(routes!(auth::logout))
+        .routes(routes!(auth::complete_mfa))
         .routes(routes!(me::get_me, me::update_me, me::delete_me))
         .routes(routes!(me::list_sessions))
         .routes(routes!(me::end_session))
@@ -48,6 +50,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(account_links::resend_verification))
         .routes(routes!(account_links::forgot_password))
         .routes(routes!(account_links::reset_password))
+        .routes(routes!(mfa::status))
+        .routes(routes!(mfa::enrol))
+        .routes(routes!(mfa::confirm))
+        .routes(routes!(mfa::disable))
+        .routes(routes!(mfa::regenerate))
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::get, api_keys::update, api_keys::revoke))
         .routes(routes!(api_keys::regenerate))

@@ -55,6 +55,8 @@ pub struct WorkspaceView {
     /// `NORMAL`, `NOUPLOAD` or `BLUR`.
     world_video_mode: Option<String>,
     raw_file_downloads: bool,
+    /// Members without a confirmed second factor get `403 mfa_required` on this workspace.
+    require_mfa: bool,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -82,6 +84,7 @@ pub fn view(ws: Workspace, my_role: Role) -> WorkspaceView {
         map_home: p.map_home,
         world_video_mode: p.world_video_mode,
         raw_file_downloads: p.raw_file_downloads,
+        require_mfa: ws.require_mfa,
         created_at: ws.created_at,
         updated_at: ws.updated_at,
     }
@@ -138,6 +141,9 @@ pub struct WorkspaceFields {
     #[schema(value_type = Option<String>, example = "NORMAL")]
     world_video_mode: Option<Option<String>>,
     raw_file_downloads: Option<bool>,
+    /// Require a second factor of every member (owner only; an owner without MFA of their own
+    /// cannot turn it on: 409 `mfa_required`).
+    require_mfa: Option<bool>,
 }
 
 /// The body of `POST /v1/workspaces`: a name, and any other writable field. (Only its schema is
@@ -174,6 +180,7 @@ impl WorkspaceFields {
             map_home: self.map_home,
             world_video_mode: self.world_video_mode,
             raw_file_downloads: self.raw_file_downloads,
+            require_mfa: self.require_mfa,
         }
     }
 }
@@ -262,12 +269,15 @@ pub async fn get(
     Ok(axum::Json(view(ws, access.role)))
 }
 
-/// Update a workspace's name, slug or profile (owner, admin).
+/// Update a workspace's name, slug or profile (owner, admin); `require_mfa` (owner only).
 #[utoipa::path(patch, path = "/v1/workspaces/{ws}", tag = "workspaces",
     security(("bearer" = []), ("api_key" = [])), request_body = WorkspaceFields,
     params(("ws" = String, Path, description = "Workspace id or slug")),
-    responses((status = 200, body = WorkspaceView), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = WorkspaceView),
+        (status = 403, description = "`owner_only`: an admin changing `require_mfa`; `mfa_required`", body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "`slug_taken`; `mfa_required`: turning `require_mfa` on without MFA of your own", body = Problem),
+        (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<AppState>,
     meta: RequestMeta,

@@ -103,6 +103,9 @@ impl From<Error> for PupilError {
                 "invalid_credentials",
                 "the credentials are wrong",
             ),
+            Error::Rejected { code, detail } => {
+                PupilError::new(StatusCode::UNAUTHORIZED, code, detail)
+            }
             Error::Forbidden { code, detail } => {
                 PupilError::new(StatusCode::FORBIDDEN, code, detail)
             }

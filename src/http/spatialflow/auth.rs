@@ -66,9 +66,10 @@ impl From<SignedIn> for LoginResponse {
     }
 }
 
-/// Sign in with email and password.
+/// Sign in with email and password (refused, 403, for an account with a second factor).
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginSchema,
     responses((status = 200, body = LoginResponse), (status = 401, body = ErrorResponse),
+        (status = 403, description = "`mfa_required`: the account uses two-factor authentication, which this dialect cannot complete", body = ErrorResponse),
         (status = 422, body = ValidationErrorResponse), (status = 429, body = ErrorResponse)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -78,7 +79,8 @@ pub async fn login(
     let signed_in = state
         .core
         .login(&body.email, body.password, &SPATIALFLOW, &meta)
-        .await?;
+        .await?
+        .without_second_step()?;
     Ok(axum::Json(signed_in.into()))
 }
 

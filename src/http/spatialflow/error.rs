@@ -184,6 +184,7 @@ fn state(root: &'static str, e: Error) -> Stated {
             "invalid_credentials",
             "Invalid email or password.",
         ),
+        Error::Rejected { code, detail } => stated(StatusCode::UNAUTHORIZED, code, detail),
         Error::Forbidden { code, detail } => stated(StatusCode::FORBIDDEN, code, detail),
         // SpatialFlow declares no 409 on its workspace operations: a state conflict is a bad
         // request there. Accepting an invitation for another email is its one documented 409.

@@ -9,6 +9,7 @@ mod key_rotation;
 mod owners;
 mod proxies;
 mod replicas;
+mod require_mfa;
 mod resilience;
 mod revocation;
 mod role_words;

@@ -11,6 +11,7 @@ mod bad_input;
 mod emails;
 mod invitations;
 mod members;
+pub mod mfa;
 mod operations;
 mod password_and_sign_out;
 mod sessions;

@@ -4,4 +4,5 @@
 mod account;
 mod errors;
 mod limits;
+mod mfa;
 mod shapes;
