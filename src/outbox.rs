@@ -66,6 +66,11 @@ impl Worker {
         // Rate-limit windows are at most an hour long; a day later nobody counts on them.
         let day_ago = (now - chrono::Duration::days(1)).timestamp();
         store.read().prune_rate_limits(day_ago).await?;
+        // MFA tickets live minutes; an hour later they only take room.
+        store
+            .read()
+            .prune_mfa_tickets(now - chrono::Duration::hours(1))
+            .await?;
         // Idempotency keys of usage batches answer retries for 24 hours.
         store
             .read()
