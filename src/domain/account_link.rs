@@ -247,7 +247,12 @@ impl Core {
             ));
         }
         let email = Email::parse(&user.email)?;
-        policy::charge(&mut tx, &self.verification_budget(user_id, email.key()), actor.at).await?;
+        policy::charge(
+            &mut tx,
+            &self.verification_budget(user_id, email.key()),
+            actor.at,
+        )
+        .await?;
         self.queue_verification(&mut tx, user_id, &user.name, &email, false, actor.at)
             .await?;
         audit::record(
@@ -266,7 +271,10 @@ impl Core {
         let now = self.clock.now();
         let per_ip = AttemptLimits {
             per_ip: Some(Quota::per_hour(
-                self.settings.limits.verifications_per_hour.saturating_mul(4),
+                self.settings
+                    .limits
+                    .verifications_per_hour
+                    .saturating_mul(4),
             )),
             per_subject: None,
         }
@@ -407,14 +415,15 @@ impl Core {
         let email = Email::parse(email)?;
         let actor = self.actor(None, meta);
         let mut tx = self.store.write().await?;
-        let account = tx
-            .credentials(email.key())
-            .await?
-            .ok_or(Error::NotFound)?;
+        let account = tx.credentials(email.key()).await?.ok_or(Error::NotFound)?;
         tx.mark_email_verified(account.user_id, email.key(), actor.at)
             .await?;
-        tx.supersede_account_tokens(account.user_id, Some(Purpose::VerifyEmail.as_str()), actor.at)
-            .await?;
+        tx.supersede_account_tokens(
+            account.user_id,
+            Some(Purpose::VerifyEmail.as_str()),
+            actor.at,
+        )
+        .await?;
         let user = tx.user(account.user_id).await?.ok_or(Error::NotFound)?;
         audit::record(
             &mut tx,
@@ -453,7 +462,12 @@ impl Core {
         if tx.credentials(email.key()).await?.is_some() {
             return Err(email_taken());
         }
-        policy::charge(&mut tx, &self.verification_budget(user_id, email.key()), actor.at).await?;
+        policy::charge(
+            &mut tx,
+            &self.verification_budget(user_id, email.key()),
+            actor.at,
+        )
+        .await?;
         self.queue_verification(&mut tx, user_id, &me.name, &email, true, actor.at)
             .await?;
         let notice = mail::email_change_notice(&me.email, &me.name, email.as_str());
@@ -498,9 +512,8 @@ impl Core {
         .counters("reset", meta.ip.as_deref(), "");
         let mut tx = self.store.write().await?;
         policy::charge(&mut tx, &per_ip, now).await?;
-        let quiet = over_budget(
-            policy::charge(&mut tx, &address_budget("reset", email.key()), now).await,
-        )?;
+        let quiet =
+            over_budget(policy::charge(&mut tx, &address_budget("reset", email.key()), now).await)?;
         // The same statements so far whether or not the account exists.
         let found = tx.credentials(email.key()).await?;
         let Some(account) = found.filter(|_| !quiet) else {

@@ -185,8 +185,15 @@ impl Core {
         let mut tx = self.store.write().await?;
         let user = insert_account(&mut tx, &account, &actor).await?;
         if !email_verified {
-            self.queue_verification(&mut tx, user.id, &user.name, &account.email, false, actor.at)
-                .await?;
+            self.queue_verification(
+                &mut tx,
+                user.id,
+                &user.name,
+                &account.email,
+                false,
+                actor.at,
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(user)

@@ -229,6 +229,10 @@ mod tests {
         assert!(m.text.contains(url) && m.html.contains(url));
         let notice = email_change_notice("x@example.com", "Eve", "<new>@example.com");
         assert!(!notice.html.contains("<new>"), "{}", notice.html);
-        assert!(!notice.text.contains("http"), "no link in a notice: {}", notice.text);
+        assert!(
+            !notice.text.contains("http"),
+            "no link in a notice: {}",
+            notice.text
+        );
     }
 }

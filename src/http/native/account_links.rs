@@ -96,7 +96,10 @@ pub async fn resend_verification(
         .resend_verification(principal.user_id, &meta)
         .await?;
     let me = state.core.me(principal.user_id).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(VerificationSent { sent_to: me.email })))
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(VerificationSent { sent_to: me.email }),
+    ))
 }
 
 /// Ask for a password-reset link. The answer is the same, in about the same time, whether or

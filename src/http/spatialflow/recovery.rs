@@ -66,9 +66,14 @@ fn ok(message: &'static str) -> axum::Json<Outcome> {
     })
 }
 
-const RESET_SENT: &str = "If an account exists for this address, a password reset link has been sent.";
+const RESET_SENT: &str =
+    "If an account exists for this address, a password reset link has been sent.";
 
-async fn forgot(state: &AppState, meta: &RequestMeta, email: &str) -> SfResult<axum::Json<Outcome>> {
+async fn forgot(
+    state: &AppState,
+    meta: &RequestMeta,
+    email: &str,
+) -> SfResult<axum::Json<Outcome>> {
     state.core.forgot_password(email, meta).await?;
     Ok(ok(RESET_SENT))
 }
@@ -114,7 +119,9 @@ pub async fn confirm_password_reset(
         .core
         .reset_password(&body.token, body.password, &meta)
         .await?;
-    Ok(ok("Your password has been reset; sign in with the new one."))
+    Ok(ok(
+        "Your password has been reset; sign in with the new one.",
+    ))
 }
 
 /// Deprecated: always 410 (use `/auth/password-reset/confirm`).

@@ -88,13 +88,20 @@ async fn signing_up_queues_a_verification_link_that_verifies_the_address_once(ap
     let body = sign_up(&app, "ada@example.com").await;
     assert_eq!(body["user"]["email_verified"], false);
     let mail = mail_to(&app, "ada@example.com").await;
-    assert_eq!(mail.len(), 1, "one verification email, queued with the sign-up");
+    assert_eq!(
+        mail.len(),
+        1,
+        "one verification email, queued with the sign-up"
+    );
     assert_eq!(mail[0].0, "Confirm your email address");
     let token = link_token(&mail[0].1, "verify-email");
     assert!(token.starts_with("ev_"), "{token}");
     assert_eq!(
-        app.rows("account_tokens", "purpose = 'verify_email' AND length(token_hash) = 32")
-            .await,
+        app.rows(
+            "account_tokens",
+            "purpose = 'verify_email' AND length(token_hash) = 32"
+        )
+        .await,
         1,
         "only the hash is stored"
     );
@@ -106,7 +113,8 @@ async fn signing_up_queues_a_verification_link_that_verifies_the_address_once(ap
     assert_eq!(r.body["email_verified"], true);
     assert_eq!(verified(&app, "ada@example.com").await, 1);
     assert_eq!(
-        app.rows("audit_events", "action = 'user.email_verified'").await,
+        app.rows("audit_events", "action = 'user.email_verified'")
+            .await,
         1
     );
     let me = app
@@ -135,7 +143,9 @@ async fn a_resent_verification_link_supersedes_the_previous_one_and_resends_are_
     let body = sign_up(&app, "bo@example.com").await;
     let access = body["access_token"].as_str().expect("access");
     let first = last_token(&app, "bo@example.com", "verify-email").await;
-    let r = app.post("/v1/me/verify-email", Some(access), json!({})).await;
+    let r = app
+        .post("/v1/me/verify-email", Some(access), json!({}))
+        .await;
     assert_eq!(r.status, 202, "{}", r.text);
     assert_eq!(r.body["sent_to"], "bo@example.com");
     let second = last_token(&app, "bo@example.com", "verify-email").await;
@@ -151,11 +161,15 @@ async fn a_resent_verification_link_supersedes_the_previous_one_and_resends_are_
     );
     // Five resends an hour (the default); the sixth is refused with the wait.
     for _ in 0..4 {
-        let r = app.post("/v1/me/verify-email", Some(access), json!({})).await;
+        let r = app
+            .post("/v1/me/verify-email", Some(access), json!({}))
+            .await;
         assert_eq!(r.status, 202, "{}", r.text);
     }
     let before = mail_to(&app, "bo@example.com").await.len();
-    let refused = app.post("/v1/me/verify-email", Some(access), json!({})).await;
+    let refused = app
+        .post("/v1/me/verify-email", Some(access), json!({}))
+        .await;
     refused.assert_problem(429, "rate_limited");
     assert!(refused.header("retry-after").is_some());
     assert_eq!(mail_to(&app, "bo@example.com").await.len(), before);
@@ -193,10 +207,11 @@ async fn malformed_unknown_and_expired_verification_links_are_refused_and_change
             .await;
         r.assert_problem(400, "token_invalid");
     }
-    for unreadable in [json!({"token": 42}), json!({"token": format!("{token}\u{0}")})] {
-        let r = app
-            .post("/v1/auth/verify-email", None, unreadable)
-            .await;
+    for unreadable in [
+        json!({"token": 42}),
+        json!({"token": format!("{token}\u{0}")}),
+    ] {
+        let r = app.post("/v1/auth/verify-email", None, unreadable).await;
         r.assert_problem(422, "validation_failed");
     }
     app.clock.advance(Duration::from_secs(24 * 3600 + 1));
@@ -252,14 +267,13 @@ async fn forgot_password_answers_alike_for_known_and_unknown_addresses_in_about_
     assert_eq!(mail_to(&app, "known@example.com").await.len(), 1);
     assert_eq!(mail_to(&app, "nobody@example.com").await.len(), 0);
     assert_eq!(
-        app.rows("account_tokens", "purpose = 'reset_password'").await,
+        app.rows("account_tokens", "purpose = 'reset_password'")
+            .await,
         1
     );
 }
 
-async fn a_reset_link_sets_the_password_once_and_ends_every_session_on_every_replica(
-    app: TestApp,
-) {
+async fn a_reset_link_sets_the_password_once_and_ends_every_session_on_every_replica(app: TestApp) {
     let sink = SmtpSink::start();
     let mailing = app
         .another_on_same_database(|s| s.smtp_url = Some(sink.url()))
@@ -294,10 +308,19 @@ async fn a_reset_link_sets_the_password_once_and_ends_every_session_on_every_rep
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["sessions_ended"], 2);
     // Every old credential is dead on the very next request, on another replica too.
-    replica.get("/v1/me", &ada.access).await.assert_problem(401, "unauthenticated");
+    replica
+        .get("/v1/me", &ada.access)
+        .await
+        .assert_problem(401, "unauthenticated");
     let at = other["access_token"].as_str().expect("access");
-    replica.get("/v1/me", at).await.assert_problem(401, "unauthenticated");
-    for refresh in [ada.refresh.as_str(), other["refresh_token"].as_str().expect("rt")] {
+    replica
+        .get("/v1/me", at)
+        .await
+        .assert_problem(401, "unauthenticated");
+    for refresh in [
+        ada.refresh.as_str(),
+        other["refresh_token"].as_str().expect("rt"),
+    ] {
         replica
             .post("/v1/auth/refresh", None, json!({"refresh_token": refresh}))
             .await
@@ -314,9 +337,14 @@ async fn a_reset_link_sets_the_password_once_and_ends_every_session_on_every_rep
         .assert_problem(401, "invalid_credentials");
     let fresh = replica.login("reset@example.com", NEW_PASSWORD).await;
     assert!(fresh["access_token"].is_string());
-    assert_eq!(verified(&app, "reset@example.com").await, 1, "the link proved the address");
     assert_eq!(
-        app.rows("audit_events", "action = 'user.password_reset'").await,
+        verified(&app, "reset@example.com").await,
+        1,
+        "the link proved the address"
+    );
+    assert_eq!(
+        app.rows("audit_events", "action = 'user.password_reset'")
+            .await,
         1
     );
 
@@ -361,12 +389,18 @@ async fn twenty_parallel_uses_of_one_reset_link_let_exactly_one_succeed(app: Tes
         .filter(|(_, r)| r.status == 200)
         .map(|(i, _)| i)
         .collect();
-    assert_eq!(won.len(), 1, "{:?}", answers.iter().map(|r| r.status).collect::<Vec<_>>());
+    assert_eq!(
+        won.len(),
+        1,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
     for r in answers.iter().filter(|r| r.status != 200) {
         r.assert_problem(410, "token_used");
     }
     assert_eq!(
-        app.rows("audit_events", "action = 'user.password_reset'").await,
+        app.rows("audit_events", "action = 'user.password_reset'")
+            .await,
         1
     );
     app.login("race@example.com", &format!("parallel password {}", won[0]))
@@ -438,7 +472,11 @@ async fn superseded_expired_and_bad_resets_are_refused_and_change_nothing(app: T
         .assert_problem(410, "token_expired");
     assert_eq!(app.census().await, census, "nothing changed");
     assert_eq!(app.rows("account_tokens", "used_at IS NOT NULL").await, 0);
-    assert_eq!(app.get("/v1/me", &ada.access).await.status, 401, "the access token expired by now");
+    assert_eq!(
+        app.get("/v1/me", &ada.access).await.status,
+        401,
+        "the access token expired by now"
+    );
     app.login("old@example.com", PASSWORD).await;
 
     // A unicode password works through a fresh link.
@@ -466,13 +504,19 @@ async fn changing_the_email_waits_for_the_new_address_and_tells_the_old_one(app:
     patch(json!({"email": "second@example.com", "current_password": "wrong password"}))
         .await
         .assert_problem(401, "invalid_credentials");
-    assert_eq!(app.rows("account_tokens", "purpose = 'change_email'").await, 0);
+    assert_eq!(
+        app.rows("account_tokens", "purpose = 'change_email'").await,
+        0
+    );
 
     let r = patch(json!({"email": "Second@example.com", "current_password": PASSWORD})).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["email"], "first@example.com");
     assert_eq!(r.body["pending_email"], "Second@example.com");
-    assert_eq!(app.get("/v1/me", &ada.access).await.body["pending_email"], "Second@example.com");
+    assert_eq!(
+        app.get("/v1/me", &ada.access).await.body["pending_email"],
+        "Second@example.com"
+    );
     let notice = mail_to(&app, "first@example.com").await;
     assert_eq!(notice.len(), 1);
     assert!(notice[0].1.contains("Second@example.com") && !notice[0].1.contains("http"));
@@ -491,8 +535,15 @@ async fn changing_the_email_waits_for_the_new_address_and_tells_the_old_one(app:
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["email"], "Second@example.com");
     assert_eq!(r.body["email_verified"], true);
-    assert_eq!(app.rows("users", "email_key = 'second@example.com'").await, 1);
-    assert_eq!(app.rows("audit_events", "action = 'user.email_changed'").await, 1);
+    assert_eq!(
+        app.rows("users", "email_key = 'second@example.com'").await,
+        1
+    );
+    assert_eq!(
+        app.rows("audit_events", "action = 'user.email_changed'")
+            .await,
+        1
+    );
     app.login("second@example.com", PASSWORD).await;
     app.post(
         "/v1/auth/login",
@@ -501,7 +552,10 @@ async fn changing_the_email_waits_for_the_new_address_and_tells_the_old_one(app:
     )
     .await
     .assert_problem(401, "invalid_credentials");
-    assert_eq!(app.get("/v1/me", &ada.access).await.body["pending_email"], Value::Null);
+    assert_eq!(
+        app.get("/v1/me", &ada.access).await.body["pending_email"],
+        Value::Null
+    );
 }
 
 async fn a_change_to_an_address_taken_meanwhile_is_refused_and_changes_nothing(app: TestApp) {
@@ -572,8 +626,12 @@ mod require_verified_email {
                 .await
             }
         };
-        login(PASSWORD).await.assert_problem(403, "email_not_verified");
-        login("wrong password").await.assert_problem(401, "invalid_credentials");
+        login(PASSWORD)
+            .await
+            .assert_problem(403, "email_not_verified");
+        login("wrong password")
+            .await
+            .assert_problem(401, "invalid_credentials");
         app.post(
             "/v1/auth/login",
             None,
