@@ -800,3 +800,72 @@ fn operators_list_users_and_remove_a_lost_second_factor_from_the_command_line() 
     let out = roster(&["audit", "verify"], &db, None);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_verify_an_address_from_the_command_line_and_print_config_shows_the_rule() {
+    let dir = tempfile::tempdir().expect("dir");
+    let url = format!("sqlite://{}", dir.path().join("verify.db").display());
+    let db = [("ROSTER_DATABASE_URL", url.as_str())];
+    let out = roster(
+        &[
+            "user",
+            "create",
+            "--email",
+            "late@example.com",
+            "--name",
+            "Late",
+        ],
+        &db,
+        Some("first password\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pool = sqlx::SqlitePool::connect(&url).await.expect("pool");
+    sqlx::query("UPDATE users SET email_verified = FALSE")
+        .execute(&pool)
+        .await
+        .expect("unverify");
+
+    let out = roster(&["user", "verify-email", "LATE@example.com"], &db, None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("late@example.com verified"));
+    let count = |sql: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&pool)
+                .await
+                .expect("count")
+        }
+    };
+    assert_eq!(
+        count("SELECT COUNT(*) FROM users WHERE email_verified").await,
+        1
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_events WHERE action = 'user.email_verified' AND actor_id IS NULL").await,
+        1
+    );
+    let out = roster(&["user", "verify-email", "ghost@example.com"], &db, None);
+    assert!(!out.status.success());
+
+    let out = roster(&["print-config"], &[], None);
+    assert!(
+        text(&out.stdout).contains("require_verified_email = false"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = roster(
+        &["print-config"],
+        &[("ROSTER_REQUIRE_VERIFIED_EMAIL", "true")],
+        None,
+    );
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("require_verified_email = true"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("password_reset_rate_limit = 10"),
+        "{printed}"
+    );
+}
