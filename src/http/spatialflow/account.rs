@@ -70,10 +70,11 @@ fn profile(user: User, caller: &Caller) -> UserProfileResponse {
 /// `avatar_url`, where it removes the picture.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProfileRequest {
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
     name: Option<String>,
+    /// An http(s) URL of at most 2048 characters.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 2048, pattern = "^\\s*https?://")]
     avatar_url: Option<Option<String>>,
     marketing_emails: Option<bool>,
     has_completed_tour: Option<bool>,
@@ -81,52 +82,60 @@ pub struct UpdateProfileRequest {
     unkept: UnkeptPreferences,
 }
 
-/// The SDK's display preferences Roster does not keep: `null` or absent, or the update is
-/// refused (422 naming the field) rather than silently dropped.
+/// The SDK's display preferences Roster does not keep: only `null` (or absent) is accepted; a
+/// value is refused (422 naming the field) rather than silently dropped.
 #[derive(Deserialize, Serialize, ToSchema)]
 pub struct UnkeptPreferences {
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     bio: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     phone_number: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     timezone: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     date_format: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     time_format: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<bool>, nullable)]
+    #[schema(schema_with = null_only)]
     email_notifications: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<bool>, nullable)]
+    #[schema(schema_with = null_only)]
     webhook_failure_notifications: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<bool>, nullable)]
+    #[schema(schema_with = null_only)]
     workflow_failure_notifications: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<bool>, nullable)]
+    #[schema(schema_with = null_only)]
     usage_alert_notifications: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     default_map_style: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     default_geofence_color: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<bool>, nullable)]
+    #[schema(schema_with = null_only)]
     show_tutorial_tooltips: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<bool>, nullable)]
+    #[schema(schema_with = null_only)]
     has_completed_workflow_tour: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, nullable)]
+    #[schema(schema_with = null_only)]
     default_api_version: Option<Value>,
+}
+
+/// The schema of a field that may only be `null`.
+fn null_only() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Null)
+        .description(Some("Not kept by Roster: only `null` is accepted"))
+        .build()
 }
 
 impl UnkeptPreferences {
