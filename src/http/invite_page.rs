@@ -1,12 +1,12 @@
 //! `/invite/{token}`: the page an invitation email links to. Server-rendered HTML with plain
 //! forms, so it works without JavaScript (a form another site posts is refused, see
-//! [`crate::http::forms`]); it calls the same domain functions as the API.
+//! [`crate::http::pages`]); it calls the same domain functions as the API.
 
 use askama::Template;
 use axum::{
     extract::{Form, State},
-    http::{header, HeaderMap, HeaderValue, StatusCode},
-    response::{Html, IntoResponse, Response},
+    http::{HeaderMap, StatusCode},
+    response::Response,
 };
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -19,7 +19,7 @@ use crate::{
         session::RequestMeta,
         Error,
     },
-    http::extract::Path,
+    http::{extract::Path, pages},
 };
 
 struct Shown {
@@ -69,22 +69,7 @@ fn shown(p: &Preview) -> Shown {
 
 fn render(status: StatusCode, page: Page) -> Response {
     let body = page.render().unwrap_or_else(|_| "<h1>Roster</h1>".into());
-    let mut r = (status, Html(body)).into_response();
-    let h = r.headers_mut();
-    // The token is in the URL: never send it onwards, never cache the page, never frame it.
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-        ),
-    );
-    r
+    pages::html(status, body)
 }
 
 fn message(status: StatusCode, title: &str, text: &str) -> Response {
@@ -143,7 +128,7 @@ pub async fn answer(
     Path(p): Path<TokenPath>,
     Form(form): Form<Answer>,
 ) -> Response {
-    if crate::http::forms::cross_site(&headers, state.config.public_url.as_str()) {
+    if pages::cross_site(&headers, state.config.public_url.as_str()) {
         return message(
             StatusCode::FORBIDDEN,
             "Request refused",
@@ -236,17 +221,12 @@ pub async fn answer(
 }
 
 fn failure(e: Error) -> Response {
-    let mut r = message(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Something went wrong",
-        "Please try again in a moment.",
-    );
-    if let Error::Internal(detail) = e {
-        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        r.extensions_mut()
-            .insert(crate::http::problem::InternalErrorReport(format!(
-                "{detail:#}"
-            )));
-    }
-    r
+    pages::failed(
+        message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Something went wrong",
+            "Please try again in a moment.",
+        ),
+        e,
+    )
 }

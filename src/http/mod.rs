@@ -1,14 +1,15 @@
 //! HTTP: the router that nests the API surfaces and the operational endpoints, and the
 //! middleware every request passes (request id, tracing, metrics, timeout, body limit).
 
+mod account_pages;
 pub mod auth;
 mod client_ip;
 pub mod extract;
-mod forms;
 mod invite_page;
 pub mod native;
 pub mod openapi;
 mod ops;
+mod pages;
 pub mod problem;
 pub mod pupil;
 pub mod spatialflow;
@@ -54,6 +55,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/invite/{token}",
             axum::routing::get(invite_page::show).post(invite_page::answer),
+        )
+        .route(
+            "/verify-email/{token}",
+            axum::routing::get(account_pages::show_verify).post(account_pages::verify),
+        )
+        .route(
+            "/reset-password/{token}",
+            axum::routing::get(account_pages::show_reset).post(account_pages::reset),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -70,7 +70,11 @@ fn profile(user: User, caller: &Caller) -> UserProfileResponse {
 /// `avatar_url`, where it removes the picture.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateProfileRequest {
-    #[schema(min_length = 1, max_length = 200, pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^\\s*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     name: Option<String>,
     /// An http(s) URL of at most 2048 characters.
     #[serde(default, deserialize_with = "nullable")]

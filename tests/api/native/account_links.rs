@@ -26,7 +26,7 @@ on_both_databases!(
 const NEW_PASSWORD: &str = "a brand new passphrase";
 
 /// The queued messages to `to`, oldest first: (subject, text body).
-async fn mail_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
+pub(crate) async fn mail_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
     let sql = "SELECT subject, text_body FROM outbox WHERE recipient = $1 AND status = 'queued' \
                ORDER BY created_at, id";
     let rows: Vec<(String, Option<String>)> = match &app.raw {
@@ -41,7 +41,7 @@ async fn mail_to(app: &TestApp, to: &str) -> Vec<(String, String)> {
 
 /// The token of the `page` link (`verify-email`, `reset-password`) in a message, which may
 /// be quoted-printable.
-fn link_token(message: &str, page: &str) -> String {
+pub(crate) fn link_token(message: &str, page: &str) -> String {
     let text = message
         .replace("=\r\n", "")
         .replace("=\n", "")
@@ -57,14 +57,14 @@ fn link_token(message: &str, page: &str) -> String {
 }
 
 /// The token of the last `page` link queued to `to`.
-async fn last_token(app: &TestApp, to: &str, page: &str) -> String {
+pub(crate) async fn last_token(app: &TestApp, to: &str, page: &str) -> String {
     let mail = mail_to(app, to).await;
     let (_, text) = mail.last().unwrap_or_else(|| panic!("no mail to {to}"));
     link_token(text, page)
 }
 
 /// Signs up directly (keeping the verification mail); the access token.
-async fn sign_up(app: &TestApp, email: &str) -> Value {
+pub(crate) async fn sign_up(app: &TestApp, email: &str) -> Value {
     let r = app
         .post(
             "/v1/auth/signup",

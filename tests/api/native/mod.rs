@@ -1,7 +1,8 @@
 //! The native API (`/v1`), one file per resource.
 
 mod account_deletion;
-mod account_links;
+pub mod account_links;
+mod account_pages;
 mod accounts;
 mod api_key_changes;
 mod api_keys;
