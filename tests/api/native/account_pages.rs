@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, PASSWORD};
 use crate::native::account_links::{last_token, sign_up};
+use crate::native::mfa::{enable_mfa, next_step};
 use crate::on_both_databases;
 
 on_both_databases!(
@@ -14,6 +15,7 @@ on_both_databases!(
     the_reset_page_sets_the_password_once_and_signs_every_session_out,
     the_pages_refuse_a_form_another_site_posted_and_change_nothing,
     dead_and_malformed_links_get_a_page_that_says_why,
+    an_account_with_mfa_still_passes_its_second_factor_after_a_reset,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -259,4 +261,53 @@ async fn dead_and_malformed_links_get_a_page_that_says_why(app: TestApp) {
             .await,
         0
     );
+}
+
+async fn an_account_with_mfa_still_passes_its_second_factor_after_a_reset(app: TestApp) {
+    let ada = app.signup("mfa-reset@example.com", "Ada").await;
+    let (auth, _codes) = enable_mfa(&app, &ada).await;
+    let r = app
+        .post(
+            "/v1/auth/forgot-password",
+            None,
+            json!({"email": "mfa-reset@example.com"}),
+        )
+        .await;
+    assert_eq!(r.status, 202);
+    let token = last_token(&app, "mfa-reset@example.com", "reset-password").await;
+    let r = app
+        .send(
+            app.client
+                .post(app.url(&format!("/reset-password/{token}")))
+                .form(&[("password", NEW_PASSWORD), ("confirm", NEW_PASSWORD)]),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(!r.text.contains("access_token") && r.headers.get("set-cookie").is_none());
+
+    // The new password alone is not enough: the sign-in asks for the second factor.
+    let r = app
+        .post(
+            "/v1/auth/login",
+            None,
+            json!({"email": "mfa-reset@example.com", "password": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["mfa_required"], true);
+    assert!(r.body.get("access_token").is_none(), "{}", r.text);
+    assert_eq!(
+        app.rows("totp_factors", "confirmed_at IS NOT NULL").await,
+        1
+    );
+    next_step(&app);
+    let done = app
+        .post(
+            "/v1/auth/mfa",
+            None,
+            json!({"ticket": r.body["mfa_ticket"], "code": auth.code(&app, 0)}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.body["access_token"].is_string());
 }
