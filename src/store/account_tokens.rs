@@ -116,4 +116,13 @@ impl Db<'_> {
             .await?;
         Ok(row.map(|(e,)| e))
     }
+
+    /// Deletes links that expired before `before` (used, superseded or not); how many.
+    pub async fn prune_account_tokens(&mut self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.execute(
+            "DELETE FROM account_tokens WHERE expires_at < $1",
+            &[before.into()],
+        )
+        .await
+    }
 }

@@ -16,6 +16,7 @@ on_both_databases!(
     the_pages_refuse_a_form_another_site_posted_and_change_nothing,
     dead_and_malformed_links_get_a_page_that_says_why,
     an_account_with_mfa_still_passes_its_second_factor_after_a_reset,
+    links_a_week_past_their_expiry_leave_the_database_at_the_next_worker_round,
 );
 
 const NEW_PASSWORD: &str = "a brand new passphrase";
@@ -310,4 +311,30 @@ async fn an_account_with_mfa_still_passes_its_second_factor_after_a_reset(app: T
         .await;
     assert_eq!(done.status, 200, "{}", done.text);
     assert!(done.body["access_token"].is_string());
+}
+
+async fn links_a_week_past_their_expiry_leave_the_database_at_the_next_worker_round(app: TestApp) {
+    sign_up(&app, "old-link@example.com").await;
+    let token = last_token(&app, "old-link@example.com", "verify-email").await;
+    app.deliver().await;
+    assert_eq!(
+        app.rows("account_tokens", "TRUE").await,
+        1,
+        "a day's link stays"
+    );
+    // Expired a week and a bit ago: gone at the next round; a fresh link stays.
+    app.clock
+        .advance(std::time::Duration::from_secs((24 + 7 * 24 + 1) * 3600));
+    sign_up(&app, "new-link@example.com").await;
+    app.deliver().await;
+    assert_eq!(app.rows("account_tokens", "TRUE").await, 1);
+    assert_eq!(
+        app.rows("account_tokens", "email = 'new-link@example.com'")
+            .await,
+        1
+    );
+    let r = app
+        .send(app.client.get(app.url(&format!("/verify-email/{token}"))))
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text);
 }
