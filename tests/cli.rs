@@ -6,12 +6,18 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
+/// Where the commands under test write mail: outside the checkout.
+fn mail_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("roster-cli-tests-mail")
+}
+
 fn roster(args: &[&str], env: &[(&str, &str)], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
     cmd.args(args)
         .env_remove("ROSTER_DATABASE_URL")
         .env_remove("ROSTER_LISTEN")
         .env_remove("ROSTER_PUBLIC_URL")
+        .env("ROSTER_MAIL_DIR", mail_dir())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -465,6 +471,7 @@ fn serve(url: &str, port: u16) -> Served {
         .env("ROSTER_LISTEN", format!("127.0.0.1:{port}"))
         .env("ROSTER_PUBLIC_URL", "http://roster.test")
         .env("ROSTER_OUTBOX_WORKER", "false")
+        .env("ROSTER_MAIL_DIR", mail_dir())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
