@@ -72,6 +72,7 @@ impl AppState {
                 usage: config.usage.clone(),
                 retention: config.retention,
                 require_verified_email: config.require_verified_email,
+                permissions: config.permissions.clone(),
             },
         };
         let core = Arc::new(core);

@@ -162,6 +162,21 @@ pub struct Settings {
     /// built-in `location_events = 1` and `action_deliveries = 0.5`; unlisted meters weigh 1.
     #[arg(skip)]
     pub meters: Option<BTreeMap<String, f64>>,
+
+    /// The product's own permissions (TOML file only): `[permissions."reports:export"]` with an
+    /// optional `description` and `roles`, the built-in roles that hold it (owners hold every
+    /// permission). Custom roles can carry them; `POST …/permissions/check` answers them.
+    #[arg(skip)]
+    pub permissions: Option<BTreeMap<String, PermissionSettings>>,
+}
+
+/// A product permission as configured.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSettings {
+    pub description: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
 
 /// A plan as configured.
@@ -215,6 +230,7 @@ impl Settings {
             sqlite_synchronous: self.sqlite_synchronous.or(lower.sqlite_synchronous),
             plans: self.plans.or(lower.plans),
             meters: self.meters.or(lower.meters),
+            permissions: self.permissions.or(lower.permissions),
         }
     }
 }
@@ -251,6 +267,7 @@ pub struct Config {
     /// Unverified accounts cannot sign in.
     pub require_verified_email: bool,
     pub usage: UsageSettings,
+    pub permissions: crate::domain::permission::Catalogue,
     pub trusted_proxies: Vec<IpNet>,
     pub key_refresh_interval: Duration,
     pub key_encryption_key: Option<KeyEncryptionKey>,
@@ -399,6 +416,7 @@ impl Config {
             s.outbox_interval.as_deref().unwrap_or("1s"),
         )?;
         let usage = usage_settings(s.plans, s.meters)?;
+        let permissions = catalogue(s.permissions)?;
         let trusted_proxies = s
             .trusted_proxies
             .unwrap_or_default()
@@ -453,6 +471,7 @@ impl Config {
             retention,
             sqlite_synchronous,
             usage,
+            permissions,
             smtp_url: s.smtp_url.map(SecretString::from),
             mail_from,
             mail_dir: s.mail_dir.unwrap_or_else(|| PathBuf::from("mail")),
@@ -643,6 +662,17 @@ impl Config {
             .map(|(m, u)| (m.clone(), u.as_f64().into()))
             .collect();
         table.insert("meters".into(), meters.into());
+        let mut permissions = toml::Table::new();
+        for p in self.permissions.product() {
+            let mut entry = toml::Table::new();
+            if let Some(d) = &p.description {
+                entry.insert("description".into(), d.clone().into());
+            }
+            let roles: Vec<toml::Value> = p.roles.iter().map(|r| r.as_str().into()).collect();
+            entry.insert("roles".into(), roles.into());
+            permissions.insert(p.key.clone(), entry.into());
+        }
+        table.insert("permissions".into(), permissions.into());
         toml::to_string(&table).unwrap_or_default()
     }
 }
@@ -719,6 +749,33 @@ fn duration(name: &str, value: &str) -> Result<Duration, ConfigError> {
             "{name} must be a positive duration such as 15m, 30d or 45s, not {value:?}"
         ))),
     }
+}
+
+/// The permission catalogue from `[permissions]`.
+fn catalogue(
+    declared: Option<BTreeMap<String, PermissionSettings>>,
+) -> Result<crate::domain::permission::Catalogue, ConfigError> {
+    use crate::domain::{permission, role::Role};
+    let mut product = Vec::new();
+    for (key, p) in declared.unwrap_or_default() {
+        let roles = p
+            .roles
+            .iter()
+            .map(|r| {
+                Role::parse(r).ok_or_else(|| {
+                    ConfigError(format!(
+                        "[permissions.{key:?}] roles: {r:?} is not a built-in role (owner, admin, editor, field_worker, viewer, demo)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        product.push(permission::ProductPermission {
+            key,
+            description: p.description,
+            roles,
+        });
+    }
+    permission::Catalogue::new(product).map_err(|e| ConfigError(format!("[permissions] {e}")))
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use super::{
     api_key::ApiKey,
     invitation::Invitation,
     paging::{Page, PageRequest},
-    role::{Action, Role},
+    permission::Permission,
+    role::{Assignment, Role},
     session::RequestMeta,
     user::User,
     workspace::{Access, Workspace},
@@ -81,6 +82,9 @@ pub mod actions {
     pub const INVITATION_RESENT: &str = "invitation.resent";
     pub const INVITATION_ACCEPTED: &str = "invitation.accepted";
     pub const INVITATION_DECLINED: &str = "invitation.declined";
+    pub const ROLE_CREATED: &str = "role.created";
+    pub const ROLE_UPDATED: &str = "role.updated";
+    pub const ROLE_DELETED: &str = "role.deleted";
 }
 
 /// A recorded event.
@@ -483,14 +487,43 @@ pub fn workspace_sessions_revoked(actor: &Actor, workspace_id: Uuid, ended: u64)
 }
 
 /// A member added directly, by creating a workspace, or by accepting `invitation`.
-pub fn member_added(
-    actor: &Actor,
+/// A custom role created, changed or deleted (`action`), with what it was and became.
+pub fn role_changed<'a>(
+    actor: &'a Actor,
+    workspace_id: Uuid,
+    action: &'static str,
+    role_id: Uuid,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> NewEvent<'a> {
+    event(
+        actor,
+        Some(workspace_id),
+        action,
+        ("role", role_id.to_string()),
+        before,
+        after,
+    )
+}
+
+/// A held role as an event shows it: its key, and for a custom role its base and name.
+fn role_json(role: &Assignment) -> Value {
+    match &role.custom {
+        None => json!({"role": role.base.as_str()}),
+        Some((label, _)) => json!({
+            "role": label.key, "role_name": label.name, "base_role": role.base.as_str(),
+        }),
+    }
+}
+
+pub fn member_added<'a>(
+    actor: &'a Actor,
     workspace_id: Uuid,
     user_id: Uuid,
-    role: Role,
+    role: &Assignment,
     invitation: Option<Uuid>,
-) -> NewEvent<'_> {
-    let mut after = json!({"role": role.as_str()});
+) -> NewEvent<'a> {
+    let mut after = role_json(role);
     if let Some(id) = invitation {
         after["invitation_id"] = json!(id);
     }
@@ -504,14 +537,14 @@ pub fn member_added(
     )
 }
 
-pub fn member_role_changed(
-    actor: &Actor,
+pub fn member_role_changed<'a>(
+    actor: &'a Actor,
     workspace_id: Uuid,
     user_id: Uuid,
-    from: Role,
-    to: Role,
-) -> NewEvent<'_> {
-    let (before, after) = (json!({"role": from.as_str()}), json!({"role": to.as_str()}));
+    from: &Assignment,
+    to: &Assignment,
+) -> NewEvent<'a> {
+    let (before, after) = (role_json(from), role_json(to));
     let action = actions::MEMBER_ROLE_CHANGED;
     member(
         actor,
@@ -524,19 +557,19 @@ pub fn member_role_changed(
 }
 
 /// A member removed by someone else, or leaving (`left`).
-pub fn member_removed(
-    actor: &Actor,
+pub fn member_removed<'a>(
+    actor: &'a Actor,
     workspace_id: Uuid,
     user_id: Uuid,
-    role: Role,
+    role: &Assignment,
     left: bool,
-) -> NewEvent<'_> {
+) -> NewEvent<'a> {
     let action = if left {
         actions::MEMBER_LEFT
     } else {
         actions::MEMBER_REMOVED
     };
-    let before = json!({"role": role.as_str()});
+    let before = role_json(role);
     member(actor, workspace_id, user_id, action, Some(before), None)
 }
 
@@ -810,7 +843,7 @@ impl Core {
         filter: &AuditFilter,
         page: &PageRequest,
     ) -> Result<Page<AuditEvent>> {
-        access.require(Action::ReadAudit)?;
+        access.require(Permission::AuditRead)?;
         let ws = access.workspace.id;
         let mut db = self.store.read();
         let found = db.audit_events(ws, filter, page).await?;

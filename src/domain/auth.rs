@@ -139,10 +139,13 @@ impl Core {
         if workspace.require_mfa && !standing.mfa {
             return Err(mfa::mfa_required());
         }
+        let held = self.settings.permissions.held(&role);
         Ok(Access {
             principal,
             workspace,
-            role,
+            role: held.base,
+            custom_role: role.label(),
+            grants: held.grants,
         })
     }
 
@@ -153,7 +156,7 @@ impl Core {
         Ok(Caller {
             principal,
             user: standing.user.ok_or(Error::Unauthenticated)?,
-            membership: standing.membership,
+            membership: standing.membership.map(|(w, r)| (w, r.base)),
         })
     }
 
@@ -182,7 +185,7 @@ impl Core {
                 },
             },
             user: standing.user.ok_or(Error::Unauthenticated)?,
-            membership: standing.membership,
+            membership: standing.membership.map(|(w, r)| (w, r.base)),
         })
     }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     audit::NewEvent,
-    role::Action,
+    permission::Permission,
     workspace::{Access, WorkspaceRef},
     Core, Result,
 };
@@ -215,7 +215,7 @@ fn stored_hash(r: &ChainRow) -> String {
 impl Core {
     /// Verifies the caller's workspace's chain (the audit log's readers).
     pub async fn verify_audit_log(&self, access: &Access) -> Result<Verification> {
-        access.require(Action::ReadAudit)?;
+        access.require(Permission::AuditRead)?;
         self.verify_chain(access.workspace.id).await
     }
 

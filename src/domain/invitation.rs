@@ -10,12 +10,14 @@ use uuid::Uuid;
 use super::{
     audit::{self, Actor},
     auth::Principal,
+    custom_role::resolve_role,
     email::Email,
     member::lock_with_role,
     paging::{Cursor, Page, PageRequest},
     password,
+    permission::{Catalogue, Permission},
     policy::{self, Policy, RateLimit},
-    role::{check_grant, Action, Role},
+    role::{check_grant, Assignment, Role, RoleLabel, RoleName},
     secret,
     session::{RequestMeta, SignedIn},
     user::{insert_account, parse_name, NewAccount},
@@ -78,7 +80,10 @@ pub struct Invitation {
     pub id: Uuid,
     pub workspace_id: Uuid,
     pub email: String,
+    /// The built-in role, or the base of the custom role.
     pub role: Role,
+    /// The custom role, with its permissions as stored.
+    pub custom: Option<(RoleLabel, String)>,
     /// As stored; see [`Invitation::status_at`] for what it is now.
     pub stored_status: Status,
     pub inviter_id: Option<Uuid>,
@@ -90,6 +95,19 @@ pub struct Invitation {
 }
 
 impl Invitation {
+    /// The role the invitation grants.
+    pub fn assignment(&self) -> Assignment {
+        Assignment {
+            base: self.role,
+            custom: self.custom.clone(),
+        }
+    }
+
+    /// The custom role it grants, if any.
+    pub fn custom_role(&self) -> Option<RoleLabel> {
+        self.custom.as_ref().map(|(l, _)| l.clone())
+    }
+
     /// A pending invitation past its expiry is expired.
     pub fn status_at(&self, now: DateTime<Utc>) -> Status {
         if self.stored_status == Status::Pending && self.expires_at <= now {
@@ -114,7 +132,7 @@ pub struct Preview {
 #[derive(Debug, Clone)]
 pub struct InviteRequest {
     pub email: String,
-    pub role: Role,
+    pub role: RoleName,
     pub lifetime_days: Option<u32>,
     pub send_email: bool,
 }
@@ -188,6 +206,7 @@ pub struct Accepted {
     pub workspace_id: Uuid,
     pub user_id: Uuid,
     pub role: Role,
+    pub custom_role: Option<RoleLabel>,
     /// The new session, when the account was created by accepting.
     pub signed_in: Option<SignedIn>,
 }
@@ -234,8 +253,7 @@ impl Core {
         request: InviteRequest,
         meta: &RequestMeta,
     ) -> Result<Issued> {
-        access.require(Action::ManageInvitations)?;
-        check_grant(access.role, request.role)?;
+        access.require(Permission::InvitationsManage)?;
         let email = Email::parse(&request.email)?;
         let actor = self.actor(Some(access.user_id()), meta);
         let expires_at = actor.at + lifetime(request.lifetime_days)?;
@@ -249,9 +267,11 @@ impl Core {
         );
         let inviter = self.me(access.user_id()).await?;
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
-        actor_role.require(Action::ManageInvitations)?;
-        check_grant(actor_role, request.role)?;
+        let catalogue = &self.settings.permissions;
+        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        actor_held.grants.require(Permission::InvitationsManage)?;
+        let (role, held) = resolve_role(&mut tx, catalogue, ws, &request.role).await?;
+        check_grant(&actor_held, &held)?;
         policy::charge(&mut tx, &[limit], actor.at).await?;
         if inviter.email.to_lowercase() == email.key() {
             return Err(Error::conflict(
@@ -283,7 +303,7 @@ impl Core {
                 workspace_id: ws,
                 email: email.as_str(),
                 email_key: email.key(),
-                role: request.role,
+                role: &role,
                 token_hash: &token_hash,
                 inviter_id: Some(inviter.id),
                 created_at: actor.at,
@@ -295,7 +315,7 @@ impl Core {
                 email.as_str(),
                 &access.workspace.name,
                 &inviter.name,
-                request.role,
+                role.base,
                 &invite_url,
                 expires_at,
             );
@@ -322,7 +342,7 @@ impl Core {
         requests: Vec<InviteRequest>,
         meta: &RequestMeta,
     ) -> Result<Vec<Result<Issued>>> {
-        access.require(Action::ManageInvitations)?;
+        access.require(Permission::InvitationsManage)?;
         if requests.is_empty() || requests.len() > MAX_BULK {
             return Err(Error::invalid(
                 "invitations",
@@ -344,7 +364,7 @@ impl Core {
         status: Option<Status>,
         page: &PageRequest,
     ) -> Result<Page<Invitation>> {
-        access.require(Action::ManageInvitations)?;
+        access.require(Permission::InvitationsManage)?;
         let (ws, status, now) = (
             access.workspace.id,
             status.unwrap_or(Status::Pending),
@@ -367,7 +387,7 @@ impl Core {
             .invitation(access.workspace.id, id)
             .await?
             .ok_or(Error::NotFound)?;
-        access.require(Action::ManageInvitations)?;
+        access.require(Permission::InvitationsManage)?;
         Ok(found)
     }
 
@@ -412,7 +432,7 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let current = locked_invitation(&mut tx, access, id).await?;
+        let current = locked_invitation(&mut tx, &self.settings.permissions, access, id).await?;
         check_open(&current, actor.at)?;
         tx.set_invitation_expiry(id, expires_at).await?;
         let moved = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
@@ -434,7 +454,7 @@ impl Core {
     ) -> Result<()> {
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write_workspace(access.workspace.id).await?;
-        let current = locked_invitation(&mut tx, access, id).await?;
+        let current = locked_invitation(&mut tx, &self.settings.permissions, access, id).await?;
         // An expired invitation may still be cancelled; anything else must be pending.
         if current.stored_status != Status::Pending {
             check_open(&current, actor.at)?;
@@ -505,9 +525,10 @@ impl Core {
         let before = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
         if let Some(limit) = limit {
             let resender = actor.user_id.ok_or(Error::NotFound)?;
-            let role = lock_with_role(&mut tx, ws, resender).await?;
-            role.require(Action::ManageInvitations)?;
-            check_grant(role, before.role)?;
+            let catalogue = &self.settings.permissions;
+            let held = lock_with_role(&mut tx, catalogue, ws, resender).await?;
+            held.grants.require(Permission::InvitationsManage)?;
+            check_grant(&held, &catalogue.held(&before.assignment()))?;
             policy::charge(&mut tx, std::slice::from_ref(limit), actor.at).await?;
         }
         if !tx.reissue_invitation(id, &token_hash, expires_at).await? {
@@ -545,7 +566,7 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<BatchResend> {
         let policy = policy.batch_resend;
-        access.require(Action::ManageInvitations)?;
+        access.require(Permission::InvitationsManage)?;
         let now = self.clock.now();
         let max = policy.max_rows;
         let mut rows: Vec<(Uuid, Result<Invitation>)> = Vec::new();
@@ -598,7 +619,10 @@ impl Core {
                     if policy.resend.refuse_expired || inv.status_at(now) != Status::Expired {
                         check_open(&inv, now)?;
                     }
-                    check_grant(access.role, inv.role)?;
+                    check_grant(
+                        &access.held(),
+                        &self.settings.permissions.held(&inv.assignment()),
+                    )?;
                     Ok(inv)
                 });
                 (id, open)
@@ -730,12 +754,13 @@ impl Core {
         actor: &Actor,
     ) -> Result<Accepted> {
         let mut tx = self.store.write().await?;
-        let inv = accept_in(&mut tx, key, user_id, actor).await?;
+        let inv = accept_in(&mut tx, &self.settings.permissions, key, user_id, actor).await?;
         tx.commit().await?;
         Ok(Accepted {
             workspace_id: inv.workspace_id,
             user_id,
             role: inv.role,
+            custom_role: inv.custom_role(),
             signed_in: None,
         })
     }
@@ -777,13 +802,21 @@ impl Core {
             }) => return Err(account_exists()),
             other => other?,
         };
-        let inv = accept_in(&mut tx, key, account.user_id, &actor).await?;
+        let inv = accept_in(
+            &mut tx,
+            &self.settings.permissions,
+            key,
+            account.user_id,
+            &actor,
+        )
+        .await?;
         tx.commit().await?;
         let signed_in = self.start_session(account.user_id, None, meta).await?;
         Ok(Accepted {
             workspace_id: inv.workspace_id,
             user_id: account.user_id,
             role: inv.role,
+            custom_role: inv.custom_role(),
             signed_in: Some(signed_in),
         })
     }
@@ -859,11 +892,16 @@ impl Core {
 /// An invitation of the workspace, read with the workspace locked, for a change by someone who
 /// manages invitations there (their role re-read under the lock). An id outside the workspace
 /// is `NotFound` whatever the role.
-async fn locked_invitation(tx: &mut Tx<'_>, access: &Access, id: Uuid) -> Result<Invitation> {
+async fn locked_invitation(
+    tx: &mut Tx<'_>,
+    catalogue: &Catalogue,
+    access: &Access,
+    id: Uuid,
+) -> Result<Invitation> {
     let ws = access.workspace.id;
-    let role = lock_with_role(tx, ws, access.user_id()).await?;
+    let held = lock_with_role(tx, catalogue, ws, access.user_id()).await?;
     let current = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
-    role.require(Action::ManageInvitations)?;
+    held.grants.require(Permission::InvitationsManage)?;
     Ok(current)
 }
 
@@ -874,6 +912,7 @@ async fn locked_invitation(tx: &mut Tx<'_>, access: &Access, id: Uuid) -> Result
 /// user's primary one.
 async fn accept_in(
     tx: &mut Tx<'_>,
+    catalogue: &Catalogue,
     key: InvitationKey<'_>,
     user_id: Uuid,
     actor: &Actor,
@@ -892,7 +931,13 @@ async fn accept_in(
         .lock_workspace(ws, inv.inviter_id)
         .await?
         .ok_or(Error::NotFound)?;
-    if inviter_role.is_none_or(|r| check_grant(r, inv.role).is_err()) {
+    let role = inv.assignment();
+    let may_grant = |r: &Assignment| {
+        let inviter = catalogue.held(r);
+        inviter.grants.has(Permission::InvitationsManage)
+            && check_grant(&inviter, &catalogue.held(&role)).is_ok()
+    };
+    if !inviter_role.as_ref().is_some_and(may_grant) {
         return Err(Error::conflict(
             "inviter_lost_authority",
             "whoever sent this invitation may no longer grant this role",
@@ -910,13 +955,13 @@ async fn accept_in(
             "this invitation has already been used",
         ));
     }
-    tx.insert_member(ws, user_id, inv.role, actor.at).await?;
+    tx.insert_member(ws, user_id, &role, actor.at).await?;
     tx.adjust_member_count(ws, 1).await?;
     tx.verify_email_and_set_primary(user_id, ws).await?;
     audit::record(tx, &audit::invitation_accepted(actor, &inv, user_id)).await?;
     audit::record(
         tx,
-        &audit::member_added(actor, ws, user_id, inv.role, Some(inv.id)),
+        &audit::member_added(actor, ws, user_id, &role, Some(inv.id)),
     )
     .await?;
     Ok(inv)

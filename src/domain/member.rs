@@ -8,10 +8,12 @@ use uuid::Uuid;
 use super::{
     audit,
     auth::Principal,
+    custom_role::resolve_role,
     email::Email,
     paging::{Cursor, Page, PageRequest},
+    permission::{Catalogue, Permission},
     policy::RoleWords,
-    role::{check_grant, check_removal, check_role_change, Action, Role},
+    role::{check_grant, check_removal, check_role_change, Held, Role, RoleLabel, RoleName},
     session::RequestMeta,
     workspace::Access,
     Core, Error, Result,
@@ -24,7 +26,9 @@ pub struct Member {
     pub user_id: Uuid,
     pub email: String,
     pub name: String,
+    /// The built-in role, or the base of the custom role.
     pub role: Role,
+    pub custom_role: Option<RoleLabel>,
     pub joined_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -35,14 +39,25 @@ pub struct MemberFilter {
     /// A `LIKE` pattern over the lower-cased email and name, with `%`, `_` and `\` escaped, so
     /// the user's text matches literally as a substring.
     pub pattern: Option<String>,
-    pub role: Option<Role>,
+    pub role: Option<RoleFilter>,
+}
+
+/// Which members a role filter keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleFilter {
+    /// Holders of the built-in role or of a custom role based on it (the dialects' words).
+    Base(Role),
+    /// Holders of exactly the built-in role.
+    Builtin(Role),
+    /// Holders of a custom role.
+    Custom(Uuid),
 }
 
 /// The longest search text.
 pub const MAX_QUERY_LEN: usize = 200;
 
 impl MemberFilter {
-    pub fn new(q: Option<&str>, role: Option<Role>) -> Result<MemberFilter> {
+    pub fn new(q: Option<&str>, role: Option<RoleFilter>) -> Result<MemberFilter> {
         let pattern = match q.map(str::trim).filter(|q| !q.is_empty()) {
             None => None,
             Some(q) if q.chars().count() > MAX_QUERY_LEN => {
@@ -98,17 +113,21 @@ pub(super) async fn ensure_an_owner_remains(
     Ok(())
 }
 
-/// Locks a workspace for a change and re-reads the actor's role there (so a race sees the
-/// truth); a missing workspace or a non-member actor is `NotFound`.
+/// Locks a workspace for a change and re-reads the actor's role and its permissions there (so
+/// a race sees the truth, a custom role's permissions included); a missing workspace or a
+/// non-member actor is `NotFound`.
 pub(super) async fn lock_with_role(
     tx: &mut Tx<'_>,
+    catalogue: &Catalogue,
     workspace_id: Uuid,
     actor: Uuid,
-) -> Result<Role> {
-    tx.lock_workspace(workspace_id, Some(actor))
+) -> Result<Held> {
+    let role = tx
+        .lock_workspace(workspace_id, Some(actor))
         .await?
         .flatten()
-        .ok_or(Error::NotFound)
+        .ok_or(Error::NotFound)?;
+    Ok(catalogue.held(&role))
 }
 
 impl Core {
@@ -120,7 +139,7 @@ impl Core {
         filter: &MemberFilter,
         page: &PageRequest,
     ) -> Result<Page<Member>> {
-        access.require(Action::ListMembers)?;
+        access.require(Permission::MembersList)?;
         let ws = access.workspace.id;
         let mut db = self.store.read();
         let found = db.members(ws, filter, page).await?;
@@ -135,6 +154,26 @@ impl Core {
         }))
     }
 
+    /// The filter a role key stands for on the native API: members holding exactly that
+    /// built-in role, or that custom role (an unknown key is 422).
+    pub async fn role_filter(&self, access: &Access, key: &str) -> Result<RoleFilter> {
+        if let Some(role) = Role::parse(key) {
+            return Ok(RoleFilter::Builtin(role));
+        }
+        let found = self
+            .store
+            .read()
+            .custom_role(access.workspace.id, key)
+            .await?;
+        found.map(|r| RoleFilter::Custom(r.id)).ok_or_else(|| {
+            Error::invalid(
+                "role",
+                "unknown_role",
+                format!("{key:?} is neither a built-in role nor a custom role of this workspace"),
+            )
+        })
+    }
+
     /// One member. An id outside the workspace is 404 whatever the caller's role.
     pub async fn member(&self, access: &Access, user_id: Uuid) -> Result<Member> {
         let member = self
@@ -143,7 +182,7 @@ impl Core {
             .member(access.workspace.id, user_id)
             .await?
             .ok_or(Error::NotFound)?;
-        access.require(Action::ReadMember)?;
+        access.require(Permission::MembersRead)?;
         Ok(member)
     }
 
@@ -157,19 +196,23 @@ impl Core {
             .ok_or(Error::NotFound)
     }
 
-    /// Adds an existing user to the workspace with `role`.
+    /// Adds an existing user to the workspace with `role` (built-in or custom).
     pub async fn add_member(
         &self,
         access: &Access,
         target: MemberTarget,
-        role: Role,
+        role: RoleName,
         meta: &RequestMeta,
     ) -> Result<Member> {
-        check_grant(access.role, role)?;
+        access.require(Permission::MembersManage)?;
         let ws = access.workspace.id;
+        let catalogue = &self.settings.permissions;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        check_grant(lock_with_role(&mut tx, ws, access.user_id()).await?, role)?;
+        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        actor_held.grants.require(Permission::MembersManage)?;
+        let (role, held) = resolve_role(&mut tx, catalogue, ws, &role).await?;
+        check_grant(&actor_held, &held)?;
         let user_id = match target {
             MemberTarget::Id(id) => tx.user(id).await?.map(|u| u.id),
             MemberTarget::Email(email) => tx.credentials(email.key()).await?.map(|c| c.user_id),
@@ -181,7 +224,7 @@ impl Core {
                 "no account has this id or email; invite them instead",
             )
         })?;
-        if !tx.insert_member(ws, user_id, role, actor.at).await? {
+        if !tx.insert_member(ws, user_id, &role, actor.at).await? {
             return Err(Error::conflict(
                 "already_member",
                 "this user is already a member of the workspace",
@@ -190,7 +233,7 @@ impl Core {
         tx.adjust_member_count(ws, 1).await?;
         audit::record(
             &mut tx,
-            &audit::member_added(&actor, ws, user_id, role, None),
+            &audit::member_added(&actor, ws, user_id, &role, None),
         )
         .await?;
         let member = tx.member(ws, user_id).await?.ok_or(Error::NotFound)?;
@@ -198,42 +241,44 @@ impl Core {
         Ok(member)
     }
 
-    /// Changes a member's role. A lower role takes effect on the member's next request, and
-    /// their sessions bound to this workspace end. The target is found before the rules run
-    /// (an id outside the workspace is 404 whatever the caller's role); the rules, the
-    /// surface's role words and the last-owner rule are judged in the transaction.
+    /// Changes a member's role (built-in or custom). A lower role (a lower base, or fewer
+    /// permissions) takes effect on the member's next request, and their sessions bound to this
+    /// workspace end. The target is found before the rules run (an id outside the workspace is
+    /// 404 whatever the caller's role); the rules, the surface's role words and the last-owner
+    /// rule are judged in the transaction.
     pub async fn change_role(
         &self,
         access: &Access,
         user_id: Uuid,
-        role: Role,
+        role: RoleName,
         words: RoleWords,
         meta: &RequestMeta,
     ) -> Result<Member> {
         let ws = access.workspace.id;
+        let catalogue = &self.settings.permissions;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
         let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
-        let role = if words.editor_keeps_field_worker
-            && role == Role::Editor
-            && current == Role::FieldWorker
-        {
-            Role::FieldWorker
-        } else {
-            role
+        let requested = words.written(role, &current);
+        let (new, new_held) = match requested {
+            None => (current.clone(), catalogue.held(&current)),
+            Some(name) => resolve_role(&mut tx, catalogue, ws, &name).await?,
         };
-        check_role_change(actor_role, current, role)?;
-        if current != role {
-            tx.set_role(ws, user_id, role, actor.at).await?;
-            ensure_an_owner_remains(&mut tx, ws, current).await?;
-            if role.rank() < current.rank() {
+        let current_held = catalogue.held(&current);
+        check_role_change(&actor_held, &current_held, &new_held)?;
+        if current.base != new.base || current.custom_id() != new.custom_id() {
+            tx.set_role(ws, user_id, &new, actor.at).await?;
+            ensure_an_owner_remains(&mut tx, ws, current.base).await?;
+            if new.base.rank() < current.base.rank()
+                || !new_held.grants.contains(&current_held.grants)
+            {
                 tx.end_sessions_bound_to(ws, user_id, "role_lowered", actor.at)
                     .await?;
             }
             audit::record(
                 &mut tx,
-                &audit::member_role_changed(&actor, ws, user_id, current, role),
+                &audit::member_role_changed(&actor, ws, user_id, &current, &new),
             )
             .await?;
         }
@@ -252,21 +297,22 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<()> {
         let ws = access.workspace.id;
+        let catalogue = &self.settings.permissions;
         let actor = self.actor(Some(access.user_id()), meta);
         let leaving = user_id == access.user_id();
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_role = lock_with_role(&mut tx, ws, access.user_id()).await?;
+        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
         let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
-        check_removal(actor_role, current, leaving)?;
+        check_removal(&actor_held, &catalogue.held(&current), leaving)?;
         tx.delete_member(ws, user_id).await?;
-        ensure_an_owner_remains(&mut tx, ws, current).await?;
+        ensure_an_owner_remains(&mut tx, ws, current.base).await?;
         tx.adjust_member_count(ws, -1).await?;
         tx.end_sessions_bound_to(ws, user_id, "removed_from_workspace", actor.at)
             .await?;
         tx.reset_primary_workspace(user_id, ws).await?;
         audit::record(
             &mut tx,
-            &audit::member_removed(&actor, ws, user_id, current, leaving),
+            &audit::member_removed(&actor, ws, user_id, &current, leaving),
         )
         .await?;
         tx.commit().await?;
@@ -275,7 +321,6 @@ impl Core {
 
     /// Leaves the workspace; refused for its last owner.
     pub async fn leave(&self, access: &Access, meta: &RequestMeta) -> Result<()> {
-        access.require(Action::Leave)?;
         self.remove_member(access, access.user_id(), meta).await
     }
 }

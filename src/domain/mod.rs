@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod chain;
 pub mod clock;
+pub mod custom_role;
 pub mod email;
 pub mod error;
 pub mod invitation;
@@ -17,6 +18,7 @@ pub mod member;
 pub mod mfa;
 pub mod paging;
 pub mod password;
+pub mod permission;
 pub mod policy;
 pub mod role;
 pub mod secret;
@@ -48,6 +50,8 @@ pub struct CoreSettings {
     pub retention: Retention,
     /// Unverified accounts cannot sign in (`email_not_verified`) or refresh.
     pub require_verified_email: bool,
+    /// Every permission (Roster's and the product's) and the built-in roles' presets.
+    pub permissions: permission::Catalogue,
 }
 
 /// How long the outbox worker keeps what it may delete; `None`: forever.

@@ -5,7 +5,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Error, Result};
+use super::{
+    role::{Assignment, Role, RoleName},
+    Error, Result,
+};
 use crate::store::Tx;
 
 /// A fixed-window counter: at most `limit` hits per `window_secs` for `bucket` (0: no limit).
@@ -169,6 +172,30 @@ pub struct RoleWords {
     /// with one word, so writing back what it read must change nothing. Judged inside the
     /// role change's transaction.
     pub editor_keeps_field_worker: bool,
+    /// A custom role is shown as the word of its base: writing that word back keeps the custom
+    /// role (the surface cannot name custom roles).
+    pub base_word_keeps_custom: bool,
+}
+
+impl RoleWords {
+    /// What a role written on this surface asks for, given the member's current role: `None`
+    /// keeps the current role (the word written is the one the surface shows for it).
+    pub fn written(&self, role: RoleName, current: &Assignment) -> Option<RoleName> {
+        let RoleName::Builtin(word) = role else {
+            return Some(role);
+        };
+        let field_worker_as_editor =
+            self.editor_keeps_field_worker && current.base == Role::FieldWorker;
+        let shown = if field_worker_as_editor {
+            Role::Editor
+        } else {
+            current.base
+        };
+        let keeps = word == shown
+            && (field_worker_as_editor
+                || (self.base_word_keeps_custom && current.custom.is_some()));
+        (!keeps).then_some(RoleName::Builtin(word))
+    }
 }
 
 /// What one surface asks of the domain beyond the permanent rules.
@@ -208,6 +235,7 @@ pub const NATIVE: Policy = Policy {
     },
     role_words: RoleWords {
         editor_keeps_field_worker: false,
+        base_word_keeps_custom: false,
     },
     member_list: super::paging::MAX_LIMIT,
 };
@@ -245,6 +273,7 @@ pub const SPATIALFLOW: Policy = Policy {
     },
     role_words: RoleWords {
         editor_keeps_field_worker: false,
+        base_word_keeps_custom: true,
     },
     member_list: 500,
 };
@@ -254,6 +283,7 @@ pub const SPATIALFLOW: Policy = Policy {
 pub const PUPIL: Policy = Policy {
     role_words: RoleWords {
         editor_keeps_field_worker: true,
+        base_word_keeps_custom: true,
     },
     member_list: 500,
     ..NATIVE

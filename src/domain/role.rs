@@ -1,9 +1,14 @@
-//! Roles and the permission table of PRODUCT.md, as pure functions. The write paths apply the
-//! grant, role-change and removal rules inside the transaction that makes the change.
+//! Roles: the six built-in ones, the custom role labels members carry, and the grant,
+//! role-change and removal rules as pure functions over what actor and target hold. The write
+//! paths apply them inside the transaction that makes the change.
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
-use super::{Error, Result};
+use super::{
+    permission::{Grants, Permission},
+    Error, Result,
+};
 
 /// A member's role, highest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -58,130 +63,173 @@ impl Role {
     pub fn is_manager(self) -> bool {
         matches!(self, Role::Owner | Role::Admin)
     }
+}
 
-    /// May this role do `action` at all? (Role changes and removals have further rules.)
-    pub fn may(self, action: Action) -> bool {
-        match action {
-            Action::ReadWorkspace | Action::ReadMember => self != Role::Demo,
-            Action::ListMembers | Action::Leave => true,
-            Action::UpdateWorkspace
-            | Action::ManageMembers
-            | Action::ManageInvitations
-            | Action::ReadAudit
-            | Action::ReadUsage
-            | Action::RecordUsage => self.is_manager(),
-            Action::DeleteWorkspace | Action::RevokeSessions => self == Role::Owner,
+/// A role a caller names: a built-in word or the key of one of the workspace's custom roles.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RoleName {
+    Builtin(Role),
+    Custom(String),
+}
+
+impl RoleName {
+    /// A built-in word names the built-in role; anything else a custom role's key.
+    pub fn parse(text: &str) -> RoleName {
+        match Role::parse(text) {
+            Some(r) => RoleName::Builtin(r),
+            None => RoleName::Custom(text.to_owned()),
         }
     }
 
-    /// Refuses `action` with 403 unless this role may do it.
-    pub fn require(self, action: Action) -> Result<()> {
-        if self.may(action) {
-            Ok(())
-        } else {
-            Err(Error::forbidden(
-                "insufficient_role",
-                format!("the {} role may not {}", self.as_str(), action.describe()),
-            ))
-        }
-    }
-}
-
-/// What a member may be allowed to do in a workspace.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    ReadWorkspace,
-    UpdateWorkspace,
-    DeleteWorkspace,
-    ListMembers,
-    ReadMember,
-    /// Add members directly, change roles, remove others (further limited by the rules below).
-    ManageMembers,
-    ManageInvitations,
-    Leave,
-    RevokeSessions,
-    ReadAudit,
-    ReadUsage,
-    RecordUsage,
-}
-
-impl Action {
-    fn describe(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
-            Action::ReadWorkspace => "read this workspace",
-            Action::UpdateWorkspace => "update this workspace",
-            Action::DeleteWorkspace => "delete this workspace",
-            Action::ListMembers => "list members",
-            Action::ReadMember => "read members",
-            Action::ManageMembers => "manage members",
-            Action::ManageInvitations => "manage invitations",
-            Action::Leave => "leave",
-            Action::RevokeSessions => "revoke the sessions of this workspace",
-            Action::ReadAudit => "read the audit log",
-            Action::ReadUsage => "read usage",
-            Action::RecordUsage => "record usage",
+            RoleName::Builtin(r) => r.as_str(),
+            RoleName::Custom(k) => k,
         }
     }
 }
 
-/// May `actor` grant `role` (when adding or inviting)? An admin cannot grant `owner`.
-pub fn check_grant(actor: Role, role: Role) -> Result<()> {
-    actor.require(Action::ManageMembers)?;
-    if role == Role::Owner && actor != Role::Owner {
+impl From<Role> for RoleName {
+    fn from(r: Role) -> RoleName {
+        RoleName::Builtin(r)
+    }
+}
+
+/// A custom role as a member or an invitation carries it: its id, key and display name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleLabel {
+    pub id: Uuid,
+    pub key: String,
+    pub name: String,
+}
+
+/// A role as a membership or invitation stores it: the built-in role (a custom role's base)
+/// and, for a custom role, its label and its permissions as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub base: Role,
+    pub custom: Option<(RoleLabel, String)>,
+}
+
+impl Assignment {
+    /// A built-in role.
+    pub fn builtin(role: Role) -> Assignment {
+        Assignment {
+            base: role,
+            custom: None,
+        }
+    }
+
+    pub fn custom_id(&self) -> Option<Uuid> {
+        self.custom.as_ref().map(|(l, _)| l.id)
+    }
+
+    pub fn label(&self) -> Option<RoleLabel> {
+        self.custom.as_ref().map(|(l, _)| l.clone())
+    }
+
+    /// The key callers name the role by: the custom role's, else the built-in word.
+    pub fn key(&self) -> &str {
+        match &self.custom {
+            Some((l, _)) => &l.key,
+            None => self.base.as_str(),
+        }
+    }
+}
+
+/// A role as held or about to be granted: its built-in role (a custom role's base, which
+/// orders it among owners and admins and names it in the dialects) and its permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub base: Role,
+    pub grants: Grants,
+}
+
+pub(super) fn beyond_message(what: &str, extra: &Grants) -> String {
+    let names: Vec<&str> = Permission::ALL
+        .iter()
+        .filter(|p| extra.has(**p))
+        .map(|p| p.as_str())
+        .collect();
+    if names.is_empty() {
+        format!("{what} carries product permissions you do not hold")
+    } else {
+        format!(
+            "{what} carries permissions you do not hold: {}",
+            names.join(", ")
+        )
+    }
+}
+
+/// May `actor` grant `role` (when adding, inviting or changing a role)? Only an owner grants
+/// `owner`, and nobody grants a role carrying a permission they do not hold themselves.
+pub fn check_grant(actor: &Held, role: &Held) -> Result<()> {
+    if role.base == Role::Owner && actor.base != Role::Owner {
         return Err(Error::forbidden(
             "cannot_grant_owner",
             "only an owner can make someone an owner",
         ));
     }
-    Ok(())
-}
-
-/// May `actor` change `target`'s role (currently `current`) to `new`? The last-owner rule is
-/// separate (`member::ensure_an_owner_remains`): it needs the count of owners after the change.
-pub fn check_role_change(actor: Role, current: Role, new: Role) -> Result<()> {
-    actor.require(Action::ManageMembers)?;
-    match actor {
-        Role::Owner => Ok(()),
-        _ if current.is_manager() => Err(Error::forbidden(
-            "target_outranks",
-            "an admin can only change the roles of members below admin",
-        )),
-        _ => check_grant(actor, new),
-    }
-}
-
-/// May `actor` remove `target` (whose role is `current`)? `is_self` means leaving.
-pub fn check_removal(actor: Role, current: Role, is_self: bool) -> Result<()> {
-    if is_self {
-        return Ok(());
-    }
-    actor.require(Action::ManageMembers)?;
-    if actor == Role::Admin && current.is_manager() {
+    if role.base.rank() > actor.base.rank() {
         return Err(Error::forbidden(
-            "target_outranks",
-            "an admin can only remove members below admin",
+            "permission_escalation",
+            format!(
+                "a role based on {} outranks yours; only an owner or a higher role grants it",
+                role.base.as_str()
+            ),
+        ));
+    }
+    let extra = role.grants.beyond(&actor.grants);
+    if !extra.is_empty() {
+        return Err(Error::forbidden(
+            "permission_escalation",
+            beyond_message("this role", &extra),
         ));
     }
     Ok(())
 }
 
+/// Refuses, unless `actor` is an owner, to act on a member who is a manager (owner, admin or
+/// a role based on them) or holds a permission the actor lacks.
+fn check_outranks(actor: &Held, target: &Held, what: &str) -> Result<()> {
+    if actor.base == Role::Owner {
+        return Ok(());
+    }
+    if target.base.is_manager() || !actor.grants.contains(&target.grants) {
+        return Err(Error::forbidden(
+            "target_outranks",
+            format!("you can only {what} members below admin whose permissions are all yours too"),
+        ));
+    }
+    Ok(())
+}
+
+/// May `actor` change a member's role from `current` to `new`? The last-owner rule is separate
+/// (`member::ensure_an_owner_remains`): it needs the count of owners after the change.
+pub fn check_role_change(actor: &Held, current: &Held, new: &Held) -> Result<()> {
+    actor.grants.require(Permission::MembersManage)?;
+    check_outranks(actor, current, "change the roles of")?;
+    check_grant(actor, new)
+}
+
+/// May `actor` remove a member holding `current`? `is_self` means leaving.
+pub fn check_removal(actor: &Held, current: &Held, is_self: bool) -> Result<()> {
+    if is_self {
+        return Ok(());
+    }
+    actor.grants.require(Permission::MembersManage)?;
+    check_outranks(actor, current, "remove")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::permission::Catalogue;
 
-    #[test]
-    fn the_permission_table_matches_the_product_design() {
-        use Action::*;
-        use Role::*;
-        for role in Role::ALL {
-            assert_eq!(role.may(ReadWorkspace), role != Demo);
-            assert_eq!(role.may(ReadMember), role != Demo);
-            assert!(role.may(ListMembers));
-            assert_eq!(role.may(UpdateWorkspace), matches!(role, Owner | Admin));
-            assert_eq!(role.may(ManageInvitations), matches!(role, Owner | Admin));
-            assert_eq!(role.may(ReadAudit), matches!(role, Owner | Admin));
-            assert_eq!(role.may(DeleteWorkspace), role == Owner);
-            assert_eq!(role.may(RevokeSessions), role == Owner);
+    fn held(role: Role) -> Held {
+        Held {
+            base: role,
+            grants: Catalogue::default().preset(role),
         }
     }
 
@@ -197,7 +245,7 @@ mod tests {
                         _ => false,
                     };
                     assert_eq!(
-                        check_role_change(actor, current, new).is_ok(),
+                        check_role_change(&held(actor), &held(current), &held(new)).is_ok(),
                         allowed,
                         "{actor:?} changing {current:?} to {new:?}"
                     );
@@ -216,13 +264,39 @@ mod tests {
                     Admin => !current.is_manager(),
                     _ => false,
                 };
-                assert_eq!(check_removal(actor, current, false).is_ok(), allowed);
+                assert_eq!(
+                    check_removal(&held(actor), &held(current), false).is_ok(),
+                    allowed
+                );
                 assert!(
-                    check_removal(actor, current, true).is_ok(),
+                    check_removal(&held(actor), &held(current), true).is_ok(),
                     "anyone may leave"
                 );
             }
         }
+    }
+
+    #[test]
+    fn nobody_grants_a_permission_they_do_not_hold() {
+        let support = Held {
+            base: Role::Viewer,
+            grants: Grants::of(&[Permission::MembersManage, Permission::WorkspaceRead]),
+        };
+        let auditor = Held {
+            base: Role::Viewer,
+            grants: Grants::of(&[Permission::AuditRead]),
+        };
+        let reader = Held {
+            base: Role::Viewer,
+            grants: Grants::of(&[Permission::WorkspaceRead]),
+        };
+        let err = check_grant(&support, &auditor).expect_err("escalation");
+        assert!(
+            err.to_string().contains("audit:read") || format!("{err:?}").contains("audit:read")
+        );
+        assert!(check_grant(&support, &reader).is_ok());
+        assert!(check_role_change(&support, &reader, &auditor).is_err());
+        assert!(check_role_change(&support, &held(Role::Editor), &reader).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::{
     audit::{self, Actor},
     auth::Credential,
-    role::Action,
+    permission::Permission,
     workspace::{Access, Workspace, WorkspaceRef},
     Core, Error, FieldError, Result,
 };
@@ -318,7 +318,7 @@ impl Core {
         events: &[EventInput],
         idempotency_key: Option<&str>,
     ) -> Result<Recorded> {
-        access.require(Action::RecordUsage)?;
+        access.require(Permission::UsageRecord)?;
         if !matches!(access.principal.credential, Credential::ApiKey { .. }) {
             return Err(Error::forbidden(
                 "api_key_required",
@@ -481,7 +481,7 @@ impl Core {
     /// Usage of a period, grouped by hour, day or month (UTC), with the plan and this month's
     /// standing.
     pub async fn usage_report(&self, access: &Access, query: &UsageQuery) -> Result<UsageReport> {
-        access.require(Action::ReadUsage)?;
+        access.require(Permission::UsageRead)?;
         let now = self.clock.now();
         let this_month = month_index(now);
         let from = query.from.unwrap_or_else(|| month_start(this_month));

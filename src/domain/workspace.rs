@@ -13,8 +13,9 @@ use super::{
     email::Email,
     member::lock_with_role,
     paging::{Cursor, Page, PageRequest},
+    permission::{Grants, Permission},
     policy::{self, Policy},
-    role::{Action, Role},
+    role::{Assignment, Held, Role, RoleLabel},
     session::RequestMeta,
     Core, Error, FieldError, Result,
 };
@@ -107,12 +108,34 @@ pub enum WorkspaceSelector {
 pub struct Access {
     pub principal: Principal,
     pub workspace: Workspace,
+    /// The caller's built-in role (their custom role's base when they hold one).
     pub role: Role,
+    /// The caller's custom role, if they hold one.
+    pub custom_role: Option<RoleLabel>,
+    /// What the caller may do here: their role's permissions.
+    pub grants: Grants,
 }
 
 impl Access {
-    pub fn require(&self, action: Action) -> Result<()> {
-        self.role.require(action)
+    /// Refuses with 403 unless the caller holds `permission`.
+    pub fn require(&self, permission: Permission) -> Result<()> {
+        if self.grants.has(permission) {
+            return Ok(());
+        }
+        let key = match &self.custom_role {
+            Some(c) => c.key.as_str(),
+            None => self.role.as_str(),
+        };
+        self.grants
+            .require_as(permission, &format!("the {key} role"))
+    }
+
+    /// The caller's role and permissions, as the grant rules take them.
+    pub fn held(&self) -> Held {
+        Held {
+            base: self.role,
+            grants: self.grants,
+        }
     }
 
     pub fn user_id(&self) -> Uuid {
@@ -461,7 +484,7 @@ impl Core {
 
     /// Reads a workspace.
     pub fn workspace(&self, access: &Access) -> Result<Workspace> {
-        access.require(Action::ReadWorkspace)?;
+        access.require(Permission::WorkspaceRead)?;
         Ok(access.workspace.clone())
     }
 
@@ -472,13 +495,15 @@ impl Core {
         patch: WorkspacePatch,
         meta: &RequestMeta,
     ) -> Result<Workspace> {
-        access.require(Action::UpdateWorkspace)?;
+        access.require(Permission::WorkspaceUpdate)?;
         patch.validate()?;
         let ws = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let role = lock_with_role(&mut tx, ws, access.user_id()).await?;
-        role.require(Action::UpdateWorkspace)?;
+        let held =
+            lock_with_role(&mut tx, &self.settings.permissions, ws, access.user_id()).await?;
+        held.grants.require(Permission::WorkspaceUpdate)?;
+        let role = held.base;
         let before = tx.workspace(ws).await?.ok_or(Error::NotFound)?;
         let mut after = before.clone();
         patch.apply(&mut after);
@@ -502,16 +527,17 @@ impl Core {
     /// Deletes a workspace with its memberships, invitations and the sessions bound to it.
     /// Owner only; a personal workspace cannot be deleted.
     pub async fn delete_workspace(&self, access: &Access, meta: &RequestMeta) -> Result<()> {
-        access.require(Action::DeleteWorkspace)?;
+        access.require(Permission::WorkspaceDelete)?;
         if access.workspace.is_personal {
             return Err(personal_workspace());
         }
         let id = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         let mut tx = self.store.write_workspace(id).await?;
-        lock_with_role(&mut tx, id, access.user_id())
+        lock_with_role(&mut tx, &self.settings.permissions, id, access.user_id())
             .await?
-            .require(Action::DeleteWorkspace)?;
+            .grants
+            .require(Permission::WorkspaceDelete)?;
         let ws = tx.workspace(id).await?.ok_or(Error::NotFound)?;
         if ws.is_personal {
             return Err(personal_workspace());
@@ -533,7 +559,7 @@ impl Core {
         policy: &Policy,
         meta: &RequestMeta,
     ) -> Result<u64> {
-        access.require(Action::RevokeSessions)?;
+        access.require(Permission::SessionsRevoke)?;
         let id = access.workspace.id;
         let actor = self.actor(Some(access.user_id()), meta);
         if let Some(quota) = policy.revoke_all {
@@ -541,9 +567,10 @@ impl Core {
             policy::charge_alone(&self.store, &[limit], actor.at).await?;
         }
         let mut tx = self.store.write_workspace(id).await?;
-        lock_with_role(&mut tx, id, access.user_id())
+        lock_with_role(&mut tx, &self.settings.permissions, id, access.user_id())
             .await?
-            .require(Action::RevokeSessions)?;
+            .grants
+            .require(Permission::SessionsRevoke)?;
         let ended = tx
             .end_sessions_of_members(id, "workspace_sessions_revoked", actor.at)
             .await?;
@@ -569,12 +596,17 @@ pub(super) async fn insert_with_owner(
         Err(StoreError::Conflict(Constraint::WorkspaceSlug)) => return Err(slug_taken()),
         other => other?,
     }
-    tx.insert_member(ws.id, owner, Role::Owner, ws.created_at)
-        .await?;
+    tx.insert_member(
+        ws.id,
+        owner,
+        &Assignment::builtin(Role::Owner),
+        ws.created_at,
+    )
+    .await?;
     audit::record(tx, &audit::workspace_created(actor, ws)).await?;
     audit::record(
         tx,
-        &audit::member_added(actor, ws.id, owner, Role::Owner, None),
+        &audit::member_added(actor, ws.id, owner, &Assignment::builtin(Role::Owner), None),
     )
     .await?;
     Ok(())

@@ -13,14 +13,14 @@ use uuid::Uuid;
 use super::{
     api_keys::{ApiKeyAuth, ApiKeyAuthRow, API_KEY_AUTH_COLUMNS, LIVE_KEY},
     db::{Arg, Db},
-    members::role,
+    members::RoleRow,
     ts::Ts,
     users::{PrefixedUserRow, PREFIXED_USER_COLUMNS},
     workspaces::{WorkspaceRow, WORKSPACE_COLUMNS},
     StoreResult,
 };
 use crate::domain::{
-    role::Role,
+    role::Assignment,
     user::User,
     workspace::{Workspace, WorkspaceRef, WorkspaceSelector},
 };
@@ -29,7 +29,7 @@ use crate::domain::{
 #[derive(Debug, Clone)]
 pub struct Standing {
     /// The workspace selected and the caller's role in it, when they are a member.
-    pub membership: Option<(Workspace, Role)>,
+    pub membership: Option<(Workspace, Assignment)>,
     /// The caller's account, when asked for.
     pub user: Option<User>,
     /// The caller has a confirmed second factor.
@@ -51,6 +51,10 @@ pub struct KeyAccess {
     pub standing: Standing,
 }
 
+/// The custom role columns of the membership `m` read with the role (`roles r`).
+const CUSTOM_ROLE_COLUMNS: &str =
+    "m.role_id, r.key AS role_key, r.name AS role_name, r.permissions AS role_permissions";
+
 #[derive(sqlx::FromRow)]
 struct BoundRow {
     bound_workspace_id: Option<Uuid>,
@@ -71,16 +75,26 @@ where
     PrefixedUserRow: FromRow<'r, R>,
     &'r str: ColumnIndex<R>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<Uuid>: Decode<'r, R::Database> + Type<R::Database>,
     Option<Ts>: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, Sqlx> {
         let credential = C::from_row(row)?;
         let member_role: Option<String> = row.try_get("member_role")?;
         let membership = match member_role {
-            Some(r) => Some((
-                WorkspaceRow::from_row(row)?.into(),
-                role(&r).map_err(|e| Sqlx::Decode(e.into()))?,
-            )),
+            Some(r) => {
+                let held = RoleRow {
+                    role: r,
+                    role_id: row.try_get("role_id")?,
+                    role_key: row.try_get("role_key")?,
+                    role_name: row.try_get("role_name")?,
+                    role_permissions: row.try_get("role_permissions")?,
+                };
+                Some((
+                    WorkspaceRow::from_row(row)?.into(),
+                    Assignment::try_from(held).map_err(|e| Sqlx::Decode(e.into()))?,
+                ))
+            }
             None => None,
         };
         let user = match row.try_column("u_id") {
@@ -171,10 +185,11 @@ fn build_access_sql(credential: Credential, kind: usize, with_user: bool) -> Str
         String::new()
     };
     format!(
-        "SELECT {head}, m.role AS member_role, {WORKSPACE_COLUMNS}{user_columns}, \
-         f.confirmed_at AS caller_mfa_at \
+        "SELECT {head}, m.role AS member_role, {CUSTOM_ROLE_COLUMNS}, \
+         {WORKSPACE_COLUMNS}{user_columns}, f.confirmed_at AS caller_mfa_at \
          FROM {table}{user_join} LEFT JOIN workspaces w ON {on} \
          LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = {owner}.user_id \
+         LEFT JOIN roles r ON r.id = m.role_id \
          LEFT JOIN totp_factors f ON f.user_id = {owner}.user_id \
          WHERE {live}"
     )
@@ -201,10 +216,11 @@ impl Db<'_> {
         bound: Option<Uuid>,
     ) -> StoreResult<Option<Standing>> {
         let sql = format!(
-            "SELECT m.role AS member_role, {WORKSPACE_COLUMNS}, {PREFIXED_USER_COLUMNS}, \
-             f.confirmed_at AS caller_mfa_at \
+            "SELECT m.role AS member_role, {CUSTOM_ROLE_COLUMNS}, {WORKSPACE_COLUMNS}, \
+             {PREFIXED_USER_COLUMNS}, f.confirmed_at AS caller_mfa_at \
              FROM users u LEFT JOIN workspaces w ON w.id = COALESCE($2, u.primary_workspace_id) \
              LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = u.id \
+             LEFT JOIN roles r ON r.id = m.role_id \
              LEFT JOIN totp_factors f ON f.user_id = u.id \
              WHERE u.id = $1"
         );

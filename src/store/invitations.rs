@@ -7,22 +7,24 @@ use uuid::Uuid;
 
 use super::{
     db::{Arg, Db},
-    members::role,
+    members::RoleRow,
     ts::Ts,
     StoreResult,
 };
 use crate::domain::{
     invitation::{Invitation, Preview, Status},
     paging::PageRequest,
-    role::Role,
+    role::Assignment,
 };
 
 /// Invitation columns, read through the alias `i` with the inviter as `inv`.
-const INVITATION_COLUMNS: &str = "i.id, i.workspace_id, i.email, i.role, i.status, \
+const INVITATION_COLUMNS: &str = "i.id, i.workspace_id, i.email, i.role, i.role_id, \
+     r.key AS role_key, r.name AS role_name, r.permissions AS role_permissions, i.status, \
      i.inviter_id, inv.email AS inviter_email, i.created_at, i.expires_at, i.ended_at";
 
-/// The invitations with their inviters.
-const INVITATIONS: &str = "invitations i LEFT JOIN users inv ON inv.id = i.inviter_id";
+/// The invitations with their inviters and custom roles.
+const INVITATIONS: &str = "invitations i LEFT JOIN users inv ON inv.id = i.inviter_id \
+     LEFT JOIN roles r ON r.id = i.role_id";
 
 /// What a preview adds (needs `PREVIEW_JOIN`).
 const PREVIEW_COLUMNS: &str = "w.name AS workspace_name, inv.name AS inviter_name, \
@@ -35,7 +37,8 @@ struct InvitationRow {
     id: Uuid,
     workspace_id: Uuid,
     email: String,
-    role: String,
+    #[sqlx(flatten)]
+    role: RoleRow,
     status: String,
     inviter_id: Option<Uuid>,
     inviter_email: Option<String>,
@@ -47,11 +50,13 @@ struct InvitationRow {
 impl TryFrom<InvitationRow> for Invitation {
     type Error = anyhow::Error;
     fn try_from(r: InvitationRow) -> anyhow::Result<Self> {
+        let held = Assignment::try_from(r.role)?;
         Ok(Invitation {
             id: r.id,
             workspace_id: r.workspace_id,
             email: r.email,
-            role: role(&r.role)?,
+            role: held.base,
+            custom: held.custom,
             stored_status: Status::parse(&r.status)
                 .ok_or_else(|| anyhow::anyhow!("unknown invitation status {:?}", r.status))?,
             inviter_id: r.inviter_id,
@@ -113,7 +118,7 @@ pub struct NewInvitationRow<'a> {
     pub workspace_id: Uuid,
     pub email: &'a str,
     pub email_key: &'a str,
-    pub role: Role,
+    pub role: &'a Assignment,
     pub token_hash: &'a [u8],
     pub inviter_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
@@ -140,25 +145,29 @@ impl Db<'_> {
     pub async fn insert_invitation(&mut self, i: &NewInvitationRow<'_>) -> StoreResult<Invitation> {
         let row: InvitationRow = self
             .one(
-                "INSERT INTO invitations (id, workspace_id, email, email_key, role, status, \
-             token_hash, inviter_id, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) \
-             RETURNING id, workspace_id, email, role, status, inviter_id, \
-             CAST(NULL AS TEXT) AS inviter_email, created_at, expires_at, ended_at",
+                "INSERT INTO invitations (id, workspace_id, email, email_key, role, role_id, \
+             status, token_hash, inviter_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $10, 'pending', $6, $7, $8, $9) \
+             RETURNING id, workspace_id, email, role, role_id, CAST(NULL AS TEXT) AS role_key, \
+             CAST(NULL AS TEXT) AS role_name, CAST(NULL AS TEXT) AS role_permissions, status, \
+             inviter_id, CAST(NULL AS TEXT) AS inviter_email, created_at, expires_at, ended_at",
                 &[
                     i.id.into(),
                     i.workspace_id.into(),
                     i.email.into(),
                     i.email_key.into(),
-                    i.role.as_str().into(),
+                    i.role.base.as_str().into(),
                     i.token_hash.into(),
                     i.inviter_id.into(),
                     i.created_at.into(),
                     i.expires_at.into(),
+                    i.role.custom_id().into(),
                 ],
             )
             .await?;
-        Ok(row.try_into()?)
+        let mut stored: Invitation = row.try_into()?;
+        stored.custom = i.role.custom.clone();
+        Ok(stored)
     }
 
     /// An invitation of a workspace.

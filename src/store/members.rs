@@ -10,9 +10,9 @@ use super::{
     StoreResult,
 };
 use crate::domain::{
-    member::{Member, MemberFilter},
+    member::{Member, MemberFilter, RoleFilter},
     paging::PageRequest,
-    role::Role,
+    role::{Assignment, Role, RoleLabel},
 };
 
 /// Parses a role column (constrained by a CHECK, so a miss is a bug).
@@ -20,15 +20,51 @@ pub(super) fn role(text: &str) -> anyhow::Result<Role> {
     Role::parse(text).ok_or_else(|| anyhow::anyhow!("unknown role {text:?} in the database"))
 }
 
-const MEMBER_COLUMNS: &str =
-    "m.user_id, u.email, u.name, m.role, m.created_at AS joined_at, m.updated_at";
+/// The columns of a held role, from a membership `m` (or an invitation aliased `m`) LEFT
+/// JOINed to its custom role `r` ([`ROLE_JOIN`]).
+pub(super) const ROLE_COLUMNS: &str = "m.role, m.role_id, r.key AS role_key, \
+     r.name AS role_name, r.permissions AS role_permissions";
+/// The join [`ROLE_COLUMNS`] read.
+pub(super) const ROLE_JOIN: &str = "LEFT JOIN roles r ON r.id = m.role_id";
+
+/// A held role's columns ([`ROLE_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+pub(super) struct RoleRow {
+    pub role: String,
+    pub role_id: Option<Uuid>,
+    pub role_key: Option<String>,
+    pub role_name: Option<String>,
+    pub role_permissions: Option<String>,
+}
+
+impl TryFrom<RoleRow> for Assignment {
+    type Error = anyhow::Error;
+    fn try_from(r: RoleRow) -> anyhow::Result<Self> {
+        let custom = match (r.role_id, r.role_key, r.role_name) {
+            (Some(id), Some(key), Some(name)) => Some((
+                RoleLabel { id, key, name },
+                r.role_permissions.unwrap_or_default(),
+            )),
+            _ => None,
+        };
+        Ok(Assignment {
+            base: role(&r.role)?,
+            custom,
+        })
+    }
+}
+
+const MEMBER_COLUMNS: &str = "m.user_id, u.email, u.name, m.role, m.role_id, \
+     r.key AS role_key, r.name AS role_name, r.permissions AS role_permissions, \
+     m.created_at AS joined_at, m.updated_at";
 
 #[derive(sqlx::FromRow)]
 struct MemberRow {
     user_id: Uuid,
     email: String,
     name: String,
-    role: String,
+    #[sqlx(flatten)]
+    role: RoleRow,
     joined_at: Ts,
     updated_at: Ts,
 }
@@ -36,11 +72,13 @@ struct MemberRow {
 impl TryFrom<MemberRow> for Member {
     type Error = anyhow::Error;
     fn try_from(r: MemberRow) -> anyhow::Result<Self> {
+        let held = Assignment::try_from(r.role)?;
         Ok(Member {
             user_id: r.user_id,
             email: r.email,
             name: r.name,
-            role: role(&r.role)?,
+            role: held.base,
+            custom_role: held.label(),
             joined_at: r.joined_at.0,
             updated_at: r.updated_at.0,
         })
@@ -51,9 +89,23 @@ impl TryFrom<MemberRow> for Member {
 fn filter_conditions<'a>(filter: &'a MemberFilter) -> (String, Vec<Arg<'a>>) {
     let mut conditions = String::from("m.workspace_id = $1");
     let mut args = Vec::new();
-    if let Some(role) = filter.role {
-        args.push(role.as_str().into());
-        conditions.push_str(&format!(" AND m.role = ${}", args.len() + 1));
+    match &filter.role {
+        None => {}
+        Some(RoleFilter::Base(role)) => {
+            args.push(role.as_str().into());
+            conditions.push_str(&format!(" AND m.role = ${}", args.len() + 1));
+        }
+        Some(RoleFilter::Builtin(role)) => {
+            args.push(role.as_str().into());
+            conditions.push_str(&format!(
+                " AND m.role = ${} AND m.role_id IS NULL",
+                args.len() + 1
+            ));
+        }
+        Some(RoleFilter::Custom(id)) => {
+            args.push((*id).into());
+            conditions.push_str(&format!(" AND m.role_id = ${}", args.len() + 1));
+        }
     }
     if let Some(p) = &filter.pattern {
         args.push(p.as_str().into());
@@ -71,14 +123,17 @@ impl Db<'_> {
         &mut self,
         workspace_id: Uuid,
         user_id: Uuid,
-    ) -> StoreResult<Option<Role>> {
-        let found: Option<(String,)> = self
+    ) -> StoreResult<Option<Assignment>> {
+        let found: Option<RoleRow> = self
             .optional(
-                "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+                &format!(
+                    "SELECT {ROLE_COLUMNS} FROM memberships m {ROLE_JOIN} \
+                     WHERE m.workspace_id = $1 AND m.user_id = $2"
+                ),
                 &[workspace_id.into(), user_id.into()],
             )
             .await?;
-        Ok(found.map(|(r,)| role(&r)).transpose()?)
+        Ok(found.map(Assignment::try_from).transpose()?)
     }
 
     pub async fn owner_count(&mut self, workspace_id: Uuid) -> StoreResult<i64> {
@@ -107,18 +162,20 @@ impl Db<'_> {
         &mut self,
         workspace_id: Uuid,
         user_id: Uuid,
-        role: Role,
+        role: &Assignment,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let added = self
             .execute(
-                "INSERT INTO memberships (workspace_id, user_id, role, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $4) ON CONFLICT (workspace_id, user_id) DO NOTHING",
+                "INSERT INTO memberships (workspace_id, user_id, role, role_id, created_at, \
+                 updated_at) VALUES ($1, $2, $3, $5, $4, $4) \
+                 ON CONFLICT (workspace_id, user_id) DO NOTHING",
                 &[
                     workspace_id.into(),
                     user_id.into(),
-                    role.as_str().into(),
+                    role.base.as_str().into(),
                     at.into(),
+                    role.custom_id().into(),
                 ],
             )
             .await?;
@@ -129,17 +186,18 @@ impl Db<'_> {
         &mut self,
         workspace_id: Uuid,
         user_id: Uuid,
-        role: Role,
+        role: &Assignment,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
         self.execute(
-            "UPDATE memberships SET role = $3, updated_at = $4 \
+            "UPDATE memberships SET role = $3, role_id = $5, updated_at = $4 \
              WHERE workspace_id = $1 AND user_id = $2",
             &[
                 workspace_id.into(),
                 user_id.into(),
-                role.as_str().into(),
+                role.base.as_str().into(),
                 at.into(),
+                role.custom_id().into(),
             ],
         )
         .await?;
@@ -166,6 +224,7 @@ impl Db<'_> {
             .optional(
                 &format!(
                     "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+                     LEFT JOIN roles r ON r.id = m.role_id \
                      WHERE m.workspace_id = $1 AND m.user_id = $2"
                 ),
                 &[workspace_id.into(), user_id.into()],
@@ -226,6 +285,7 @@ impl Db<'_> {
         }
         let sql = format!(
             "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+             LEFT JOIN roles r ON r.id = m.role_id \
              WHERE {conditions} ORDER BY m.created_at, m.user_id LIMIT {}",
             page.limit + 1
         );

@@ -15,6 +15,7 @@ mod mfa;
 mod outbox;
 mod postgres;
 mod rate_limits;
+mod roles;
 mod sessions;
 mod signing_keys;
 mod sqlite;

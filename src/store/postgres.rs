@@ -96,8 +96,10 @@ impl Backend for PostgresBackend {
     }
 
     fn lock_workspace(&self) -> &'static str {
-        "SELECT m.role FROM workspaces w \
+        "SELECT m.role, m.role_id, r.key AS role_key, r.name AS role_name, \
+         r.permissions AS role_permissions FROM workspaces w \
          LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 \
+         LEFT JOIN roles r ON r.id = m.role_id \
          WHERE w.id = $1 FOR UPDATE OF w"
     }
 

@@ -121,8 +121,10 @@ impl Backend for SqliteBackend {
     }
 
     fn lock_workspace(&self) -> &'static str {
-        "SELECT m.role FROM workspaces w \
-         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 WHERE w.id = $1"
+        "SELECT m.role, m.role_id, r.key AS role_key, r.name AS role_name, \
+         r.permissions AS role_permissions FROM workspaces w \
+         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2 \
+         LEFT JOIN roles r ON r.id = m.role_id WHERE w.id = $1"
     }
 
     fn claim_outbox(&self) -> &'static str {

@@ -6,13 +6,13 @@ use uuid::Uuid;
 
 use super::{
     db::{Arg, Db, Tx},
-    members::role,
+    members::{role, RoleRow},
     ts::Ts,
     StoreResult,
 };
 use crate::domain::{
     paging::PageRequest,
-    role::Role,
+    role::{Assignment, Role},
     workspace::{Profile, Workspace, WorkspaceRef},
 };
 
@@ -266,15 +266,34 @@ impl Tx<'_> {
         &mut self,
         workspace_id: Uuid,
         user_id: Option<Uuid>,
-    ) -> StoreResult<Option<Option<Role>>> {
+    ) -> StoreResult<Option<Option<Assignment>>> {
         let sql = self.backend().lock_workspace();
-        let found: Option<(Option<String>,)> = self
+        let found: Option<LockedRow> = self
             .optional(sql, &[workspace_id.into(), user_id.into()])
             .await?;
         Ok(match found {
             None => None,
-            Some((None,)) => Some(None),
-            Some((Some(r),)) => Some(Some(role(&r)?)),
+            Some(LockedRow { role: None, .. }) => Some(None),
+            Some(r) => Some(Some(
+                RoleRow {
+                    role: r.role.unwrap_or_default(),
+                    role_id: r.role_id,
+                    role_key: r.role_key,
+                    role_name: r.role_name,
+                    role_permissions: r.role_permissions,
+                }
+                .try_into()?,
+            )),
         })
     }
+}
+
+/// The row `lock_workspace` reads: the locking user's role columns, NULL for a non-member.
+#[derive(sqlx::FromRow)]
+struct LockedRow {
+    role: Option<String>,
+    role_id: Option<Uuid>,
+    role_key: Option<String>,
+    role_name: Option<String>,
+    role_permissions: Option<String>,
 }

@@ -10,8 +10,9 @@ use roster::{
     domain::{
         audit::{self, Actor, AuditFilter},
         member::MemberFilter,
+        member::RoleFilter,
         paging::PageRequest,
-        role::Role,
+        role::{Assignment, Role},
         session::RequestMeta,
         usage::Granularity,
         workspace::{Profile, Workspace, WorkspaceRef, WorkspaceSelector},
@@ -75,12 +76,12 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
         .await
         .expect("workspace");
     assert!(tx
-        .insert_member(ws, ada, Role::Owner, now)
+        .insert_member(ws, ada, &Assignment::builtin(Role::Owner), now)
         .await
         .expect("owner"));
     assert_eq!(
         tx.lock_workspace(ws, Some(ada)).await.expect("lock"),
-        Some(Some(Role::Owner))
+        Some(Some(Assignment::builtin(Role::Owner)))
     );
     assert_eq!(
         tx.lock_workspace(ws, Some(bob)).await.expect("lock"),
@@ -127,18 +128,23 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
     // Members: add, change a role, count owners, page, filter, remove.
     let mut tx = store.write().await.expect("begin");
     assert!(tx
-        .insert_member(ws, bob, Role::Editor, now)
+        .insert_member(ws, bob, &Assignment::builtin(Role::Editor), now)
         .await
         .expect("bob joins"));
     assert!(!tx
-        .insert_member(ws, bob, Role::Viewer, now)
+        .insert_member(ws, bob, &Assignment::builtin(Role::Viewer), now)
         .await
         .expect("again"));
     tx.adjust_member_count(ws, 1).await.expect("count");
-    tx.set_role(ws, bob, Role::Admin, now).await.expect("role");
+    tx.set_role(ws, bob, &Assignment::builtin(Role::Admin), now)
+        .await
+        .expect("role");
     tx.commit().await.expect("commit");
     let mut db = store.read();
-    assert_eq!(db.role_of(ws, bob).await.expect("role"), Some(Role::Admin));
+    assert_eq!(
+        db.role_of(ws, bob).await.expect("role"),
+        Some(Assignment::builtin(Role::Admin))
+    );
     assert_eq!(db.owner_count(ws).await.expect("owners"), 1);
     assert_eq!(db.member_count(ws).await.expect("members"), 2);
     assert_eq!(
@@ -155,7 +161,7 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
         .expect("page");
     assert_eq!(page.len(), 2, "a page reads one row past its limit");
     assert_eq!(page[0].user_id, ada);
-    let admins = MemberFilter::new(None, Some(Role::Admin)).expect("filter");
+    let admins = MemberFilter::new(None, Some(RoleFilter::Base(Role::Admin))).expect("filter");
     assert_eq!(db.count_members(ws, &admins).await.expect("count"), 1);
     let by_email = MemberFilter::new(Some("BOB@"), None).expect("filter");
     let found = db
@@ -209,7 +215,7 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
         .expect("live");
     assert_eq!(read.bound_workspace_id, Some(ws));
     let (w, role) = read.standing.membership.expect("member");
-    assert_eq!((w.id, role), (ws, Role::Admin));
+    assert_eq!((w.id, role), (ws, Assignment::builtin(Role::Admin)));
     assert!(read.standing.user.is_none());
     let current = db
         .session_access(session, bob, &WorkspaceSelector::Current, true, now)
@@ -281,7 +287,10 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
         .expect("read")
         .expect("live");
     assert_eq!(read.key.user_id, ada);
-    assert_eq!(read.standing.membership.map(|(_, r)| r), Some(Role::Owner));
+    assert_eq!(
+        read.standing.membership.map(|(_, r)| r),
+        Some(Assignment::builtin(Role::Owner))
+    );
     let successor = Uuid::now_v7();
     let until = now + Duration::days(7);
     let claimed = db
@@ -303,12 +312,13 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
 
     // An invitation: one pending per email, accepted once.
     let (inv, carol) = (Uuid::now_v7(), Uuid::now_v7());
+    let viewer = Assignment::builtin(Role::Viewer);
     let invitation = |id, token: &'static [u8]| NewInvitationRow {
         id,
         workspace_id: ws,
         email: "carol@example.com",
         email_key: "carol@example.com",
-        role: Role::Viewer,
+        role: &viewer,
         token_hash: token,
         inviter_id: Some(ada),
         created_at: now,
@@ -345,7 +355,13 @@ async fn a_workspace_story_runs_through_every_verb_of_the_store(app: TestApp) {
 
     // The audit log, with the actor's email joined.
     let actor = Actor::new(Some(ada), &RequestMeta::default(), now);
-    let event = audit::member_role_changed(&actor, ws, bob, Role::Editor, Role::Admin);
+    let event = audit::member_role_changed(
+        &actor,
+        ws,
+        bob,
+        &Assignment::builtin(Role::Editor),
+        &Assignment::builtin(Role::Admin),
+    );
     let mut tx = store.write().await.expect("begin");
     let (seq, prev) = tx.next_in_chain(ws, "workspace").await.expect("place");
     assert_eq!((seq, prev.as_deref()), (1, None), "a new chain starts at 1");

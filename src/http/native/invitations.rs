@@ -14,7 +14,7 @@ use crate::{
         invitation::{Invitation, InviteRequest, Issued, NewExpiry, Status},
         paging::PageRequest,
         policy::NATIVE,
-        role::Role,
+        role::{Role, RoleName},
         session::RequestMeta,
         workspace::Access,
         Error,
@@ -31,7 +31,15 @@ pub struct InvitationView {
     id: Uuid,
     workspace_id: Uuid,
     email: String,
-    role: Role,
+    /// The role's key: a built-in role, or one of the workspace's custom roles.
+    #[schema(example = "editor")]
+    role: String,
+    /// A custom role's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_name: Option<String>,
+    /// The built-in role a custom role is based on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_role: Option<Role>,
     /// As of now: a pending invitation past its expiry is `expired`.
     status: Status,
     inviter_id: Option<Uuid>,
@@ -41,12 +49,17 @@ pub struct InvitationView {
 }
 
 pub fn view(i: Invitation, now: DateTime<Utc>) -> InvitationView {
+    let custom = i.custom_role();
     InvitationView {
         status: i.status_at(now),
+        role: custom
+            .as_ref()
+            .map_or_else(|| i.role.as_str().to_owned(), |c| c.key.clone()),
+        role_name: custom.as_ref().map(|c| c.name.clone()),
+        base_role: custom.is_some().then_some(i.role),
         id: i.id,
         workspace_id: i.workspace_id,
         email: i.email,
-        role: i.role,
         inviter_id: i.inviter_id,
         created_at: i.created_at,
         expires_at: i.expires_at,
@@ -78,7 +91,8 @@ fn issued(i: Issued, now: DateTime<Utc>) -> IssuedInvitation {
 pub struct CreateInvitation {
     #[schema(example = "new.colleague@example.com")]
     email: String,
-    role: Role,
+    /// A built-in role or a custom role's key.
+    role: String,
     /// 1 to 90; 7 by default.
     expires_in_days: Option<u32>,
     /// Queue the invitation email (default true).
@@ -89,7 +103,7 @@ impl From<CreateInvitation> for InviteRequest {
     fn from(c: CreateInvitation) -> Self {
         InviteRequest {
             email: c.email,
-            role: c.role,
+            role: RoleName::parse(&c.role),
             lifetime_days: c.expires_in_days,
             send_email: c.send_email.unwrap_or(true),
         }

@@ -14,7 +14,7 @@ use crate::{
         member::{Member, MemberFilter, MemberTarget},
         paging::PageRequest,
         policy::NATIVE,
-        role::Role,
+        role::{Role, RoleName},
         session::RequestMeta,
         workspace::Access,
         Error,
@@ -31,7 +31,15 @@ pub struct MemberView {
     user_id: Uuid,
     email: String,
     name: String,
-    role: Role,
+    /// The role's key: a built-in role, or one of the workspace's custom roles.
+    #[schema(example = "admin")]
+    role: String,
+    /// A custom role's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role_name: Option<String>,
+    /// The built-in role a custom role is based on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base_role: Option<Role>,
     joined_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -42,7 +50,12 @@ impl From<Member> for MemberView {
             user_id: m.user_id,
             email: m.email,
             name: m.name,
-            role: m.role,
+            role: m
+                .custom_role
+                .as_ref()
+                .map_or_else(|| m.role.as_str().to_owned(), |c| c.key.clone()),
+            role_name: m.custom_role.as_ref().map(|c| c.name.clone()),
+            base_role: m.custom_role.is_some().then_some(m.role),
             joined_at: m.joined_at,
             updated_at: m.updated_at,
         }
@@ -62,7 +75,8 @@ pub struct MemberList {
 pub struct ListMembers {
     /// Case-insensitive substring of the email or name; `%` and `_` match themselves.
     q: Option<String>,
-    role: Option<Role>,
+    /// A built-in role or a custom role's key: members holding exactly that role.
+    role: Option<String>,
     /// 1 to 200; 50 by default.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
@@ -75,13 +89,15 @@ pub struct ListMembers {
 pub struct AddMember {
     user_id: Option<Uuid>,
     email: Option<String>,
-    role: Role,
+    /// A built-in role or a custom role's key.
+    role: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeRole {
-    role: Role,
+    /// A built-in role or a custom role's key.
+    role: String,
 }
 
 /// The path of one member.
@@ -101,15 +117,32 @@ pub async fn list(
     State(state): State<AppState>,
     access: Access,
     Query(q): Query<ListMembers>,
-) -> ApiResult<axum::Json<MemberList>> {
-    let filter = MemberFilter::new(q.q.as_deref(), q.role)?;
+) -> ApiResult<axum::response::Response> {
+    let role = match q.role.as_deref() {
+        None => None,
+        Some(key) => match state.core.role_filter(&access, key).await {
+            Ok(filter) => Some(filter),
+            // A query parameter that names no role is a bad query, as any other.
+            Err(Error::Validation(_)) => {
+                return Ok(Problem::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    format!("role: {key:?} is neither a built-in role nor a custom role here"),
+                )
+                .into_response())
+            }
+            Err(other) => return Err(other.into()),
+        },
+    };
+    let filter = MemberFilter::new(q.q.as_deref(), role)?;
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let found = state.core.members(&access, &filter, &page).await?;
     Ok(axum::Json(MemberList {
         next_cursor: found.next_cursor.map(|c| c.encode()),
         total: found.total,
         data: found.data.into_iter().map(Into::into).collect(),
-    }))
+    })
+    .into_response())
 }
 
 /// Add an existing user directly (owner, admin; an admin cannot grant owner).
@@ -140,7 +173,7 @@ pub async fn add(
     };
     let member = state
         .core
-        .add_member(&access, target, body.role, &meta)
+        .add_member(&access, target, RoleName::parse(&body.role), &meta)
         .await?;
     let location = format!(
         "/v1/workspaces/{}/members/{}",
@@ -180,7 +213,13 @@ pub async fn update(
 ) -> ApiResult<axum::Json<MemberView>> {
     let member = state
         .core
-        .change_role(&access, user_id, body.role, NATIVE.role_words, &meta)
+        .change_role(
+            &access,
+            user_id,
+            RoleName::parse(&body.role),
+            NATIVE.role_words,
+            &meta,
+        )
         .await?;
     Ok(axum::Json(member.into()))
 }

@@ -46,7 +46,7 @@ pub async fn create(
 ) -> PupilResult {
     let request = InviteRequest {
         email: body.email,
-        role: body.role.role(),
+        role: body.role.role().into(),
         lifetime_days: None,
         send_email: true,
     };

@@ -82,7 +82,12 @@ pub async fn add(
         .ok_or_else(|| Error::invalid("user_id", "required", "name the user to add"))?;
     let added = state
         .core
-        .add_member(&access, MemberTarget::Id(user_id), body.role.role(), &meta)
+        .add_member(
+            &access,
+            MemberTarget::Id(user_id),
+            body.role.role().into(),
+            &meta,
+        )
         .await?;
     Ok(ok(member(access.workspace.id, added)))
 }
@@ -126,7 +131,13 @@ pub async fn update(
     let user_id = path.id(0)?;
     let changed = state
         .core
-        .change_role(&access, user_id, body.role.role(), PUPIL.role_words, &meta)
+        .change_role(
+            &access,
+            user_id,
+            body.role.role().into(),
+            PUPIL.role_words,
+            &meta,
+        )
         .await?;
     Ok(ok(member(access.workspace.id, changed)))
 }

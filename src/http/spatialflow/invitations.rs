@@ -181,7 +181,7 @@ pub async fn create_invitation(
     let role = parse_role(body.role.as_deref().unwrap_or("field_worker"))?;
     let request = InviteRequest {
         email: body.email,
-        role,
+        role: role.into(),
         lifetime_days: None,
         send_email: true,
     };

@@ -116,7 +116,7 @@ pub async fn update_member_role(
     let id = path_id(&user_id)?;
     let member = state
         .core
-        .change_role(&access, id, role, SPATIALFLOW.role_words, &meta)
+        .change_role(&access, id, role.into(), SPATIALFLOW.role_words, &meta)
         .await?;
     Ok(axum::Json(MemberActionOut {
         message: format!("Role updated to {}", role_word(member.role)),
