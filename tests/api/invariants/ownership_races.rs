@@ -150,6 +150,24 @@ async fn accepting_while_the_proposer_is_demoted_or_removed_and_a_second_transfe
             assert_eq!(t_role.as_deref(), Some("editor"), "refused, so unchanged");
             assert_eq!(owners, 1, "only the other owner");
         }
+        // The order the workspace's audit chain records: an accept that won came before the
+        // demotion (which then changed nothing) or before the removal; one that lost came after.
+        let accept_first = if r.removed {
+            "SELECT COUNT(*) FROM audit_events x JOIN audit_events y \
+             ON y.workspace_id = x.workspace_id WHERE x.workspace_id = $1 \
+             AND x.action = 'workspace.ownership_transferred' AND y.action = 'member.removed' \
+             AND x.seq < y.seq"
+        } else {
+            "SELECT COUNT(*) FROM audit_events WHERE workspace_id = $1 \
+             AND action = 'workspace.ownership_transferred' AND NOT EXISTS (SELECT 1 \
+             FROM audit_events y WHERE y.workspace_id = $1 AND y.action = 'member.role_changed')"
+        };
+        assert_eq!(
+            count(&app, accept_first, &r.ws).await,
+            i64::from(r.accept == 200),
+            "the accept answered {} against the order of the changes",
+            r.accept
+        );
         let expected_a = if r.removed { None } else { Some("admin") };
         assert_eq!(
             a_role.as_deref(),
