@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::{
     api_key::ApiKey,
     invitation::Invitation,
+    ownership::{Closing, Transfer},
     paging::{Page, PageRequest},
     permission::Permission,
     role::{Assignment, Role},
@@ -85,6 +86,11 @@ pub mod actions {
     pub const ROLE_CREATED: &str = "role.created";
     pub const ROLE_UPDATED: &str = "role.updated";
     pub const ROLE_DELETED: &str = "role.deleted";
+    pub const OWNERSHIP_TRANSFER_PROPOSED: &str = "workspace.ownership_transfer_proposed";
+    pub const OWNERSHIP_TRANSFERRED: &str = "workspace.ownership_transferred";
+    pub const OWNERSHIP_TRANSFER_DECLINED: &str = "workspace.ownership_transfer_declined";
+    pub const OWNERSHIP_TRANSFER_CANCELLED: &str = "workspace.ownership_transfer_cancelled";
+    pub const OWNERSHIP_TRANSFER_EXPIRED: &str = "workspace.ownership_transfer_expired";
 }
 
 /// A recorded event.
@@ -174,6 +180,10 @@ fn api_key(id: Uuid) -> (&'static str, String) {
 
 fn invitation(inv: &Invitation) -> (&'static str, String) {
     ("invitation", inv.id.to_string())
+}
+
+fn transfer(t: &Transfer) -> (&'static str, String) {
+    ("ownership_transfer", t.id.to_string())
 }
 
 /// The fields that differ between two snapshots, as (before, after).
@@ -809,6 +819,71 @@ pub fn invitation_declined<'a>(actor: &'a Actor, inv: &Invitation) -> NewEvent<'
         actions::INVITATION_DECLINED,
         invitation(inv),
         Some(before),
+        Some(after),
+    )
+}
+
+pub fn ownership_transfer_proposed<'a>(actor: &'a Actor, t: &Transfer) -> NewEvent<'a> {
+    let after = json!({
+        "status": "pending", "from_user_id": t.from_user_id, "to_user_id": t.to_user_id,
+        "keep_ownership": t.keep_ownership, "expires_at": t.expires_at,
+    });
+    event(
+        actor,
+        Some(t.workspace_id),
+        actions::OWNERSHIP_TRANSFER_PROPOSED,
+        transfer(t),
+        None,
+        Some(after),
+    )
+}
+
+/// An accepted transfer: the target's and the proposer's roles before and after.
+pub fn ownership_transferred<'a>(
+    actor: &'a Actor,
+    t: &Transfer,
+    target_was: Role,
+    proposer_now: Role,
+) -> NewEvent<'a> {
+    let before = json!({
+        "status": "pending",
+        "from": {"user_id": t.from_user_id, "role": Role::Owner.as_str()},
+        "to": {"user_id": t.to_user_id, "role": target_was.as_str()},
+    });
+    let after = json!({
+        "status": "accepted",
+        "from": {"user_id": t.from_user_id, "role": proposer_now.as_str()},
+        "to": {"user_id": t.to_user_id, "role": Role::Owner.as_str()},
+    });
+    event(
+        actor,
+        Some(t.workspace_id),
+        actions::OWNERSHIP_TRANSFERRED,
+        transfer(t),
+        Some(before),
+        Some(after),
+    )
+}
+
+/// A pending transfer ended without a change of owner: declined, cancelled, expired, or
+/// cancelled because it went stale (its proposer no longer an owner, its target no longer a
+/// member below owner).
+pub fn ownership_transfer_closed<'a>(actor: &'a Actor, t: &Transfer, how: Closing) -> NewEvent<'a> {
+    let action = match how {
+        Closing::Declined => actions::OWNERSHIP_TRANSFER_DECLINED,
+        Closing::Cancelled | Closing::Stale => actions::OWNERSHIP_TRANSFER_CANCELLED,
+        Closing::Expired => actions::OWNERSHIP_TRANSFER_EXPIRED,
+    };
+    let mut after = json!({"status": how.status().as_str()});
+    if how == Closing::Stale {
+        after["reason"] = json!("stale");
+    }
+    event(
+        actor,
+        Some(t.workspace_id),
+        action,
+        transfer(t),
+        Some(json!({"status": "pending"})),
         Some(after),
     )
 }

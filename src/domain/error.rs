@@ -45,6 +45,14 @@ pub enum Error {
     /// The request conflicts with the current state.
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Nothing of this kind exists right now (no pending ownership transfer): 404 with a code
+    /// saying what is missing, where plain `NotFound` would hide which.
+    #[error("{detail}")]
+    Missing { code: &'static str, detail: String },
+    /// Something that could have been used once and no longer can (an expired ownership
+    /// transfer): 410 with a code saying what.
+    #[error("{detail}")]
+    Gone { code: &'static str, detail: String },
     /// An emailed link (email verification, password reset) that cannot be used.
     #[error("{}", .0.detail())]
     LinkRefused(LinkFault),
@@ -120,6 +128,20 @@ impl Error {
 
     pub fn rejected(code: &'static str, detail: impl Into<String>) -> Self {
         Error::Rejected {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn missing(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Missing {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn gone(code: &'static str, detail: impl Into<String>) -> Self {
+        Error::Gone {
             code,
             detail: detail.into(),
         }

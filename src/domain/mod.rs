@@ -16,6 +16,7 @@ pub mod invitation;
 pub mod key_seal;
 pub mod member;
 pub mod mfa;
+pub mod ownership;
 pub mod paging;
 pub mod password;
 pub mod permission;

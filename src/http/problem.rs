@@ -86,6 +86,8 @@ impl ApiError {
             }
             Error::Forbidden { code, detail } => Problem::new(StatusCode::FORBIDDEN, code, detail),
             Error::Conflict { code, detail } => Problem::new(StatusCode::CONFLICT, code, detail),
+            Error::Missing { code, detail } => Problem::new(StatusCode::NOT_FOUND, code, detail),
+            Error::Gone { code, detail } => Problem::new(StatusCode::GONE, code, detail),
             Error::LinkRefused(fault) => {
                 let status = if fault.gone() {
                     StatusCode::GONE

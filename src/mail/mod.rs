@@ -200,6 +200,64 @@ pub fn email_change_notice(to: &str, name: &str, new_email: &str) -> Mail {
     )
 }
 
+/// The proposal of an ownership transfer, to the member asked to become owner.
+pub fn ownership_transfer_proposed(
+    to: &str,
+    name: &str,
+    proposer: &str,
+    workspace: &str,
+    keep_ownership: bool,
+    expires_at: DateTime<Utc>,
+) -> Mail {
+    let stays = if keep_ownership {
+        "stays an owner beside you"
+    } else {
+        "becomes an admin"
+    };
+    let lead = format!(
+        "{proposer} asks you to become an owner of the workspace {workspace}; if you accept, \
+         {proposer} {stays}. Accept or decline in Roster before {}.",
+        expiry(expires_at)
+    );
+    account_mail(
+        to,
+        name,
+        &format!("{proposer} asks you to take over {workspace}"),
+        &lead,
+        None,
+        "If you do not answer, nothing changes and the proposal expires.",
+    )
+}
+
+/// The notice that an ownership transfer was accepted, to the proposer and to the new owner
+/// (`new_owner` is the addressee's own name in the latter).
+pub fn ownership_transferred(
+    to: &str,
+    name: &str,
+    workspace: &str,
+    new_owner: &str,
+    to_new_owner: bool,
+    previous_role: Role,
+) -> Mail {
+    let lead = if to_new_owner {
+        format!("You are now an owner of the workspace {workspace}.")
+    } else {
+        format!(
+            "{new_owner} accepted your proposal and is now an owner of the workspace \
+             {workspace}. Your role there is {}.",
+            previous_role.as_str()
+        )
+    };
+    account_mail(
+        to,
+        name,
+        &format!("The ownership of {workspace} has changed"),
+        &lead,
+        None,
+        "If you did not expect this, ask the workspace's owners.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

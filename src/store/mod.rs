@@ -13,6 +13,7 @@ mod invitations;
 mod members;
 mod mfa;
 mod outbox;
+mod ownership_transfers;
 mod postgres;
 mod rate_limits;
 mod roles;
@@ -62,11 +63,13 @@ pub enum Constraint {
     PendingInvitation,
     /// At most one live account link per (user, purpose).
     LiveAccountToken,
+    /// At most one pending ownership transfer per workspace.
+    PendingOwnershipTransfer,
 }
 
 impl Constraint {
     /// The constraint as PostgreSQL names it and as SQLite describes it.
-    const ALL: [(Constraint, &'static str, &'static str); 5] = [
+    const ALL: [(Constraint, &'static str, &'static str); 6] = [
         (
             Constraint::UserEmail,
             "uq_users_email_key",
@@ -91,6 +94,11 @@ impl Constraint {
             Constraint::LiveAccountToken,
             "uq_account_tokens_live",
             "account_tokens.user_id, account_tokens.purpose",
+        ),
+        (
+            Constraint::PendingOwnershipTransfer,
+            "uq_ownership_transfers_pending",
+            "ownership_transfers.workspace_id",
         ),
     ];
 

@@ -11,6 +11,7 @@ mod me;
 mod members;
 mod mfa;
 pub mod nullable;
+mod ownership;
 mod usage;
 mod workspaces;
 
@@ -69,6 +70,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(workspaces::revoke_sessions))
         .routes(routes!(members::list, members::add))
         .routes(routes!(members::get, members::update, members::remove))
+        .routes(routes!(
+            ownership::propose,
+            ownership::get,
+            ownership::withdraw
+        ))
+        .routes(routes!(ownership::cancel))
+        .routes(routes!(ownership::accept))
+        .routes(routes!(ownership::decline))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::verify))

@@ -110,6 +110,8 @@ impl From<Error> for PupilError {
                 PupilError::new(StatusCode::FORBIDDEN, code, detail)
             }
             Error::Conflict { code, detail } => PupilError::new(StatusCode::CONFLICT, code, detail),
+            Error::Missing { code, detail } => PupilError::new(StatusCode::NOT_FOUND, code, detail),
+            Error::Gone { code, detail } => PupilError::new(StatusCode::GONE, code, detail),
             Error::LinkRefused(fault) => {
                 let status = if fault.gone() {
                     StatusCode::GONE

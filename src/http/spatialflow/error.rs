@@ -196,6 +196,9 @@ fn state(root: &'static str, e: Error) -> Stated {
             };
             stated(status, code, detail)
         }
+        Error::Missing { code, detail } => stated(StatusCode::NOT_FOUND, code, detail),
+        // The contract declares 400 for whatever can no longer be used.
+        Error::Gone { code, detail } => stated(StatusCode::BAD_REQUEST, code, detail),
         // The contract declares 400 for every refused link.
         Error::LinkRefused(fault) => stated(StatusCode::BAD_REQUEST, fault.code(), fault.detail()),
         Error::Validation(fields) => Stated::Invalid(

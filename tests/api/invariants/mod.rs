@@ -7,6 +7,7 @@ mod hostile_input;
 mod invitation_races;
 mod key_rotation;
 mod owners;
+mod ownership_races;
 mod proxies;
 mod replicas;
 mod require_mfa;

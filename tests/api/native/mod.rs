@@ -14,6 +14,7 @@ mod invitations;
 mod members;
 pub mod mfa;
 mod operations;
+mod ownership_transfer;
 mod password_and_sign_out;
 mod sessions;
 mod tokens;
