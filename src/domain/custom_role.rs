@@ -523,3 +523,112 @@ fn builtin_fixed() -> Error {
         "the built-in roles are fixed presets; create a custom role instead",
     )
 }
+
+/// The most permissions one check may ask about.
+pub const MAX_CHECKED: usize = 100;
+
+/// A member's role and everything it lets them do here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberPermissions {
+    pub user_id: Uuid,
+    pub role: Role,
+    pub custom_role: Option<RoleLabel>,
+    pub permissions: Vec<String>,
+}
+
+/// The answer to "may this member do these things here?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checked {
+    pub user_id: Uuid,
+    /// Each permission asked about, in the order asked, with whether it is held.
+    pub results: Vec<(String, bool)>,
+}
+
+impl Checked {
+    /// Every permission asked about is held.
+    pub fn allowed(&self) -> bool {
+        self.results.iter().all(|(_, held)| *held)
+    }
+}
+
+impl Core {
+    /// Every permission the catalogue has (Roster's, then the product's).
+    pub fn permission_catalogue(&self) -> Vec<super::permission::CatalogueEntry> {
+        self.settings.permissions.entries()
+    }
+
+    /// What `user_id` holds here: the caller's own standing comes from the request's access
+    /// read; another member's takes one indexed read and `members:read`. A non-member is 404.
+    async fn standing_of(
+        &self,
+        access: &Access,
+        user_id: Option<Uuid>,
+    ) -> Result<(Uuid, Assignment, Grants)> {
+        let catalogue = &self.settings.permissions;
+        match user_id.filter(|id| *id != access.user_id()) {
+            None => Ok((
+                access.user_id(),
+                Assignment {
+                    base: access.role,
+                    custom: access.custom_role.clone().map(|l| (l, String::new())),
+                },
+                access.grants,
+            )),
+            Some(id) => {
+                access.require(Permission::MembersRead)?;
+                let role = self
+                    .store
+                    .read()
+                    .role_of(access.workspace.id, id)
+                    .await?
+                    .ok_or(Error::NotFound)?;
+                let grants = catalogue.held(&role).grants;
+                Ok((id, role, grants))
+            }
+        }
+    }
+
+    /// A member's role and permissions (the caller's own, or another's with `members:read`).
+    pub async fn member_permissions(
+        &self,
+        access: &Access,
+        user_id: Uuid,
+    ) -> Result<MemberPermissions> {
+        let (user_id, role, grants) = self.standing_of(access, Some(user_id)).await?;
+        Ok(MemberPermissions {
+            user_id,
+            role: role.base,
+            custom_role: role.label(),
+            permissions: self.settings.permissions.names(&grants),
+        })
+    }
+
+    /// Whether a member (the caller when `user_id` is `None`) holds each of `names`, from live
+    /// state: 1 to [`MAX_CHECKED`] names, each in the catalogue (else 422).
+    pub async fn check_permissions(
+        &self,
+        access: &Access,
+        user_id: Option<Uuid>,
+        names: &[String],
+    ) -> Result<Checked> {
+        if names.is_empty() || names.len() > MAX_CHECKED {
+            return Err(Error::invalid(
+                "permissions",
+                "out_of_range",
+                format!("ask about 1 to {MAX_CHECKED} permissions"),
+            ));
+        }
+        let catalogue = &self.settings.permissions;
+        // Unknown names are refused before anything is read.
+        catalogue.parse(names, "permissions")?;
+        let (user_id, _, grants) = self.standing_of(access, user_id).await?;
+        let results = names
+            .iter()
+            .map(|n| {
+                let n = n.trim();
+                (n.to_owned(), catalogue.holds(&grants, n).unwrap_or(false))
+            })
+            .collect();
+        Ok(Checked { user_id, results })
+    }
+}

@@ -322,7 +322,7 @@ impl Core {
         if !matches!(access.principal.credential, Credential::ApiKey { .. }) {
             return Err(Error::forbidden(
                 "api_key_required",
-                "usage events are recorded with an API key of an owner or admin",
+                "usage events are recorded with an API key whose holder may record usage",
             ));
         }
         access.principal.require_write()?;

@@ -18,6 +18,7 @@ use utoipa::{
         (name = "me", description = "The caller's account, sessions and API keys"),
         (name = "workspaces", description = "Workspaces, and the caller's role in each"),
         (name = "members", description = "Members and their roles"),
+        (name = "roles", description = "Permissions, custom roles, and what a member may do"),
         (name = "invitations", description = "Invitations by email, and the invitee's side"),
         (name = "audit", description = "The audit log of a workspace"),
         (name = "usage", description = "Metered usage, plans and quotas"),

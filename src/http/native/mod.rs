@@ -12,6 +12,7 @@ mod members;
 mod mfa;
 pub mod nullable;
 mod ownership;
+mod roles;
 mod usage;
 mod workspaces;
 
@@ -78,6 +79,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ownership::cancel))
         .routes(routes!(ownership::accept))
         .routes(routes!(ownership::decline))
+        .routes(routes!(roles::catalogue))
+        .routes(routes!(roles::list, roles::create))
+        .routes(routes!(roles::get, roles::update, roles::delete))
+        .routes(routes!(roles::member))
+        .routes(routes!(roles::check))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::verify))

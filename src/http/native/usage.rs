@@ -92,7 +92,7 @@ impl RecordedView {
     }
 }
 
-/// Records a batch of usage events (an API key of an owner or admin).
+/// Records a batch of usage events (an API key whose holder has `usage:record`).
 #[utoipa::path(post, path = "/v1/workspaces/{ws}/usage/events", tag = "usage",
     security(("api_key" = [])),
     params(("ws" = String, Path, description = "Workspace id or slug"),

@@ -16,6 +16,7 @@ pub mod mfa;
 mod operations;
 mod ownership_transfer;
 mod password_and_sign_out;
+mod roles;
 mod sessions;
 mod tokens;
 mod usage;
