@@ -2,6 +2,7 @@
 //! rotation, client addresses behind proxies, resilience, and what an authenticated read costs.
 
 mod connections;
+mod custom_roles;
 mod fair_writes;
 mod hostile_input;
 mod invitation_races;
