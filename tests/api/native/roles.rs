@@ -757,3 +757,112 @@ async fn bad_role_and_permission_input_is_refused_and_changes_nothing(app: TestA
     r.assert_problem(422, "validation_failed");
     assert_eq!(app.role_in_db(&ws, &m.id).await.as_deref(), Some("viewer"));
 }
+
+mod product_permissions {
+    use std::collections::BTreeMap;
+
+    use roster::config::PermissionSettings;
+
+    use super::*;
+    use crate::helpers::Db;
+
+    /// A product declaring `reports:export` (admins hold it) and `reports:schedule` (nobody).
+    async fn product_permissions_are_checked_granted_by_custom_roles_and_never_escalated(db: Db) {
+        let app = TestApp::spawn_with(db, |s| {
+            let mut declared = BTreeMap::new();
+            declared.insert(
+                "reports:export".to_owned(),
+                PermissionSettings {
+                    description: Some("Export reports".into()),
+                    roles: vec!["admin".into()],
+                },
+            );
+            declared.insert(
+                "reports:schedule".to_owned(),
+                PermissionSettings {
+                    description: None,
+                    roles: vec![],
+                },
+            );
+            s.permissions = Some(declared);
+        })
+        .await;
+        let (owner, ws) = owner_with_workspace(&app, "product-owner@example.com").await;
+        let admin = app.signup("product-admin@example.com", "Admin").await;
+        let viewer = app.signup("product-viewer@example.com", "Viewer").await;
+        app.add(&owner.access, &ws, &admin, "admin").await;
+        app.add(&owner.access, &ws, &viewer, "viewer").await;
+        let catalogue = app.get("/v1/permissions", &owner.access).await;
+        assert!(
+            catalogue.text.contains("\"reports:export\""),
+            "{}",
+            catalogue.text
+        );
+        let path = format!("/v1/workspaces/{ws}/permissions/check");
+        let ask = json!({"permissions": ["reports:export", "reports:schedule"]});
+        let answer = |token: &str| {
+            let (app, path, ask, token) = (&app, &path, &ask, token.to_owned());
+            async move { app.post(path, Some(&token), ask.clone()).await.body["permissions"].clone() }
+        };
+        assert_eq!(
+            answer(&owner.access).await,
+            json!({"reports:export": true, "reports:schedule": true})
+        );
+        assert_eq!(
+            answer(&admin.access).await,
+            json!({"reports:export": true, "reports:schedule": false})
+        );
+        assert_eq!(
+            answer(&viewer.access).await,
+            json!({"reports:export": false, "reports:schedule": false})
+        );
+        // An admin may make a role with what admins hold, not with what only owners hold.
+        let r = create_role(
+            &app,
+            &admin.access,
+            &ws,
+            json!({"key": "exporter", "name": "Exporter", "base_role": "viewer",
+                   "permissions": ["reports:export", "workspace:read"]}),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = create_role(
+            &app,
+            &admin.access,
+            &ws,
+            json!({"key": "scheduler", "name": "Scheduler", "base_role": "viewer",
+                   "permissions": ["reports:schedule"]}),
+        )
+        .await;
+        r.assert_problem(403, "permission_escalation");
+        assert_eq!(
+            give(&app, &admin.access, &ws, &viewer.id, "exporter").await,
+            200
+        );
+        assert_eq!(
+            answer(&viewer.access).await,
+            json!({"reports:export": true, "reports:schedule": false})
+        );
+        let r = app
+            .post(
+                &path,
+                Some(&viewer.access),
+                json!({"permissions": ["reports:print"]}),
+            )
+            .await;
+        r.assert_problem(422, "validation_failed");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        product_permissions_are_checked_granted_by_custom_roles_and_never_escalated(Db::Sqlite)
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL: set ROSTER_TEST_POSTGRES_URL and run the ignored tests (scripts/test does)"]
+    async fn postgres() {
+        product_permissions_are_checked_granted_by_custom_roles_and_never_escalated(Db::Postgres)
+            .await;
+    }
+}
