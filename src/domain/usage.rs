@@ -319,10 +319,13 @@ impl Core {
         idempotency_key: Option<&str>,
     ) -> Result<Recorded> {
         access.require(Permission::UsageRecord)?;
-        if !matches!(access.principal.credential, Credential::ApiKey { .. }) {
+        if !matches!(
+            access.principal.credential,
+            Credential::ApiKey { .. } | Credential::WorkspaceKey { .. }
+        ) {
             return Err(Error::forbidden(
                 "api_key_required",
-                "usage events are recorded with an API key of an owner or admin",
+                "usage events are recorded with an API key: an owner's or admin's, or a workspace key holding usage:record",
             ));
         }
         access.principal.require_write()?;
