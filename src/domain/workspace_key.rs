@@ -285,26 +285,11 @@ impl Core {
                 beyond_message("this key", &extra),
             ));
         }
-        let next_id = Uuid::now_v7();
-        let old = tx
-            .mark_workspace_key_replaced(ws, id, next_id, now + grace, now)
-            .await?
-            // Expired meanwhile, or lost a race with another rotation.
-            .ok_or_else(|| {
-                Error::conflict(
-                    "api_key_expired",
-                    "the key has expired; create a new key or give it a new expiry first",
-                )
-            })?;
-        audit::record(
-            &mut tx,
-            &audit::workspace_key_rotated(&actor, &old, next_id),
-        )
-        .await?;
+        // The successor first: the old key's `replaced_by` refers to it.
         let next = NewWorkspaceKey {
-            id: next_id,
+            id: Uuid::now_v7(),
             workspace_id: ws,
-            name: old.name.clone(),
+            name: current.name.clone(),
             prefix: secret.text[..VISIBLE_PREFIX_LEN].to_owned(),
             secret_hash: secret.hash,
             permissions: catalogue.stored(&grants),
@@ -313,6 +298,18 @@ impl Core {
             expires_at: None,
         };
         let key = tx.insert_workspace_key(&next).await?;
+        let old = tx
+            .mark_workspace_key_replaced(ws, id, key.id, now + grace, now)
+            .await?
+            // Expired meanwhile, or lost a race with another rotation (the transaction, and
+            // with it the successor, is rolled back).
+            .ok_or_else(|| {
+                Error::conflict(
+                    "api_key_expired",
+                    "the key has expired; create a new key or give it a new expiry first",
+                )
+            })?;
+        audit::record(&mut tx, &audit::workspace_key_rotated(&actor, &old, key.id)).await?;
         audit::record(
             &mut tx,
             &audit::workspace_key_created(&actor, &key, Some(id)),

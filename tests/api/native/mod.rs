@@ -19,4 +19,5 @@ mod password_and_sign_out;
 mod sessions;
 mod tokens;
 mod usage;
+mod workspace_api_keys;
 mod workspaces;
