@@ -263,7 +263,6 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<(WorkspaceApiKey, String)> {
         access.require(Permission::ApiKeysManage)?;
-        access.require_person()?;
         let grace = grace(grace_seconds)?;
         let now = self.clock.now();
         let ws = access.workspace.id;
@@ -274,6 +273,8 @@ impl Core {
         let held = lock_actor(&mut tx, catalogue, access, now).await?;
         held.grants.require(Permission::ApiKeysManage)?;
         let current = tx.workspace_key(ws, id).await?.ok_or(Error::NotFound)?;
+        // A key of another workspace is 404 before anything else is judged.
+        access.require_person()?;
         if current.replaced_by.is_some() {
             return Err(already_rotated());
         }
