@@ -16,6 +16,7 @@ use super::{
     session::RequestMeta,
     user::User,
     workspace::{Access, Workspace},
+    workspace_key::WorkspaceApiKey,
     Core, Result,
 };
 use crate::store::NewApiKey;
@@ -930,4 +931,76 @@ impl Core {
             }
         }))
     }
+}
+
+/// A workspace API key created (by `actor`, in the key's workspace), possibly as the
+/// successor of `replaces`.
+pub fn workspace_key_created<'a>(
+    actor: &'a Actor,
+    k: &WorkspaceApiKey,
+    replaces: Option<Uuid>,
+) -> NewEvent<'a> {
+    let mut after = json!({
+        "kind": "workspace", "name": k.name, "prefix": k.prefix,
+        "permissions": k.permission_names(), "expires_at": k.expires_at,
+    });
+    if let Some(old) = replaces {
+        after["replaces"] = json!(old);
+    }
+    event(
+        actor,
+        Some(k.workspace_id),
+        actions::API_KEY_CREATED,
+        api_key(k.id),
+        None,
+        Some(after),
+    )
+}
+
+/// A change of a workspace key's name or expiry; `None` when nothing changed.
+pub fn workspace_key_updated<'a>(
+    actor: &'a Actor,
+    before: &WorkspaceApiKey,
+    after: &WorkspaceApiKey,
+) -> Option<NewEvent<'a>> {
+    let snapshot = |k: &WorkspaceApiKey| json!({"name": k.name, "expires_at": k.expires_at});
+    let (b, a) = (snapshot(before), snapshot(after));
+    (b != a).then(|| {
+        event(
+            actor,
+            Some(after.workspace_id),
+            actions::API_KEY_UPDATED,
+            api_key(after.id),
+            Some(b),
+            Some(a),
+        )
+    })
+}
+
+pub fn workspace_key_revoked(actor: &Actor, workspace_id: Uuid, id: Uuid) -> NewEvent<'_> {
+    event(
+        actor,
+        Some(workspace_id),
+        actions::API_KEY_REVOKED,
+        api_key(id),
+        None,
+        None,
+    )
+}
+
+/// A workspace key replaced by `successor`, expiring at the end of its grace period.
+pub fn workspace_key_rotated<'a>(
+    actor: &'a Actor,
+    old: &WorkspaceApiKey,
+    successor: Uuid,
+) -> NewEvent<'a> {
+    let after = json!({"replaced_by": successor, "expires_at": old.expires_at});
+    event(
+        actor,
+        Some(old.workspace_id),
+        actions::API_KEY_ROTATED,
+        api_key(old.id),
+        None,
+        Some(after),
+    )
 }

@@ -13,9 +13,10 @@ use super::{
     token::AccessClaims,
     user::User,
     workspace::{Access, Workspace, WorkspaceSelector},
+    workspace_key::WORKSPACE_KEY_PREFIX,
     Core, Error, Result,
 };
-use crate::store::{ApiKeyAuth, Standing};
+use crate::store::{ApiKeyAuth, Standing, WorkspaceKeyAccess};
 
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub enum Credential {
     },
     /// A personal API key.
     ApiKey { key_id: Uuid, read_only: bool },
+    /// A workspace API key (a service account): no person stands behind it, so the
+    /// principal's `user_id` is the nil UUID, which matches no account or membership.
+    WorkspaceKey { key_id: Uuid, workspace_id: Uuid },
 }
 
 /// An authenticated caller.
@@ -41,8 +45,13 @@ impl Principal {
     pub fn session_id(&self) -> Option<Uuid> {
         match self.credential {
             Credential::Session { session_id, .. } => Some(session_id),
-            Credential::ApiKey { .. } => None,
+            Credential::ApiKey { .. } | Credential::WorkspaceKey { .. } => None,
         }
+    }
+
+    /// Whether a person stands behind the credential (not a workspace API key).
+    pub fn is_person(&self) -> bool {
+        !matches!(self.credential, Credential::WorkspaceKey { .. })
     }
 
     /// Refuses a change made with a read-only API key.
@@ -67,6 +76,8 @@ const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
 enum Presented {
     Session(AccessClaims),
     ApiKey(Vec<u8>),
+    /// A workspace API key, which only `authorize_native` takes.
+    WorkspaceKey,
 }
 
 /// The caller with their account and their standing in the selected workspace, from one read
@@ -81,7 +92,9 @@ pub struct Caller {
 
 impl Core {
     async fn present(&self, bearer: &str, now: DateTime<Utc>) -> Result<Presented> {
-        if bearer.starts_with(API_KEY_PREFIX) {
+        if bearer.starts_with(WORKSPACE_KEY_PREFIX) {
+            Ok(Presented::WorkspaceKey)
+        } else if bearer.starts_with(API_KEY_PREFIX) {
             Ok(Presented::ApiKey(secret::hash(bearer)))
         } else {
             Ok(Presented::Session(self.keys.verify(bearer, now).await?))
@@ -104,6 +117,22 @@ impl Core {
         }
     }
 
+    /// Records a workspace key's use, as `touch` does for a personal key.
+    fn touch_workspace_key(&self, key: &WorkspaceKeyAccess, now: DateTime<Utc>) {
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
+        {
+            let store = self.store.clone();
+            let id = key.key_id;
+            tokio::spawn(async move {
+                if let Err(e) = store.read().touch_workspace_key(id, now).await {
+                    tracing::warn!(error = %e, "could not record workspace API key use");
+                }
+            });
+        }
+    }
+
     /// Resolves a bearer credential, with one indexed read. Every failure is the same
     /// `Unauthenticated`.
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal> {
@@ -118,6 +147,8 @@ impl Core {
                 self.touch(&key, now);
                 Ok(key_principal(&key))
             }
+            // A workspace key stands for no person: routes about one refuse it.
+            Presented::WorkspaceKey => Err(Error::Unauthenticated),
             Presented::Session(claims) => {
                 let active = db
                     .session_auth(claims.sid, claims.sub, now)
@@ -133,6 +164,8 @@ impl Core {
     /// or the caller is not a member (never 403, so existence does not leak); 403
     /// `mfa_required` for a member without a second factor when the workspace requires one
     /// (read in the same statement, so it holds from the next request on).
+    /// A workspace API key is refused here (an invalid credential): the dialects take only a
+    /// person's credentials; the native API uses `authorize_native`.
     pub async fn authorize(&self, bearer: &str, selector: &WorkspaceSelector) -> Result<Access> {
         let (principal, standing) = self.resolve(bearer, selector, false).await?;
         let (workspace, role) = standing.membership.ok_or(Error::NotFound)?;
@@ -146,6 +179,47 @@ impl Core {
             role: held.base,
             custom_role: role.label(),
             grants: held.grants,
+        })
+    }
+
+    /// As `authorize`, and a workspace API key is also taken, for a workspace its path names:
+    /// one statement reads the live key and, when the path names the key's own workspace, that
+    /// workspace (any other workspace is 404, as for a non-member). Its `Access` holds the key's
+    /// permissions and nothing else: the base role `demo` (which no member-only rule lets
+    /// through) and no custom role. No second factor applies to a key.
+    pub async fn authorize_native(
+        &self,
+        bearer: &str,
+        selector: &WorkspaceSelector,
+    ) -> Result<Access> {
+        if !bearer.starts_with(WORKSPACE_KEY_PREFIX) {
+            return self.authorize(bearer, selector).await;
+        }
+        let WorkspaceSelector::Path(ws) = selector else {
+            return Err(Error::Unauthenticated);
+        };
+        let now = self.clock.now();
+        let found = self
+            .store
+            .read()
+            .workspace_key_access(&secret::hash(bearer), ws, now)
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        self.touch_workspace_key(&found, now);
+        let grants = self.settings.permissions.parse_stored(&found.permissions);
+        let workspace = found.workspace.ok_or(Error::NotFound)?;
+        Ok(Access {
+            principal: Principal {
+                user_id: Uuid::nil(),
+                credential: Credential::WorkspaceKey {
+                    key_id: found.key_id,
+                    workspace_id: found.workspace_id,
+                },
+            },
+            workspace,
+            role: Role::Demo,
+            custom_role: None,
+            grants,
         })
     }
 
@@ -214,6 +288,7 @@ impl Core {
                 let principal = session_principal(&claims, found.bound_workspace_id);
                 Ok((principal, found.standing))
             }
+            Presented::WorkspaceKey => Err(Error::Unauthenticated),
         }
     }
 }

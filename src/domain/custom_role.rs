@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     audit::{self, actions},
-    member::lock_with_role,
+    member::lock_actor,
     permission::{Catalogue, Grants, Permission},
     role::{beyond_message, check_grant, Assignment, Held, Role, RoleLabel, RoleName},
     session::RequestMeta,
@@ -326,9 +326,9 @@ impl Core {
         let base = base_role(input.base)?;
         let grants = catalogue.parse(&input.permissions, "permissions")?;
         let ws = access.workspace.id;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        let actor_held = lock_actor(&mut tx, catalogue, access, actor.at).await?;
         actor_held.grants.require(Permission::RolesManage)?;
         check_base(&actor_held, base)?;
         check_holds(&actor_held, &grants, "this role")?;
@@ -398,9 +398,9 @@ impl Core {
             .map(|p| catalogue.parse(p, "permissions"))
             .transpose()?;
         let ws = access.workspace.id;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        let actor_held = lock_actor(&mut tx, catalogue, access, actor.at).await?;
         actor_held.grants.require(Permission::RolesManage)?;
         let before = tx.custom_role(ws, key).await?.ok_or(Error::NotFound)?;
         check_base(&actor_held, before.base)?;
@@ -457,9 +457,9 @@ impl Core {
         }
         let catalogue = &self.settings.permissions;
         let ws = access.workspace.id;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        let actor_held = lock_actor(&mut tx, catalogue, access, actor.at).await?;
         actor_held.grants.require(Permission::RolesManage)?;
         let role = tx.custom_role(ws, key).await?.ok_or(Error::NotFound)?;
         check_holds(

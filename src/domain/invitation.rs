@@ -12,7 +12,7 @@ use super::{
     auth::Principal,
     custom_role::resolve_role,
     email::Email,
-    member::lock_with_role,
+    member::{lock_actor, lock_with_role},
     paging::{Cursor, Page, PageRequest},
     password,
     permission::{Catalogue, Permission},
@@ -255,7 +255,7 @@ impl Core {
     ) -> Result<Issued> {
         access.require(Permission::InvitationsManage)?;
         let email = Email::parse(&request.email)?;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let expires_at = actor.at + lifetime(request.lifetime_days)?;
         let (token, token_hash) = self.issue_token();
         let invite_url = self.invite_url(&token);
@@ -265,10 +265,11 @@ impl Core {
             format!("invite:{}", access.user_id()),
             self.settings.limits.invites_per_hour,
         );
+        access.require_person()?;
         let inviter = self.me(access.user_id()).await?;
         let mut tx = self.store.write_workspace(ws).await?;
         let catalogue = &self.settings.permissions;
-        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        let actor_held = lock_actor(&mut tx, catalogue, access, actor.at).await?;
         actor_held.grants.require(Permission::InvitationsManage)?;
         let (role, held) = resolve_role(&mut tx, catalogue, ws, &request.role).await?;
         check_grant(&actor_held, &held)?;
@@ -430,9 +431,10 @@ impl Core {
         meta: &RequestMeta,
     ) -> Result<Invitation> {
         let ws = access.workspace.id;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let current = locked_invitation(&mut tx, &self.settings.permissions, access, id).await?;
+        let current =
+            locked_invitation(&mut tx, &self.settings.permissions, access, id, actor.at).await?;
         check_open(&current, actor.at)?;
         tx.set_invitation_expiry(id, expires_at).await?;
         let moved = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
@@ -452,9 +454,10 @@ impl Core {
         id: Uuid,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(access.workspace.id).await?;
-        let current = locked_invitation(&mut tx, &self.settings.permissions, access, id).await?;
+        let current =
+            locked_invitation(&mut tx, &self.settings.permissions, access, id, actor.at).await?;
         // An expired invitation may still be cancelled; anything else must be pending.
         if current.stored_status != Status::Pending {
             check_open(&current, actor.at)?;
@@ -482,11 +485,12 @@ impl Core {
         if policy.resend.refuse_expired && current.status_at(now) == Status::Expired {
             return Err(check_open(&current, now).err().unwrap_or(Error::NotFound));
         }
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let limit = hour_window(
             format!("resend:{}", access.user_id()),
             self.settings.limits.resends_per_hour,
         );
+        access.require_person()?;
         let inviter = self.me(access.user_id()).await?;
         self.reissue(
             &current,
@@ -634,8 +638,9 @@ impl Core {
                 policy::charge_alone(&self.store, &[limit], now).await?;
             }
         }
+        access.require_person()?;
         let inviter = self.me(access.user_id()).await?;
-        let actor = Actor::new(Some(access.user_id()), meta, now);
+        let actor = Actor::new(access.actor_id(), meta, now);
         // The batch has its own budget: each row re-checks authority without the single-resend
         // counter.
         let unmetered = hour_window(String::new(), 0);
@@ -897,9 +902,10 @@ async fn locked_invitation(
     catalogue: &Catalogue,
     access: &Access,
     id: Uuid,
+    now: DateTime<Utc>,
 ) -> Result<Invitation> {
     let ws = access.workspace.id;
-    let held = lock_with_role(tx, catalogue, ws, access.user_id()).await?;
+    let held = lock_actor(tx, catalogue, access, now).await?;
     let current = tx.invitation(ws, id).await?.ok_or(Error::NotFound)?;
     held.grants.require(Permission::InvitationsManage)?;
     Ok(current)

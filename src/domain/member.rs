@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     audit,
-    auth::Principal,
+    auth::{Credential, Principal},
     custom_role::resolve_role,
     email::Email,
     paging::{Cursor, Page, PageRequest},
@@ -130,6 +130,36 @@ pub(super) async fn lock_with_role(
     Ok(catalogue.held(&role))
 }
 
+/// Locks a workspace for a change made by `access`'s caller and re-reads what they hold
+/// there, inside the transaction: a person's role (as `lock_with_role`), or, for a workspace
+/// API key, the key itself (live at `now`: a key revoked or expired since the request was
+/// authorized is `Unauthenticated`) with its permissions on the base `demo`. Every write path
+/// that judges the actor's grants starts here.
+pub(super) async fn lock_actor(
+    tx: &mut Tx<'_>,
+    catalogue: &Catalogue,
+    access: &Access,
+    now: DateTime<Utc>,
+) -> Result<Held> {
+    let ws = access.workspace.id;
+    match access.principal.credential {
+        Credential::WorkspaceKey { key_id, .. } => {
+            tx.lock_workspace(ws, None).await?.ok_or(Error::NotFound)?;
+            let stored = tx
+                .live_workspace_key_permissions(ws, key_id, now)
+                .await?
+                .ok_or(Error::Unauthenticated)?;
+            Ok(Held {
+                base: Role::Demo,
+                grants: catalogue.parse_stored(&stored),
+            })
+        }
+        Credential::Session { .. } | Credential::ApiKey { .. } => {
+            lock_with_role(tx, catalogue, ws, access.user_id()).await
+        }
+    }
+}
+
 impl Core {
     /// A page of members, oldest membership first. An unfiltered list takes its total from
     /// the workspace's kept member count.
@@ -207,9 +237,9 @@ impl Core {
         access.require(Permission::MembersManage)?;
         let ws = access.workspace.id;
         let catalogue = &self.settings.permissions;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        let actor_held = lock_actor(&mut tx, catalogue, access, actor.at).await?;
         actor_held.grants.require(Permission::MembersManage)?;
         let (role, held) = resolve_role(&mut tx, catalogue, ws, &role).await?;
         check_grant(&actor_held, &held)?;
@@ -256,9 +286,9 @@ impl Core {
     ) -> Result<Member> {
         let ws = access.workspace.id;
         let catalogue = &self.settings.permissions;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        let actor_held = lock_actor(&mut tx, catalogue, access, actor.at).await?;
         let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
         let requested = words.written(role, &current);
         let (new, new_held) = match requested {
@@ -298,10 +328,10 @@ impl Core {
     ) -> Result<()> {
         let ws = access.workspace.id;
         let catalogue = &self.settings.permissions;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let leaving = user_id == access.user_id();
         let mut tx = self.store.write_workspace(ws).await?;
-        let actor_held = lock_with_role(&mut tx, catalogue, ws, access.user_id()).await?;
+        let actor_held = lock_actor(&mut tx, catalogue, access, actor.at).await?;
         let current = tx.role_of(ws, user_id).await?.ok_or(Error::NotFound)?;
         check_removal(&actor_held, &catalogue.held(&current), leaving)?;
         tx.delete_member(ws, user_id).await?;
@@ -321,6 +351,7 @@ impl Core {
 
     /// Leaves the workspace; refused for its last owner.
     pub async fn leave(&self, access: &Access, meta: &RequestMeta) -> Result<()> {
+        access.require_person()?;
         self.remove_member(access, access.user_id(), meta).await
     }
 }

@@ -28,6 +28,7 @@ pub mod token;
 pub mod usage;
 pub mod user;
 pub mod workspace;
+pub mod workspace_key;
 
 use std::sync::Arc;
 

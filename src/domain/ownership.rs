@@ -161,6 +161,7 @@ async fn locked_pending(
     catalogue: &Catalogue,
     access: &Access,
 ) -> Result<(Transfer, Role)> {
+    access.require_person()?;
     let (ws, me) = (access.workspace.id, access.user_id());
     let role = lock_with_role(tx, catalogue, ws, me).await?.base;
     let t = tx.pending_transfer(ws).await?.ok_or_else(no_pending)?;
@@ -203,6 +204,7 @@ impl Core {
         keep_ownership: bool,
         meta: &RequestMeta,
     ) -> Result<Transfer> {
+        access.require_person()?;
         let (ws, me) = (access.workspace.id, access.user_id());
         if access.role != Role::Owner {
             return Err(owner_only());
@@ -277,6 +279,7 @@ impl Core {
     /// The workspace's pending, unexpired transfer, for its owners, its proposer and its
     /// target.
     pub async fn pending_transfer(&self, access: &Access) -> Result<Transfer> {
+        access.require_person()?;
         let now = self.clock.now();
         let t = self
             .store
@@ -295,6 +298,7 @@ impl Core {
     /// bound to the workspace end, as with any lowered role). One audit event and a notice to
     /// both, in the same transaction. An expired or stale transfer is closed, and refused.
     pub async fn accept_transfer(&self, access: &Access, meta: &RequestMeta) -> Result<Transfer> {
+        access.require_person()?;
         let (ws, me) = (access.workspace.id, access.user_id());
         let actor = self.actor(Some(me), meta);
         let mut tx = self.store.write_workspace(ws).await?;
@@ -366,7 +370,8 @@ impl Core {
 
     /// The target declines; nothing else changes.
     pub async fn decline_transfer(&self, access: &Access, meta: &RequestMeta) -> Result<Transfer> {
-        let actor = self.actor(Some(access.user_id()), meta);
+        access.require_person()?;
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(access.workspace.id).await?;
         let (t, _) = locked_pending(&mut tx, &self.settings.permissions, access).await?;
         if t.to_user_id != access.user_id() {
@@ -377,7 +382,8 @@ impl Core {
 
     /// The proposer (whatever their role now) or any owner withdraws the proposal.
     pub async fn cancel_transfer(&self, access: &Access, meta: &RequestMeta) -> Result<Transfer> {
-        let actor = self.actor(Some(access.user_id()), meta);
+        access.require_person()?;
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(access.workspace.id).await?;
         let (t, role) = locked_pending(&mut tx, &self.settings.permissions, access).await?;
         if role != Role::Owner && t.from_user_id != access.user_id() {

@@ -319,10 +319,13 @@ impl Core {
         idempotency_key: Option<&str>,
     ) -> Result<Recorded> {
         access.require(Permission::UsageRecord)?;
-        if !matches!(access.principal.credential, Credential::ApiKey { .. }) {
+        if !matches!(
+            access.principal.credential,
+            Credential::ApiKey { .. } | Credential::WorkspaceKey { .. }
+        ) {
             return Err(Error::forbidden(
                 "api_key_required",
-                "usage events are recorded with an API key whose holder may record usage",
+                "usage events are recorded with an API key (a personal one, or a workspace key) holding usage:record",
             ));
         }
         access.principal.require_write()?;

@@ -11,7 +11,7 @@ use super::{
     audit::{self, Actor},
     auth::Principal,
     email::Email,
-    member::lock_with_role,
+    member::lock_actor,
     paging::{Cursor, Page, PageRequest},
     permission::{Grants, Permission},
     policy::{self, Policy},
@@ -122,6 +122,9 @@ impl Access {
         if self.grants.has(permission) {
             return Ok(());
         }
+        if !self.principal.is_person() {
+            return self.grants.require_as(permission, "this workspace API key");
+        }
         let key = match &self.custom_role {
             Some(c) => c.key.as_str(),
             None => self.role.as_str(),
@@ -140,6 +143,24 @@ impl Access {
 
     pub fn user_id(&self) -> Uuid {
         self.principal.user_id
+    }
+
+    /// The person acting, for the audit log and `created_by`: `None` for a workspace API key.
+    pub fn actor_id(&self) -> Option<Uuid> {
+        self.principal.is_person().then_some(self.principal.user_id)
+    }
+
+    /// Refuses with 403 `person_required` what only a person may do (leave, transfer
+    /// ownership, invite, mint keys) when the caller is a workspace API key.
+    pub fn require_person(&self) -> Result<()> {
+        if self.principal.is_person() {
+            Ok(())
+        } else {
+            Err(Error::forbidden(
+                "person_required",
+                "a workspace API key cannot do this; a member must",
+            ))
+        }
     }
 }
 
@@ -498,10 +519,9 @@ impl Core {
         access.require(Permission::WorkspaceUpdate)?;
         patch.validate()?;
         let ws = access.workspace.id;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(ws).await?;
-        let held =
-            lock_with_role(&mut tx, &self.settings.permissions, ws, access.user_id()).await?;
+        let held = lock_actor(&mut tx, &self.settings.permissions, access, actor.at).await?;
         held.grants.require(Permission::WorkspaceUpdate)?;
         let role = held.base;
         let before = tx.workspace(ws).await?.ok_or(Error::NotFound)?;
@@ -532,9 +552,9 @@ impl Core {
             return Err(personal_workspace());
         }
         let id = access.workspace.id;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(id).await?;
-        lock_with_role(&mut tx, &self.settings.permissions, id, access.user_id())
+        lock_actor(&mut tx, &self.settings.permissions, access, actor.at)
             .await?
             .grants
             .require(Permission::WorkspaceDelete)?;
@@ -561,13 +581,13 @@ impl Core {
     ) -> Result<u64> {
         access.require(Permission::SessionsRevoke)?;
         let id = access.workspace.id;
-        let actor = self.actor(Some(access.user_id()), meta);
+        let actor = self.actor(access.actor_id(), meta);
         if let Some(quota) = policy.revoke_all {
             let limit = quota.limit(format!("revoke_sessions:{id}"));
             policy::charge_alone(&self.store, &[limit], actor.at).await?;
         }
         let mut tx = self.store.write_workspace(id).await?;
-        lock_with_role(&mut tx, &self.settings.permissions, id, access.user_id())
+        lock_actor(&mut tx, &self.settings.permissions, access, actor.at)
             .await?
             .grants
             .require(Permission::SessionsRevoke)?;

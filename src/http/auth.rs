@@ -47,7 +47,7 @@ impl FromRequestParts<AppState> for Access {
             .find(|(name, _)| *name == "ws")
             .map(|(_, value)| WorkspaceSelector::Path(WorkspaceRef::parse(value)))
             .ok_or_else(|| anyhow::anyhow!("a workspace route without {{ws}}"))?;
-        let access = state.core.authorize(credential(parts)?, &ws).await?;
+        let access = state.core.authorize_native(credential(parts)?, &ws).await?;
         require_write_if_changing(&parts.method, &access.principal)?;
         Ok(access)
     }

@@ -20,6 +20,7 @@ use utoipa::{
         (name = "members", description = "Members and their roles"),
         (name = "roles", description = "Permissions, custom roles, and what a member may do"),
         (name = "invitations", description = "Invitations by email, and the invitee's side"),
+        (name = "api-keys", description = "Workspace API keys (service accounts): keys of a workspace, not of a person"),
         (name = "audit", description = "The audit log of a workspace"),
         (name = "usage", description = "Metered usage, plans and quotas"),
     )
@@ -36,7 +37,7 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT or rk_ API key")
+                    .bearer_format("JWT, rk_ personal API key or rkw_ workspace API key")
                     .build(),
             ),
         );

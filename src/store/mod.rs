@@ -24,6 +24,7 @@ pub mod ts;
 mod turns;
 mod usage;
 mod users;
+mod workspace_api_keys;
 mod workspaces;
 
 use std::sync::{
@@ -45,6 +46,7 @@ pub use outbox::OutboxMail;
 pub use sessions::{ActiveSession, NewSession, RefreshToken};
 pub use usage::{HourRollup, IdempotencyRecord, UsageRow};
 pub use users::{Credentials, NewUser, UserChange};
+pub use workspace_api_keys::{NewWorkspaceKey, WorkspaceKeyAccess};
 pub use workspaces::WorkspaceOfUser;
 
 use crate::domain::token::SigningKey;

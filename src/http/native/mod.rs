@@ -14,6 +14,7 @@ pub mod nullable;
 mod ownership;
 mod roles;
 mod usage;
+mod workspace_api_keys;
 mod workspaces;
 
 use utoipa::OpenApi;
@@ -67,6 +68,16 @@ pub fn router() -> OpenApiRouter<AppState> {
             workspaces::update,
             workspaces::delete
         ))
+        .routes(routes!(
+            workspace_api_keys::list,
+            workspace_api_keys::create
+        ))
+        .routes(routes!(
+            workspace_api_keys::get,
+            workspace_api_keys::update,
+            workspace_api_keys::revoke
+        ))
+        .routes(routes!(workspace_api_keys::rotate))
         .routes(routes!(workspaces::leave))
         .routes(routes!(workspaces::revoke_sessions))
         .routes(routes!(members::list, members::add))

@@ -9,6 +9,7 @@ on_both_databases!(
     a_removed_member_loses_the_workspace_by_every_credential_on_the_next_request,
     a_lowered_role_applies_on_the_very_next_request_and_ends_bound_sessions,
     revoke_sessions_ends_every_session_of_every_member_including_the_callers,
+    a_workspace_key_revoked_on_one_replica_is_refused_by_another_on_the_next_request,
 );
 
 async fn a_removed_member_loses_the_workspace_by_every_credential_on_the_next_request(
@@ -201,4 +202,44 @@ async fn revoke_sessions_ends_every_session_of_every_member_including_the_caller
             .await,
         1
     );
+}
+
+async fn a_workspace_key_revoked_on_one_replica_is_refused_by_another_on_the_next_request(
+    app: TestApp,
+) {
+    let other = app.another_on_same_database(|_| {}).await;
+    let owner = app.signup("replica-keys@example.com", "Owner").await;
+    let ws = app.workspace(&owner.access, "Replicated").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/v1/workspaces/{ws}/api-keys"),
+            Some(&owner.access),
+            json!({"name": "svc", "permissions": ["workspace:read", "members:list"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().expect("id").to_owned();
+    let key = r.body["secret"].as_str().expect("secret").to_owned();
+    let members = format!("/v1/workspaces/{ws}/members");
+    assert_eq!(other.get(&members, &key).await.status, 200);
+    assert_eq!(app.get(&members, &key).await.status, 200);
+    let r = app
+        .call(
+            "DELETE",
+            &format!("/v1/workspaces/{ws}/api-keys/{id}"),
+            Some(&owner.access),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    other
+        .get(&members, &key)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get(&members, &key)
+        .await
+        .assert_problem(401, "unauthenticated");
 }

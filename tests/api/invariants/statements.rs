@@ -15,6 +15,7 @@ on_both_databases!(
     an_authenticated_workspace_read_costs_one_statement_on_every_surface,
     a_missing_workspace_or_a_bad_credential_is_also_answered_in_one_statement,
     a_role_change_costs_the_access_read_and_seven_statements_in_its_transaction,
+    a_workspace_key_is_read_with_its_workspace_in_one_statement_hit_or_miss,
 );
 
 /// Runs a request and returns its answer with the number of statements the store ran for it.
@@ -146,4 +147,65 @@ async fn a_role_change_costs_the_access_read_and_seven_statements_in_its_transac
         assert_eq!(r.body["role"], role);
         assert_eq!(statements, expected, "to {role}");
     }
+}
+
+async fn a_workspace_key_is_read_with_its_workspace_in_one_statement_hit_or_miss(app: TestApp) {
+    let owner = app.signup("owner@example.com", "Owner").await;
+    let ws = app.workspace(&owner.access, "Counted").await;
+    let id = ws["id"].as_str().expect("id").to_owned();
+    let slug = ws["slug"].as_str().expect("slug").to_owned();
+    let other = app.workspace(&owner.access, "Elsewhere").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let r = app
+        .post(
+            &format!("/v1/workspaces/{id}/api-keys"),
+            Some(&owner.access),
+            json!({"name": "count", "permissions": ["workspace:read"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let key_id = r.body["id"].as_str().expect("id").to_owned();
+    let key = r.body["secret"].as_str().expect("secret").to_owned();
+    assert_eq!(
+        app.get(&format!("/v1/workspaces/{id}"), &key).await.status,
+        200
+    );
+    // Wait for the use to be recorded off the request path, so it lands in no counted request.
+    let mut recorded = false;
+    for _ in 0..100 {
+        let k = app
+            .get(
+                &format!("/v1/workspaces/{id}/api-keys/{key_id}"),
+                &owner.access,
+            )
+            .await;
+        if k.body["last_used_at"].is_string() {
+            recorded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(recorded, "the key's use was never recorded");
+
+    for path in [
+        format!("/v1/workspaces/{id}"),
+        format!("/v1/workspaces/{slug}"),
+    ] {
+        let (r, statements) = counted(&app, app.get(&path, &key)).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        assert_eq!(r.body["id"], id.as_str());
+        assert_eq!(statements, 1, "{path}");
+    }
+    let (r, statements) = counted(&app, app.get(&format!("/v1/workspaces/{other}"), &key)).await;
+    r.assert_problem(404, "not_found");
+    assert_eq!(statements, 1, "another workspace");
+    let (r, statements) = counted(
+        &app,
+        app.get(&format!("/v1/workspaces/{id}"), "rkw_unknown"),
+    )
+    .await;
+    r.assert_problem(401, "unauthenticated");
+    assert_eq!(statements, 1, "an unknown workspace key");
 }

@@ -20,4 +20,5 @@ mod roles;
 mod sessions;
 mod tokens;
 mod usage;
+mod workspace_api_keys;
 mod workspaces;

@@ -21,7 +21,7 @@ on_both_databases!(
 );
 
 /// Every Roster permission.
-const PERMISSIONS: [&str; 12] = [
+const PERMISSIONS: [&str; 13] = [
     "workspace:read",
     "workspace:update",
     "workspace:delete",
@@ -34,6 +34,7 @@ const PERMISSIONS: [&str; 12] = [
     "audit:read",
     "usage:read",
     "usage:record",
+    "api_keys:manage",
 ];
 
 async fn owner_with_workspace(app: &TestApp, email: &str) -> (Account, String) {
@@ -294,6 +295,13 @@ fn operations(ws: &str, owner_id: &str, target_id: &str, n: usize) -> Vec<Operat
             "POST",
             format!("/v1/workspaces/{ws}/usage/events"),
             Some(json!({"events": [{"meter": "location_events"}]})),
+            200,
+        ),
+        op(
+            "api_keys:manage",
+            "GET",
+            format!("/v1/workspaces/{ws}/api-keys"),
+            None,
             200,
         ),
         // The two that end things come last: revoking ends every session of the workspace.
