@@ -137,6 +137,11 @@ impl Assignment {
     }
 }
 
+/// The key a held role is named by: its custom role's, else the built-in word.
+pub fn role_key(base: Role, custom: Option<&RoleLabel>) -> String {
+    custom.map_or_else(|| base.as_str().to_owned(), |c| c.key.clone())
+}
+
 /// A role as held or about to be granted: its built-in role (a custom role's base, which
 /// orders it among owners and admins and names it in the dialects) and its permissions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

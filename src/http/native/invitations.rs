@@ -14,7 +14,7 @@ use crate::{
         invitation::{Invitation, InviteRequest, Issued, NewExpiry, Status},
         paging::PageRequest,
         policy::NATIVE,
-        role::{Role, RoleName},
+        role::{role_key, Role, RoleName},
         session::RequestMeta,
         workspace::Access,
         Error,
@@ -52,9 +52,7 @@ pub fn view(i: Invitation, now: DateTime<Utc>) -> InvitationView {
     let custom = i.custom_role();
     InvitationView {
         status: i.status_at(now),
-        role: custom
-            .as_ref()
-            .map_or_else(|| i.role.as_str().to_owned(), |c| c.key.clone()),
+        role: role_key(i.role, custom.as_ref()),
         role_name: custom.as_ref().map(|c| c.name.clone()),
         base_role: custom.is_some().then_some(i.role),
         id: i.id,

@@ -14,7 +14,7 @@ use crate::{
         member::{Member, MemberFilter, MemberTarget},
         paging::PageRequest,
         policy::NATIVE,
-        role::{Role, RoleName},
+        role::{role_key, Role, RoleName},
         session::RequestMeta,
         workspace::Access,
         Error,
@@ -50,10 +50,7 @@ impl From<Member> for MemberView {
             user_id: m.user_id,
             email: m.email,
             name: m.name,
-            role: m
-                .custom_role
-                .as_ref()
-                .map_or_else(|| m.role.as_str().to_owned(), |c| c.key.clone()),
+            role: role_key(m.role, m.custom_role.as_ref()),
             role_name: m.custom_role.as_ref().map(|c| c.name.clone()),
             base_role: m.custom_role.is_some().then_some(m.role),
             joined_at: m.joined_at,
@@ -112,7 +109,9 @@ pub struct MemberPath {
 #[utoipa::path(get, path = "/v1/workspaces/{ws}/members", tag = "members",
     security(("bearer" = []), ("api_key" = [])),
     params(("ws" = String, Path, description = "Workspace id or slug"), ListMembers),
-    responses((status = 200, body = MemberList), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = MemberList),
+        (status = 400, description = "`invalid_query`: `role` names no role of this workspace", body = Problem),
+        (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
     access: Access,

@@ -13,7 +13,7 @@ use crate::{
     app::AppState,
     domain::{
         custom_role::{Checked, MemberPermissions, NewRole, RoleEntry, RolePatch},
-        role::{Role, RoleName},
+        role::{role_key, Role, RoleName},
         session::RequestMeta,
         workspace::Access,
     },
@@ -259,10 +259,7 @@ impl From<MemberPermissions> for MemberPermissionsView {
     fn from(m: MemberPermissions) -> Self {
         MemberPermissionsView {
             user_id: m.user_id,
-            role: m
-                .custom_role
-                .as_ref()
-                .map_or_else(|| m.role.as_str().to_owned(), |c| c.key.clone()),
+            role: role_key(m.role, m.custom_role.as_ref()),
             role_name: m.custom_role.map(|c| c.name),
             base_role: m.role,
             permissions: m.permissions,
