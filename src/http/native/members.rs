@@ -110,7 +110,7 @@ pub struct MemberPath {
     security(("bearer" = []), ("api_key" = [])),
     params(("ws" = String, Path, description = "Workspace id or slug"), ListMembers),
     responses((status = 200, body = MemberList),
-        (status = 400, description = "`invalid_query`: `role` names no role of this workspace", body = Problem),
+        (status = 400, description = "The path, query or body could not be read (`invalid_query`, also when `role` names no role of this workspace)", body = Problem),
         (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<AppState>,
