@@ -73,6 +73,7 @@ impl AppState {
                 retention: config.retention,
                 require_verified_email: config.require_verified_email,
                 permissions: config.permissions.clone(),
+                egress: config.egress.clone(),
             },
         };
         let core = Arc::new(core);

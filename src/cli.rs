@@ -37,7 +37,7 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Run only the outbox worker (deliver queued mail) until stopped.
+    /// Run only the workers (deliver queued mail and webhooks) until stopped.
     Worker,
     /// Manage user accounts.
     #[command(subcommand)]
@@ -190,10 +190,19 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             telemetry::init_logging(config.log_format);
             let state = AppState::build(config, Arc::new(SystemClock)).await?;
             let worker = Worker::new(state.core.clone(), state.mailer()?);
-            tracing::info!("outbox worker running");
-            worker
-                .run(state.config.outbox_interval, shutdown_signal())
-                .await;
+            let hooks =
+                crate::webhooks::Worker::new(state.core.clone(), state.config.webhook_timeout)?;
+            tracing::info!("outbox and webhook workers running");
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let interval = state.config.outbox_interval;
+            let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            let hooks = tokio::spawn(hooks.run(interval, until_stopped(stopped.clone())));
+            let mail = tokio::spawn(worker.run(interval, until_stopped(stopped)));
+            shutdown_signal().await;
+            let _ = stop.send(true);
+            let _ = tokio::join!(hooks, mail);
             Ok(())
         }
         Command::Migrate => {
@@ -549,11 +558,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     } else {
         None
     };
+    let (stop_hooks, hooks_stopped) = tokio::sync::oneshot::channel::<()>();
+    let hooks = if state.config.webhook_worker {
+        let hooks = crate::webhooks::Worker::new(state.core.clone(), state.config.webhook_timeout)?;
+        let interval = state.config.outbox_interval;
+        Some(tokio::spawn(hooks.run(interval, async {
+            let _ = hooks_stopped.await;
+        })))
+    } else {
+        None
+    };
     let limits = state.config.connections;
     crate::server::serve(listener, app(state), limits, shutdown_signal()).await;
     let _ = stop_worker.send(());
+    let _ = stop_hooks.send(());
     if let Some(worker) = worker {
         let _ = worker.await;
+    }
+    if let Some(hooks) = hooks {
+        let _ = hooks.await;
     }
     tracing::info!("shut down");
     Ok(())

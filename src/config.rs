@@ -87,6 +87,27 @@ pub struct Settings {
     #[arg(long, global = true, env = "ROSTER_OUTBOX_INTERVAL")]
     pub outbox_interval: Option<String>,
 
+    /// Whether `serve` also runs the webhook worker (`true`/`false`); `roster worker` always
+    /// does.
+    #[arg(long, global = true, env = "ROSTER_WEBHOOK_WORKER")]
+    pub webhook_worker: Option<bool>,
+
+    /// How long one webhook delivery attempt may take, e.g. `10s`.
+    #[arg(long, global = true, env = "ROSTER_WEBHOOK_TIMEOUT")]
+    pub webhook_timeout: Option<String>,
+
+    /// Hosts and address ranges webhooks may be sent to although they are not public
+    /// (loopback, private, link-local): names, addresses or CIDRs, comma-separated
+    /// (`127.0.0.1,10.0.0.0/8,hooks.internal`); a TOML array in the file. Empty: public
+    /// addresses only.
+    #[arg(
+        long,
+        global = true,
+        env = "ROSTER_WEBHOOK_ALLOW",
+        value_delimiter = ','
+    )]
+    pub webhook_allow: Option<Vec<String>>,
+
     /// Invitations one person may send per hour (0: no limit).
     #[arg(long, global = true, env = "ROSTER_INVITE_RATE_LIMIT")]
     pub invite_rate_limit: Option<u32>,
@@ -212,6 +233,9 @@ impl Settings {
             mail_dir: self.mail_dir.or(lower.mail_dir),
             outbox_worker: self.outbox_worker.or(lower.outbox_worker),
             outbox_interval: self.outbox_interval.or(lower.outbox_interval),
+            webhook_worker: self.webhook_worker.or(lower.webhook_worker),
+            webhook_timeout: self.webhook_timeout.or(lower.webhook_timeout),
+            webhook_allow: self.webhook_allow.or(lower.webhook_allow),
             invite_rate_limit: self.invite_rate_limit.or(lower.invite_rate_limit),
             resend_rate_limit: self.resend_rate_limit.or(lower.resend_rate_limit),
             login_rate_limit: self.login_rate_limit.or(lower.login_rate_limit),
@@ -263,6 +287,9 @@ pub struct Config {
     pub mail_dir: PathBuf,
     pub outbox_worker: bool,
     pub outbox_interval: Duration,
+    pub webhook_worker: bool,
+    pub webhook_timeout: Duration,
+    pub egress: crate::domain::egress::Egress,
     pub limits: crate::domain::invitation::Limits,
     /// Unverified accounts cannot sign in.
     pub require_verified_email: bool,
@@ -415,6 +442,12 @@ impl Config {
             "ROSTER_OUTBOX_INTERVAL (--outbox-interval)",
             s.outbox_interval.as_deref().unwrap_or("1s"),
         )?;
+        let webhook_timeout = duration(
+            "ROSTER_WEBHOOK_TIMEOUT (--webhook-timeout)",
+            s.webhook_timeout.as_deref().unwrap_or("10s"),
+        )?;
+        let egress = crate::domain::egress::Egress::parse(&s.webhook_allow.unwrap_or_default())
+            .map_err(|e| ConfigError(format!("ROSTER_WEBHOOK_ALLOW (--webhook-allow): {e}")))?;
         let usage = usage_settings(s.plans, s.meters)?;
         let permissions = catalogue(s.permissions)?;
         let trusted_proxies = s
@@ -477,6 +510,9 @@ impl Config {
             mail_dir: s.mail_dir.unwrap_or_else(|| PathBuf::from("mail")),
             outbox_worker: s.outbox_worker.unwrap_or(true),
             outbox_interval,
+            webhook_worker: s.webhook_worker.unwrap_or(true),
+            webhook_timeout,
+            egress,
             limits: crate::domain::invitation::Limits {
                 invites_per_hour: s.invite_rate_limit.unwrap_or(100),
                 resends_per_hour: s.resend_rate_limit.unwrap_or(10),
@@ -573,6 +609,24 @@ impl Config {
             "outbox_interval".into(),
             humantime::format_duration(self.outbox_interval)
                 .to_string()
+                .into(),
+        );
+        table.insert("webhook_worker".into(), self.webhook_worker.into());
+        table.insert(
+            "webhook_timeout".into(),
+            humantime::format_duration(self.webhook_timeout)
+                .to_string()
+                .into(),
+        );
+        table.insert(
+            "webhook_allow".into(),
+            self.egress
+                .hosts
+                .iter()
+                .cloned()
+                .chain(self.egress.nets.iter().map(ToString::to_string))
+                .map(toml::Value::from)
+                .collect::<Vec<_>>()
                 .into(),
         );
         table.insert(

@@ -10,3 +10,4 @@ pub mod outbox;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;

@@ -92,6 +92,13 @@ pub mod actions {
     pub const OWNERSHIP_TRANSFER_DECLINED: &str = "workspace.ownership_transfer_declined";
     pub const OWNERSHIP_TRANSFER_CANCELLED: &str = "workspace.ownership_transfer_cancelled";
     pub const OWNERSHIP_TRANSFER_EXPIRED: &str = "workspace.ownership_transfer_expired";
+    pub const USAGE_THRESHOLD_REACHED: &str = "usage.threshold_reached";
+    pub const WEBHOOK_CREATED: &str = "webhook.created";
+    pub const WEBHOOK_UPDATED: &str = "webhook.updated";
+    pub const WEBHOOK_DELETED: &str = "webhook.deleted";
+    pub const WEBHOOK_SECRET_ROTATED: &str = "webhook.secret_rotated";
+    pub const WEBHOOK_TESTED: &str = "webhook.tested";
+    pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 }
 
 /// A recorded event.
@@ -1002,5 +1009,46 @@ pub fn workspace_key_rotated<'a>(
         api_key(old.id),
         None,
         Some(after),
+    )
+}
+
+/// A change to a webhook endpoint (`action` one of the `webhook.*` actions).
+pub fn webhook_changed<'a>(
+    actor: &'a Actor,
+    workspace_id: Uuid,
+    endpoint_id: Uuid,
+    action: &'static str,
+    before: Option<Value>,
+    after: Option<Value>,
+) -> NewEvent<'a> {
+    event(
+        actor,
+        Some(workspace_id),
+        action,
+        ("webhook", endpoint_id.to_string()),
+        before,
+        after,
+    )
+}
+
+/// A workspace's usage passed a share of its month's allowance.
+pub fn usage_threshold_reached<'a>(
+    actor: &'a Actor,
+    workspace_id: Uuid,
+    month: &str,
+    percent: i64,
+    allowance: super::usage::Units,
+    used: super::usage::Units,
+) -> NewEvent<'a> {
+    event(
+        actor,
+        Some(workspace_id),
+        actions::USAGE_THRESHOLD_REACHED,
+        ("workspace", workspace_id.to_string()),
+        None,
+        Some(json!({
+            "month": month, "percent": percent,
+            "allowance_units": allowance.as_f64(), "used_units": used.as_f64(),
+        })),
     )
 }

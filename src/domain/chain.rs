@@ -93,7 +93,9 @@ fn chain_of(e: &NewEvent<'_>) -> (Uuid, &'static str) {
 /// Appends `e` to its chain inside the change's transaction. Taking the chain's next place
 /// holds its head row until the commit, so appends to one chain are ordered whatever else the
 /// write path locked, and appends to other chains do not wait.
-pub(super) async fn record(tx: &mut Tx<'_>, e: &NewEvent<'_>) -> Result<()> {
+/// Returns the event's id and its place in the chain; queues its webhook event, if it has one,
+/// in the same transaction.
+pub(super) async fn record(tx: &mut Tx<'_>, e: &NewEvent<'_>) -> Result<(Uuid, i64)> {
     let (chain_id, kind) = chain_of(e);
     let (seq, prev) = tx.next_in_chain(chain_id, kind).await?;
     let prev_hash = prev.as_deref().unwrap_or(GENESIS);
@@ -129,7 +131,8 @@ pub(super) async fn record(tx: &mut Tx<'_>, e: &NewEvent<'_>) -> Result<()> {
     })
     .await?;
     tx.set_chain_head(chain_id, &hash).await?;
-    Ok(())
+    super::webhook::queue(tx, id, seq, e).await?;
+    Ok((id, seq))
 }
 
 /// What is wrong at a broken link.

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod chain;
 pub mod clock;
 pub mod custom_role;
+pub mod egress;
 pub mod email;
 pub mod error;
 pub mod invitation;
@@ -27,6 +28,7 @@ pub mod session;
 pub mod token;
 pub mod usage;
 pub mod user;
+pub mod webhook;
 pub mod workspace;
 pub mod workspace_key;
 
@@ -54,6 +56,8 @@ pub struct CoreSettings {
     pub require_verified_email: bool,
     /// Every permission (Roster's and the product's) and the built-in roles' presets.
     pub permissions: permission::Catalogue,
+    /// Where webhooks may be sent (the SSRF guard's rule).
+    pub egress: egress::Egress,
 }
 
 /// How long the outbox worker keeps what it may delete; `None`: forever.

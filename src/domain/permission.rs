@@ -23,10 +23,11 @@ pub enum Permission {
     UsageRead,
     UsageRecord,
     ApiKeysManage,
+    WebhooksManage,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::WorkspaceRead,
         Permission::WorkspaceUpdate,
         Permission::WorkspaceDelete,
@@ -40,6 +41,7 @@ impl Permission {
         Permission::UsageRead,
         Permission::UsageRecord,
         Permission::ApiKeysManage,
+        Permission::WebhooksManage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Permission {
             Permission::UsageRead => "usage:read",
             Permission::UsageRecord => "usage:record",
             Permission::ApiKeysManage => "api_keys:manage",
+            Permission::WebhooksManage => "webhooks:manage",
         }
     }
 
@@ -76,6 +79,7 @@ impl Permission {
             Permission::UsageRead => "read usage",
             Permission::UsageRecord => "record usage",
             Permission::ApiKeysManage => "manage the workspace's API keys",
+            Permission::WebhooksManage => "manage the workspace's webhooks",
         }
     }
 
@@ -313,6 +317,7 @@ impl Catalogue {
                 UsageRead,
                 UsageRecord,
                 ApiKeysManage,
+                WebhooksManage,
             ],
             Role::Editor | Role::FieldWorker | Role::Viewer => {
                 &[WorkspaceRead, MembersList, MembersRead]

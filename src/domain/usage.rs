@@ -12,11 +12,11 @@ use super::{
     audit::{self, Actor},
     auth::Credential,
     permission::Permission,
+    session::RequestMeta,
     workspace::{Access, Workspace, WorkspaceRef},
     Core, Error, FieldError, Result,
 };
 use crate::store::{HourRollup, IdempotencyRecord};
-use uuid::Uuid;
 
 /// The most events in one batch.
 pub const MAX_BATCH: usize = 1000;
@@ -426,6 +426,7 @@ impl Core {
             (Some(units), false) => Some(Units::whole(units).0),
             _ => None,
         };
+        let allowance = plan.monthly_units.map(|units| Units::whole(units).0);
         let body_hash = batch_hash(events);
         let response =
             serde_json::to_string(&batch).map_err(|e| Error::Internal(anyhow::anyhow!(e)))?;
@@ -436,9 +437,15 @@ impl Core {
             reusable_before: now - IDEMPOTENCY_WINDOW,
         });
         let months: Vec<(i64, i64)> = months.into_iter().map(|(m, u)| (m, u.0)).collect();
-        let ws = access.workspace.id;
         match self
-            .count_batch(ws, record.as_ref(), &rollups, &months, limit, now)
+            .count_batch(
+                access,
+                record.as_ref(),
+                &rollups,
+                &months,
+                Quota { limit, allowance },
+                now,
+            )
             .await?
         {
             Counted::Recorded => {
@@ -663,13 +670,14 @@ impl Core {
     /// or a refusal writes nothing.
     async fn count_batch(
         &self,
-        workspace_id: Uuid,
+        access: &Access,
         record: Option<&IdempotencyRecord<'_>>,
         hours: &[HourRollup],
         months: &[(i64, i64)],
-        limit: Option<i64>,
+        quota: Quota,
         now: DateTime<Utc>,
     ) -> Result<Counted> {
+        let workspace_id = access.workspace.id;
         let mut tx = self.store.write_usage(workspace_id).await?;
         if let Some(record) = record {
             if !tx.claim_idempotency_key(workspace_id, record, now).await? {
@@ -680,20 +688,50 @@ impl Core {
                 });
             }
         }
-        let limit = limit.unwrap_or(i64::MAX / 4);
+        let limit = quota.limit.unwrap_or(i64::MAX / 4);
+        let mut crossed = Vec::new();
         for &(month, units) in months {
-            if tx
-                .count_month(workspace_id, month, units, limit)
-                .await?
-                .is_none()
-            {
+            let Some(total) = tx.count_month(workspace_id, month, units, limit).await? else {
                 return Ok(Counted::OverQuota { month });
+            };
+            if let Some(allowance) = quota.allowance {
+                for percent in THRESHOLDS {
+                    let mark = allowance.saturating_mul(percent) / 100;
+                    // Totals only grow and a workspace's batches are counted one at a time,
+                    // so a mark is passed once a month.
+                    if total - units < mark && total >= mark {
+                        crossed.push((month, percent, allowance, total));
+                    }
+                }
             }
+        }
+        let actor = Actor::new(access.actor_id(), &RequestMeta::default(), now);
+        for (month, percent, allowance, total) in crossed {
+            let e = audit::usage_threshold_reached(
+                &actor,
+                workspace_id,
+                &month_start(month).format("%Y-%m").to_string(),
+                percent,
+                Units(allowance),
+                Units(total),
+            );
+            audit::record(&mut tx, &e).await?;
         }
         tx.add_hours(workspace_id, hours).await?;
         tx.commit().await?;
         Ok(Counted::Recorded)
     }
+}
+
+/// The shares of a month's allowance whose passing is an event (`usage.threshold_reached`).
+const THRESHOLDS: [i64; 2] = [80, 100];
+
+/// A batch's limits in thousandths of a unit: what refuses it (`None`: nothing, with overage
+/// or no allowance) and the month's allowance the thresholds are shares of.
+#[derive(Clone, Copy)]
+struct Quota {
+    limit: Option<i64>,
+    allowance: Option<i64>,
 }
 
 /// What became of a usage batch.

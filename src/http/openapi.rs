@@ -21,6 +21,7 @@ use utoipa::{
         (name = "roles", description = "Permissions, custom roles, and what a member may do"),
         (name = "invitations", description = "Invitations by email, and the invitee's side"),
         (name = "api-keys", description = "Workspace API keys (service accounts): keys of a workspace, not of a person"),
+        (name = "webhooks", description = "Webhook endpoints of a workspace, signed per Standard Webhooks, and their deliveries"),
         (name = "audit", description = "The audit log of a workspace"),
         (name = "usage", description = "Metered usage, plans and quotas"),
     )

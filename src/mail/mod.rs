@@ -258,6 +258,24 @@ pub fn ownership_transferred(
     )
 }
 
+/// The notice to a workspace's owners that a webhook endpoint was disabled because its
+/// deliveries kept failing.
+pub fn webhook_disabled(to: &str, name: &str, workspace: &str, url: &str, failures: i64) -> Mail {
+    let lead = format!(
+        "Deliveries to the webhook endpoint {url} of the workspace {workspace} failed \
+         {failures} times in a row, so Roster stopped sending to it. Events are still kept for \
+         it: enable the endpoint again once it answers, and what is pending is sent."
+    );
+    account_mail(
+        to,
+        name,
+        &format!("A webhook endpoint of {workspace} was disabled"),
+        &lead,
+        None,
+        "You receive this because you are an owner of the workspace.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@ pub mod ts;
 mod turns;
 mod usage;
 mod users;
+mod webhooks;
 mod workspace_api_keys;
 mod workspaces;
 
@@ -46,6 +47,7 @@ pub use outbox::OutboxMail;
 pub use sessions::{ActiveSession, NewSession, RefreshToken};
 pub use usage::{HourRollup, IdempotencyRecord, UsageRow};
 pub use users::{Credentials, NewUser, UserChange};
+pub use webhooks::{AttemptResult, DeliveryFilter, DeliveryJob, EndpointSecrets, NewEndpoint};
 pub use workspace_api_keys::{NewWorkspaceKey, WorkspaceKeyAccess};
 pub use workspaces::WorkspaceOfUser;
 

@@ -134,6 +134,15 @@ impl Backend for SqliteBackend {
          RETURNING id, attempts, recipient, subject, text_body, html_body"
     }
 
+    fn claim_webhook_deliveries(&self) -> &'static str {
+        "UPDATE webhook_deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
+         WHERE (event_id, endpoint_id) IN (SELECT d.event_id, d.endpoint_id \
+         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.enabled \
+         ORDER BY d.next_attempt_at LIMIT $3) \
+         RETURNING event_id, endpoint_id"
+    }
+
     fn hourly_upsert<'a>(&self, workspace_id: Uuid, hours: &'a [HourRollup]) -> Statement<'a> {
         // One multi-row list of positional `?` arguments, six a row (6,000 for 1,000 rows,
         // within SQLite's 32,766). Not `$N`: SQLite looks a named argument up by a linear scan

@@ -274,6 +274,23 @@ impl TestApp {
         worker.run_once().await.expect("outbox round")
     }
 
+    /// Rounds of the webhook worker until one sends nothing (at most 50).
+    pub async fn deliver_webhooks(&self) -> roster::webhooks::Round {
+        let worker = roster::webhooks::Worker::new(self.state.core.clone(), Duration::from_secs(5))
+            .expect("webhook worker");
+        let mut total = roster::webhooks::Round::default();
+        for _ in 0..50 {
+            let r = worker.run_once().await.expect("webhook round");
+            if r == roster::webhooks::Round::default() {
+                break;
+            }
+            total.delivered += r.delivered;
+            total.failed += r.failed;
+            total.dead += r.dead;
+        }
+        total
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -4,6 +4,7 @@
 //! story through the store's verbs (`store.rs`).
 
 mod helpers;
+mod receiver;
 mod smtp;
 
 mod invariants;

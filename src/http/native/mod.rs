@@ -14,6 +14,7 @@ pub mod nullable;
 mod ownership;
 mod roles;
 mod usage;
+mod webhooks;
 mod workspace_api_keys;
 mod workspaces;
 
@@ -95,6 +96,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(roles::get, roles::update, roles::delete))
         .routes(routes!(roles::member))
         .routes(routes!(roles::check))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::delivery))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::retry_failed))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
         .routes(routes!(audit::verify))

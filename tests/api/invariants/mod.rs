@@ -17,3 +17,4 @@ mod revocation;
 mod role_words;
 mod statements;
 mod tenancy;
+mod webhook_delivery;

@@ -20,5 +20,6 @@ mod roles;
 mod sessions;
 mod tokens;
 mod usage;
+mod webhooks;
 mod workspace_api_keys;
 mod workspaces;

@@ -21,7 +21,7 @@ on_both_databases!(
 );
 
 /// Every Roster permission.
-const PERMISSIONS: [&str; 13] = [
+const PERMISSIONS: [&str; 14] = [
     "workspace:read",
     "workspace:update",
     "workspace:delete",
@@ -35,6 +35,7 @@ const PERMISSIONS: [&str; 13] = [
     "usage:read",
     "usage:record",
     "api_keys:manage",
+    "webhooks:manage",
 ];
 
 async fn owner_with_workspace(app: &TestApp, email: &str) -> (Account, String) {
@@ -301,6 +302,13 @@ fn operations(ws: &str, owner_id: &str, target_id: &str, n: usize) -> Vec<Operat
             "api_keys:manage",
             "GET",
             format!("/v1/workspaces/{ws}/api-keys"),
+            None,
+            200,
+        ),
+        op(
+            "webhooks:manage",
+            "GET",
+            format!("/v1/workspaces/{ws}/webhooks"),
             None,
             200,
         ),

@@ -1,0 +1,911 @@
+//! Webhooks: a workspace's endpoints (a URL, the event types it hears, a `whsec_` secret shown
+//! on creation and rotation only), the event every committed change of a workspace queues for
+//! them in the change's own transaction (so an event exists if and only if its change
+//! committed), and the deliveries an endpoint received, with redelivery and the dead letters.
+//! Sending is the worker's (`crate::webhooks`); this module decides what is sent and to whom.
+
+use std::collections::BTreeSet;
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use rand::RngCore as _;
+use serde_json::{json, Value};
+use url::Url;
+use uuid::Uuid;
+
+use super::{
+    audit::{self, NewEvent},
+    member::lock_actor,
+    paging::PageRequest,
+    permission::Permission,
+    session::RequestMeta,
+    workspace::Access,
+    Core, Error, Result,
+};
+use crate::store::{DeliveryFilter, EndpointSecrets, NewEndpoint, Tx};
+
+/// Prefix of every signing secret (Standard Webhooks), before the base64 of its bytes.
+pub const SECRET_PREFIX: &str = "whsec_";
+/// Random bytes in a signing secret.
+pub const SECRET_LEN: usize = 32;
+/// How long a rotated-out secret keeps signing beside the new one.
+pub const PREVIOUS_SECRET_GRACE: Duration = Duration::hours(24);
+/// The longest endpoint URL, in bytes.
+pub const MAX_URL_LEN: usize = 2000;
+/// The longest description, in characters.
+pub const MAX_DESCRIPTION_LEN: usize = 500;
+/// Endpoints one workspace may have.
+pub const MAX_ENDPOINTS: i64 = 50;
+/// The type of the event `POST …/webhooks/{id}/test` sends (to that endpoint only).
+pub const TEST_EVENT: &str = "webhook.test";
+
+/// The event types a workspace's changes produce, each with the audit actions it reports.
+/// An audit action not listed here (sign-ins, account changes, the webhooks' own changes)
+/// produces no event.
+const EVENT_TYPES: [(&str, &[&str]); 23] = [
+    ("member.added", &[audit::actions::MEMBER_ADDED]),
+    (
+        "member.role_changed",
+        &[audit::actions::MEMBER_ROLE_CHANGED],
+    ),
+    (
+        "member.removed",
+        &[audit::actions::MEMBER_REMOVED, audit::actions::MEMBER_LEFT],
+    ),
+    ("invitation.created", &[audit::actions::INVITATION_CREATED]),
+    (
+        "invitation.accepted",
+        &[audit::actions::INVITATION_ACCEPTED],
+    ),
+    (
+        "invitation.declined",
+        &[audit::actions::INVITATION_DECLINED],
+    ),
+    ("invitation.revoked", &[audit::actions::INVITATION_REVOKED]),
+    (
+        "invitation.extended",
+        &[audit::actions::INVITATION_EXTENDED],
+    ),
+    ("invitation.resent", &[audit::actions::INVITATION_RESENT]),
+    ("workspace.updated", &[audit::actions::WORKSPACE_UPDATED]),
+    (
+        "workspace.plan_changed",
+        &[audit::actions::WORKSPACE_PLAN_CHANGED],
+    ),
+    ("workspace.deleted", &[audit::actions::WORKSPACE_DELETED]),
+    ("api_key.created", &[audit::actions::API_KEY_CREATED]),
+    ("api_key.revoked", &[audit::actions::API_KEY_REVOKED]),
+    (
+        "sessions.revoked",
+        &[audit::actions::WORKSPACE_SESSIONS_REVOKED],
+    ),
+    ("role.created", &[audit::actions::ROLE_CREATED]),
+    ("role.updated", &[audit::actions::ROLE_UPDATED]),
+    ("role.deleted", &[audit::actions::ROLE_DELETED]),
+    (
+        "ownership.transfer_proposed",
+        &[audit::actions::OWNERSHIP_TRANSFER_PROPOSED],
+    ),
+    (
+        "ownership.transfer_ended",
+        &[
+            audit::actions::OWNERSHIP_TRANSFER_DECLINED,
+            audit::actions::OWNERSHIP_TRANSFER_CANCELLED,
+            audit::actions::OWNERSHIP_TRANSFER_EXPIRED,
+        ],
+    ),
+    (
+        "ownership.transferred",
+        &[audit::actions::OWNERSHIP_TRANSFERRED],
+    ),
+    (
+        "usage.threshold_reached",
+        &[audit::actions::USAGE_THRESHOLD_REACHED],
+    ),
+    ("webhook.test", &[]),
+];
+
+/// Every event type an endpoint may subscribe to.
+pub fn event_types() -> impl Iterator<Item = &'static str> {
+    EVENT_TYPES.iter().map(|(t, _)| *t)
+}
+
+/// The event type that reports an audit action of a workspace, if any.
+pub fn event_type_of(action: &str) -> Option<&'static str> {
+    EVENT_TYPES
+        .iter()
+        .find(|(_, actions)| actions.contains(&action))
+        .map(|(t, _)| *t)
+}
+
+/// The event types an endpoint hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subscription {
+    All,
+    Only(BTreeSet<&'static str>),
+}
+
+impl Subscription {
+    /// Parses the names an API call gave (`None` or `["*"]`: every type).
+    pub fn parse(names: Option<&[String]>) -> Result<Subscription> {
+        let Some(names) = names else {
+            return Ok(Subscription::All);
+        };
+        if names.iter().any(|n| n == "*") {
+            return Ok(Subscription::All);
+        }
+        if names.is_empty() {
+            return Err(Error::invalid(
+                "event_types",
+                "required",
+                "name at least one event type, or \"*\" for all of them",
+            ));
+        }
+        let mut set = BTreeSet::new();
+        for name in names {
+            let Some(t) = event_types().find(|t| t == name) else {
+                return Err(Error::invalid(
+                    "event_types",
+                    "unknown_event_type",
+                    format!(
+                        "{name:?} is not an event type; GET /v1/webhook-event-types lists them"
+                    ),
+                ));
+            };
+            set.insert(t);
+        }
+        Ok(Subscription::Only(set))
+    }
+
+    /// The stored form: `*`, or the types separated and surrounded by single spaces (what the
+    /// queueing statement matches with `LIKE`).
+    pub fn stored(&self) -> String {
+        match self {
+            Subscription::All => "*".into(),
+            Subscription::Only(set) => {
+                let mut s = String::from(" ");
+                for t in set {
+                    s.push_str(t);
+                    s.push(' ');
+                }
+                s
+            }
+        }
+    }
+
+    /// Reads the stored form (unknown names, from an older version, are dropped).
+    pub fn from_stored(s: &str) -> Subscription {
+        if s.trim() == "*" {
+            return Subscription::All;
+        }
+        Subscription::Only(
+            s.split_ascii_whitespace()
+                .filter_map(|n| event_types().find(|t| *t == n))
+                .collect(),
+        )
+    }
+
+    /// The names, as shown (`["*"]` for all).
+    pub fn names(&self) -> Vec<String> {
+        match self {
+            Subscription::All => vec!["*".into()],
+            Subscription::Only(set) => set.iter().map(|t| (*t).to_owned()).collect(),
+        }
+    }
+}
+
+/// The `LIKE` pattern that finds `event_type` in a stored subscription (`_` escaped).
+pub fn subscription_pattern(event_type: &str) -> String {
+    format!("% {} %", event_type.replace('_', "\\_"))
+}
+
+/// Why an endpoint is disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disabled {
+    /// Someone turned it off.
+    Manual,
+    /// Deliveries kept failing; its owners were told.
+    Failing,
+}
+
+impl Disabled {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disabled::Manual => "manual",
+            Disabled::Failing => "failing",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Disabled> {
+        match s {
+            "manual" => Some(Disabled::Manual),
+            "failing" => Some(Disabled::Failing),
+            _ => None,
+        }
+    }
+}
+
+/// An endpoint, as shown (never its secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub url: String,
+    pub description: String,
+    pub subscription: Subscription,
+    pub enabled: bool,
+    pub disabled: Option<Disabled>,
+    /// Until when the previous secret still signs beside the current one.
+    pub previous_secret_until: Option<DateTime<Utc>>,
+    pub failure_streak: i64,
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Endpoint {
+    /// What the audit log keeps of it.
+    fn snapshot(&self) -> Value {
+        json!({
+            "url": self.url, "description": self.description,
+            "event_types": self.subscription.names(), "enabled": self.enabled,
+        })
+    }
+}
+
+/// What creating an endpoint takes.
+#[derive(Debug, Clone, Default)]
+pub struct NewEndpointInput {
+    pub url: String,
+    pub description: Option<String>,
+    /// `None`: every event type.
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// A change to an endpoint; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointPatch {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Pending,
+    Delivered,
+    /// Retries ran out: a dead letter, until retried.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryStatus> {
+        match s {
+            "pending" => Some(DeliveryStatus::Pending),
+            "delivered" => Some(DeliveryStatus::Delivered),
+            "failed" => Some(DeliveryStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One event for one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub event_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub event_type: String,
+    pub sequence: i64,
+    pub status: DeliveryStatus,
+    pub attempts: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    /// The start of the last response's body (at most `crate::webhooks::RESPONSE_CAP` bytes).
+    pub last_response: Option<String>,
+    pub last_latency_ms: Option<i64>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// The body that is (or was) sent.
+    pub payload: String,
+}
+
+/// A new signing secret: its text (shown once) and its bytes (kept).
+pub struct NewSecret {
+    pub text: String,
+    pub bytes: Vec<u8>,
+}
+
+/// A fresh `whsec_` secret.
+pub fn new_secret() -> NewSecret {
+    let mut bytes = vec![0u8; SECRET_LEN];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    NewSecret {
+        text: format!(
+            "{SECRET_PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(&bytes)
+        ),
+        bytes,
+    }
+}
+
+/// Checks an endpoint URL's shape: absolute `http` or `https`, a host, no user or password,
+/// no fragment, at most [`MAX_URL_LEN`] bytes. Where it may point is checked by the network
+/// guard, at creation and again at every delivery after resolving the name.
+pub fn check_url(raw: &str) -> Result<Url> {
+    let bad = |why: &str| Error::invalid("url", "invalid_url", why.to_owned());
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err(Error::invalid("url", "required", "an endpoint needs a URL"));
+    }
+    if raw.len() > MAX_URL_LEN {
+        return Err(bad(&format!("a URL has at most {MAX_URL_LEN} bytes")));
+    }
+    let url = Url::parse(raw).map_err(|e| bad(&format!("not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("the URL must be http or https"));
+    }
+    if url.host().is_none() {
+        return Err(bad("the URL must name a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("the URL may not carry a user name or password"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("the URL may not have a fragment (#…)"));
+    }
+    Ok(url)
+}
+
+fn description(d: Option<&str>) -> Result<String> {
+    let d = d.unwrap_or("").trim();
+    if d.chars().count() > MAX_DESCRIPTION_LEN {
+        return Err(Error::invalid(
+            "description",
+            "too_long",
+            format!("a description has at most {MAX_DESCRIPTION_LEN} characters"),
+        ));
+    }
+    if d.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(Error::invalid(
+            "description",
+            "invalid",
+            "a description has no control characters",
+        ));
+    }
+    Ok(d.to_owned())
+}
+
+/// The JSON body of an event: what every endpoint receives for it.
+fn payload(id: Uuid, event_type: &str, workspace_id: Uuid, seq: i64, e: &NewEvent<'_>) -> String {
+    json!({
+        "id": id,
+        "type": event_type,
+        "timestamp": e.actor.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "workspace_id": workspace_id,
+        "sequence": seq,
+        "actor": {"user_id": e.actor.user_id},
+        "data": {
+            "object": e.target_type,
+            "id": e.target_id,
+            "before": e.before,
+            "after": e.after,
+        },
+    })
+    .to_string()
+}
+
+/// Queues the webhook event of an audit event inside the change's transaction: an event row
+/// and a delivery for each of the workspace's endpoints subscribed to its type, only when the
+/// workspace has such an endpoint. `id` and `seq` are the audit event's.
+pub(super) async fn queue(tx: &mut Tx<'_>, id: Uuid, seq: i64, e: &NewEvent<'_>) -> Result<()> {
+    let (Some(ws), Some(event_type)) = (e.workspace_id, event_type_of(e.action)) else {
+        return Ok(());
+    };
+    let pattern = subscription_pattern(event_type);
+    let body = payload(id, event_type, ws, seq, e);
+    tx.queue_webhook_event(id, ws, seq, event_type, &pattern, &body, e.actor.at, None)
+        .await?;
+    Ok(())
+}
+
+fn not_found() -> Error {
+    Error::NotFound
+}
+
+impl Core {
+    /// The secret bytes as stored: sealed when a key-encryption key is configured.
+    fn store_secret(&self, endpoint_id: Uuid, bytes: &[u8]) -> Result<(Vec<u8>, bool)> {
+        match self.keys.kek() {
+            Some(kek) => Ok((
+                kek.seal(&seal_label(endpoint_id), bytes).map_err(|e| {
+                    Error::Internal(anyhow::anyhow!("sealing a webhook secret: {e}"))
+                })?,
+                true,
+            )),
+            None => Ok((bytes.to_vec(), false)),
+        }
+    }
+
+    /// The secrets that sign an endpoint's deliveries now: the current one, and the previous
+    /// one while its grace lasts.
+    pub fn signing_secrets(
+        &self,
+        endpoint_id: Uuid,
+        s: &EndpointSecrets,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Vec<u8>>> {
+        let open = |bytes: &[u8], sealed: bool| -> Result<Vec<u8>> {
+            if !sealed {
+                return Ok(bytes.to_vec());
+            }
+            let kek = self.keys.kek().ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!(
+                    "a webhook secret is sealed; set ROSTER_KEY_ENCRYPTION_KEY to the key that sealed it"
+                ))
+            })?;
+            kek.open(&seal_label(endpoint_id), bytes).map_err(|e| {
+                Error::Internal(anyhow::anyhow!("webhook secret of {endpoint_id}: {e}"))
+            })
+        };
+        let mut out = vec![open(&s.secret, s.sealed)?];
+        if let (Some(prev), Some(until)) = (&s.previous_secret, s.previous_until) {
+            if until.0 > now {
+                out.push(open(prev, s.previous_sealed)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Begins a write of the caller's workspace and re-reads, inside it, that they still
+    /// manage its webhooks (a role changed meanwhile counts).
+    async fn webhook_write(&self, access: &Access, now: DateTime<Utc>) -> Result<Tx<'_>> {
+        let mut tx = self.store.write_workspace(access.workspace.id).await?;
+        lock_actor(&mut tx, &self.settings.permissions, access, now)
+            .await?
+            .grants
+            .require(Permission::WebhooksManage)?;
+        Ok(tx)
+    }
+
+    /// Creates an endpoint (`webhooks:manage`). The secret is in the answer and nowhere else.
+    pub async fn create_webhook(
+        &self,
+        access: &Access,
+        input: NewEndpointInput,
+        meta: &RequestMeta,
+    ) -> Result<(Endpoint, String)> {
+        access.require(Permission::WebhooksManage)?;
+        let url = check_url(&input.url)?;
+        self.settings.egress.check_url(&url)?;
+        let subscription = Subscription::parse(input.event_types.as_deref())?;
+        let description = description(input.description.as_deref())?;
+        let id = Uuid::now_v7();
+        let secret = new_secret();
+        let (stored, sealed) = self.store_secret(id, &secret.bytes)?;
+        let ws = access.workspace.id;
+        let actor = self.actor(access.actor_id(), meta);
+        let mut tx = self.webhook_write(access, actor.at).await?;
+        if tx.count_webhook_endpoints(ws).await? >= MAX_ENDPOINTS {
+            return Err(Error::conflict(
+                "too_many_webhooks",
+                format!("a workspace has at most {MAX_ENDPOINTS} webhook endpoints"),
+            ));
+        }
+        let enabled = input.enabled.unwrap_or(true);
+        let created = tx
+            .insert_webhook_endpoint(&NewEndpoint {
+                id,
+                workspace_id: ws,
+                url: url.as_str(),
+                description: &description,
+                event_types: &subscription.stored(),
+                enabled,
+                disabled_reason: (!enabled).then_some(Disabled::Manual.as_str()),
+                secret: &stored,
+                sealed,
+                created_by: access.actor_id(),
+                now: actor.at,
+            })
+            .await?;
+        audit::record(
+            &mut tx,
+            &audit::webhook_changed(
+                &actor,
+                ws,
+                id,
+                audit::actions::WEBHOOK_CREATED,
+                None,
+                Some(created.snapshot()),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((created, secret.text))
+    }
+
+    /// The workspace's endpoints, oldest first.
+    pub async fn webhooks(&self, access: &Access) -> Result<Vec<Endpoint>> {
+        access.require(Permission::WebhooksManage)?;
+        Ok(self
+            .store
+            .read()
+            .webhook_endpoints(access.workspace.id)
+            .await?)
+    }
+
+    /// One endpoint of the workspace.
+    pub async fn webhook(&self, access: &Access, id: Uuid) -> Result<Endpoint> {
+        access.require(Permission::WebhooksManage)?;
+        self.store
+            .read()
+            .webhook_endpoint(access.workspace.id, id)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// Changes an endpoint. Enabling a disabled one clears its failure run and makes what is
+    /// pending due at once (the backlog is replayed).
+    pub async fn update_webhook(
+        &self,
+        access: &Access,
+        id: Uuid,
+        patch: EndpointPatch,
+        meta: &RequestMeta,
+    ) -> Result<Endpoint> {
+        access.require(Permission::WebhooksManage)?;
+        let url = patch.url.as_deref().map(check_url).transpose()?;
+        if let Some(url) = &url {
+            self.settings.egress.check_url(url)?;
+        }
+        let subscription = patch
+            .event_types
+            .as_deref()
+            .map(|names| Subscription::parse(Some(names)))
+            .transpose()?;
+        let new_description = patch
+            .description
+            .as_deref()
+            .map(|d| description(Some(d)))
+            .transpose()?;
+        let ws = access.workspace.id;
+        let actor = self.actor(access.actor_id(), meta);
+        let mut tx = self.webhook_write(access, actor.at).await?;
+        let before = tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        let enabled = patch.enabled.unwrap_or(before.enabled);
+        let disabled = match (enabled, patch.enabled) {
+            (true, _) => None,
+            (false, Some(false)) if before.enabled => Some(Disabled::Manual),
+            (false, _) => before.disabled.or(Some(Disabled::Manual)),
+        };
+        let after = tx
+            .update_webhook_endpoint(
+                ws,
+                id,
+                url.as_ref().map_or(before.url.as_str(), Url::as_str),
+                new_description.as_deref().unwrap_or(&before.description),
+                &subscription
+                    .as_ref()
+                    .unwrap_or(&before.subscription)
+                    .stored(),
+                enabled,
+                disabled.map(Disabled::as_str),
+                actor.at,
+            )
+            .await?
+            .ok_or_else(not_found)?;
+        if enabled && !before.enabled {
+            tx.replay_webhook_backlog(id, actor.at).await?;
+        }
+        if before.snapshot() != after.snapshot() {
+            audit::record(
+                &mut tx,
+                &audit::webhook_changed(
+                    &actor,
+                    ws,
+                    id,
+                    audit::actions::WEBHOOK_UPDATED,
+                    Some(before.snapshot()),
+                    Some(after.snapshot()),
+                ),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    /// Deletes an endpoint and its deliveries.
+    pub async fn delete_webhook(
+        &self,
+        access: &Access,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        access.require(Permission::WebhooksManage)?;
+        let ws = access.workspace.id;
+        let actor = self.actor(access.actor_id(), meta);
+        let mut tx = self.webhook_write(access, actor.at).await?;
+        let before = tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        tx.delete_webhook_endpoint(ws, id).await?;
+        audit::record(
+            &mut tx,
+            &audit::webhook_changed(
+                &actor,
+                ws,
+                id,
+                audit::actions::WEBHOOK_DELETED,
+                Some(before.snapshot()),
+                None,
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives an endpoint a new secret; the old one keeps signing beside it for
+    /// [`PREVIOUS_SECRET_GRACE`], so receivers can switch without missing a delivery.
+    pub async fn rotate_webhook_secret(
+        &self,
+        access: &Access,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<(Endpoint, String)> {
+        access.require(Permission::WebhooksManage)?;
+        let secret = new_secret();
+        let (stored, sealed) = self.store_secret(id, &secret.bytes)?;
+        let ws = access.workspace.id;
+        let actor = self.actor(access.actor_id(), meta);
+        let mut tx = self.webhook_write(access, actor.at).await?;
+        let endpoint = tx
+            .rotate_webhook_secret(
+                ws,
+                id,
+                &stored,
+                sealed,
+                actor.at + PREVIOUS_SECRET_GRACE,
+                actor.at,
+            )
+            .await?
+            .ok_or_else(not_found)?;
+        audit::record(
+            &mut tx,
+            &audit::webhook_changed(
+                &actor,
+                ws,
+                id,
+                audit::actions::WEBHOOK_SECRET_ROTATED,
+                None,
+                None,
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((endpoint, secret.text))
+    }
+
+    /// Queues a `webhook.test` event for this endpoint only (whether or not it subscribes to
+    /// anything), delivered like any other.
+    pub async fn send_test_webhook(
+        &self,
+        access: &Access,
+        id: Uuid,
+        meta: &RequestMeta,
+    ) -> Result<Delivery> {
+        access.require(Permission::WebhooksManage)?;
+        let ws = access.workspace.id;
+        let actor = self.actor(access.actor_id(), meta);
+        let mut tx = self.webhook_write(access, actor.at).await?;
+        tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        // The test is an audit event of its own, which gives it its id and its place in the
+        // workspace's sequence; it is queued for this endpoint alone.
+        let tested =
+            audit::webhook_changed(&actor, ws, id, audit::actions::WEBHOOK_TESTED, None, None);
+        let (event_id, seq) = audit::record(&mut tx, &tested).await?;
+        let body = json!({
+            "id": event_id,
+            "type": TEST_EVENT,
+            "timestamp": actor.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            "workspace_id": ws,
+            "sequence": seq,
+            "actor": {"user_id": actor.user_id},
+            "data": {"object": "webhook", "id": id, "message": "a test event sent on request"},
+        })
+        .to_string();
+        tx.queue_webhook_event(event_id, ws, seq, TEST_EVENT, "", &body, actor.at, Some(id))
+            .await?;
+        let delivery = tx
+            .webhook_delivery(id, event_id)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the test delivery was not queued")))?;
+        tx.commit().await?;
+        Ok(delivery)
+    }
+
+    /// An endpoint's deliveries, newest first, optionally of one status.
+    pub async fn webhook_deliveries(
+        &self,
+        access: &Access,
+        id: Uuid,
+        status: Option<DeliveryStatus>,
+        page: &PageRequest,
+    ) -> Result<Vec<Delivery>> {
+        let endpoint = self.webhook(access, id).await?;
+        Ok(self
+            .store
+            .read()
+            .webhook_deliveries(
+                &DeliveryFilter {
+                    endpoint_id: endpoint.id,
+                    status,
+                },
+                page,
+            )
+            .await?)
+    }
+
+    /// One delivery of an endpoint.
+    pub async fn webhook_delivery(
+        &self,
+        access: &Access,
+        id: Uuid,
+        event_id: Uuid,
+    ) -> Result<Delivery> {
+        let endpoint = self.webhook(access, id).await?;
+        self.store
+            .read()
+            .webhook_delivery(endpoint.id, event_id)
+            .await?
+            .ok_or_else(not_found)
+    }
+
+    /// Sends a delivery again, whatever its status: it becomes pending and due now, with the
+    /// same `webhook-id` (receivers drop what they already have).
+    pub async fn redeliver_webhook(
+        &self,
+        access: &Access,
+        id: Uuid,
+        event_id: Uuid,
+    ) -> Result<Delivery> {
+        access.require(Permission::WebhooksManage)?;
+        let ws = access.workspace.id;
+        let now = self.clock.now();
+        let mut tx = self.webhook_write(access, now).await?;
+        tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        if !tx.requeue_webhook_delivery(id, Some(event_id), now).await? {
+            return Err(not_found());
+        }
+        let d = tx
+            .webhook_delivery(id, event_id)
+            .await?
+            .ok_or_else(not_found)?;
+        tx.commit().await?;
+        Ok(d)
+    }
+
+    /// Puts every dead letter of an endpoint back in the queue; how many.
+    pub async fn retry_failed_webhooks(&self, access: &Access, id: Uuid) -> Result<u64> {
+        access.require(Permission::WebhooksManage)?;
+        let ws = access.workspace.id;
+        let now = self.clock.now();
+        let mut tx = self.webhook_write(access, now).await?;
+        tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        let n = tx.requeue_failed_webhooks(id, now).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+impl Core {
+    /// Disables an endpoint whose deliveries kept failing, records it, and tells the
+    /// workspace's owners by email, in one transaction (once: a disabled endpoint is left).
+    pub async fn disable_failing_webhook(
+        &self,
+        workspace_id: Uuid,
+        endpoint_id: Uuid,
+        url: &str,
+        failures: i64,
+    ) -> Result<bool> {
+        let actor = self.actor(
+            None,
+            &RequestMeta {
+                ip: None,
+                user_agent: Some("roster-webhooks".into()),
+            },
+        );
+        let mut tx = self.store.write_workspace(workspace_id).await?;
+        if !tx.disable_failing_webhook(endpoint_id, actor.at).await? {
+            return Ok(false);
+        }
+        for (workspace, email, name) in tx.workspace_owner_contacts(workspace_id).await? {
+            let mail = crate::mail::webhook_disabled(&email, &name, &workspace, url, failures);
+            tx.queue_mail(None, &mail, actor.at).await?;
+        }
+        audit::record(
+            &mut tx,
+            &audit::webhook_changed(
+                &actor,
+                workspace_id,
+                endpoint_id,
+                audit::actions::WEBHOOK_DISABLED,
+                None,
+                Some(json!({"reason": "failing", "consecutive_failures": failures})),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}
+
+/// The associated data an endpoint's sealed secret is bound to.
+fn seal_label(endpoint_id: Uuid) -> String {
+    format!("webhook:{endpoint_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_event_type_is_found_from_its_audit_actions() {
+        assert_eq!(event_type_of("member.left"), Some("member.removed"));
+        assert_eq!(
+            event_type_of("workspace.sessions_revoked"),
+            Some("sessions.revoked")
+        );
+        assert_eq!(event_type_of("user.signed_up"), None);
+        assert_eq!(event_type_of(audit::actions::WEBHOOK_CREATED), None);
+    }
+
+    #[test]
+    fn a_subscription_round_trips_through_its_stored_form() {
+        let names = vec!["member.added".to_owned(), "invitation.created".to_owned()];
+        let s = Subscription::parse(Some(&names)).expect("valid");
+        assert_eq!(s.stored(), " invitation.created member.added ");
+        assert_eq!(Subscription::from_stored(&s.stored()), s);
+        assert_eq!(Subscription::parse(None).expect("all"), Subscription::All);
+        assert!(Subscription::parse(Some(&["nope".to_owned()])).is_err());
+        assert!(Subscription::parse(Some(&[])).is_err());
+        assert_eq!(
+            subscription_pattern("member.role_changed"),
+            "% member.role\\_changed %"
+        );
+    }
+
+    #[test]
+    fn an_endpoint_url_is_absolute_http_without_credentials() {
+        assert!(check_url("https://example.com/hook").is_ok());
+        assert!(check_url("ftp://example.com/").is_err());
+        assert!(check_url("https://user:pw@example.com/").is_err());
+        assert!(check_url("/relative").is_err());
+        assert!(check_url("https://example.com/#frag").is_err());
+        assert!(check_url(&format!("https://example.com/{}", "a".repeat(2000))).is_err());
+    }
+
+    #[test]
+    fn a_secret_is_prefixed_base64_of_32_random_bytes() {
+        let s = new_secret();
+        let b64 = s.text.strip_prefix(SECRET_PREFIX).expect("prefix");
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .expect("base64");
+        assert_eq!(decoded, s.bytes);
+        assert_eq!(decoded.len(), SECRET_LEN);
+        assert_ne!(new_secret().bytes, s.bytes);
+    }
+}
