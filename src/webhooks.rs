@@ -112,7 +112,9 @@ impl Worker {
     /// One round: claim what is due, send it all at once, record each outcome.
     pub async fn run_once(&self) -> anyhow::Result<Round> {
         let now = self.core.clock.now();
-        let lease = now + chrono::Duration::from_std(self.timeout)? + chrono::Duration::seconds(30);
+        // Twice the attempt's timeout and a margin: a live worker records well within it.
+        let lease =
+            now + chrono::Duration::from_std(self.timeout * 2)? + chrono::Duration::seconds(5);
         let claimed = {
             let mut tx = self.core.store.write().await?;
             let claimed = tx.claim_webhook_deliveries(now, lease, BATCH).await?;

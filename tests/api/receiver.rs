@@ -83,6 +83,16 @@ impl Receiver {
         std::fs::write(path, all).expect("secrets");
     }
 
+    /// How long each answer waits from now on (0: none).
+    pub fn slow(&self, seconds: f64) {
+        let path = self.dir.path().join("slow");
+        if seconds > 0.0 {
+            std::fs::write(path, seconds.to_string()).expect("slow");
+        } else {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
     /// The status every answer has from now on.
     pub fn answer(&self, status: u16) {
         std::fs::write(self.dir.path().join("status"), status.to_string()).expect("status");

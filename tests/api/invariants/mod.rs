@@ -17,4 +17,5 @@ mod revocation;
 mod role_words;
 mod statements;
 mod tenancy;
+mod webhook_crash;
 mod webhook_delivery;
