@@ -16,11 +16,11 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::{
     domain::{egress::Egress, Core},
-    store::{AttemptResult, DeliveryJob},
+    store::{AttemptResult, DeliveryJob, Tx},
 };
 
 /// Deliveries claimed per round.
-const BATCH: u32 = 32;
+const BATCH: u32 = 100;
 /// The most response-body bytes kept with a delivery.
 pub const RESPONSE_CAP: usize = 1024;
 /// How long after its event a delivery is retried before it becomes a dead letter.
@@ -139,13 +139,33 @@ impl Worker {
             }
         }
         let outcomes = join_all(jobs.iter().map(|job| self.send(job))).await;
-        for (job, outcome) in jobs.iter().zip(outcomes) {
-            match self.record(job, outcome).await {
-                Ok(Recorded::Delivered) => round.delivered += 1,
-                Ok(Recorded::Retry) => round.failed += 1,
-                Ok(Recorded::Dead) => round.dead += 1,
-                Err(e) => tracing::error!(error = %format!("{e:#}"), event_id = %job.event_id,
-                    "recording a webhook delivery failed; it is retried after its lease"),
+        // Every outcome of the batch in one transaction: one turn of the writer for the lot.
+        // Should it fail, each delivery is sent again once its lease ends.
+        let mut tx = self.core.store.write().await?;
+        let mut failing = Vec::new();
+        for (job, attempt) in jobs.iter().zip(outcomes) {
+            let at = attempt.at;
+            let (recorded, run) = record(&mut tx, job, attempt).await?;
+            match recorded {
+                Recorded::Delivered => round.delivered += 1,
+                Recorded::Retry => round.failed += 1,
+                Recorded::Dead => round.dead += 1,
+            }
+            if let Some((failures, since)) = run {
+                if failures >= DISABLE_AFTER_FAILURES && at - since >= DISABLE_AFTER_TIME {
+                    failing.push((job, failures));
+                }
+            }
+        }
+        tx.commit().await?;
+        for (job, failures) in failing {
+            if self
+                .core
+                .disable_failing_webhook(job.workspace_id, job.endpoint_id, &job.url, failures)
+                .await?
+            {
+                tracing::warn!(endpoint_id = %job.endpoint_id, failures,
+                    "webhook endpoint disabled after a long run of failed deliveries");
             }
         }
         metrics::counter!("roster_webhook_deliveries_total", "outcome" => "delivered")
@@ -241,55 +261,6 @@ impl Worker {
         Ok((status, read_capped(response).await))
     }
 
-    async fn record(&self, job: &DeliveryJob, attempt: Attempt) -> anyhow::Result<Recorded> {
-        let (status, error, body) = match &attempt.outcome {
-            Ok((status, body)) => (Some(i64::from(*status)), None, Some(body.as_str())),
-            Err(e) => (None, Some(e.as_str()), None),
-        };
-        let delivered = matches!(attempt.outcome, Ok((s, _)) if (200..300).contains(&s));
-        let error = match (&attempt.outcome, error) {
-            (Ok((s, _)), _) if !delivered => Some(format!("the endpoint answered {s}")),
-            (_, e) => e.map(str::to_owned),
-        };
-        let result = AttemptResult {
-            status,
-            error: error.as_deref(),
-            response: body,
-            latency_ms: attempt.latency_ms,
-            at: attempt.at,
-        };
-        let mut tx = self.core.store.write().await?;
-        if delivered {
-            tx.webhook_delivered(job.event_id, job.endpoint_id, &result)
-                .await?;
-            tx.commit().await?;
-            return Ok(Recorded::Delivered);
-        }
-        let next = attempt.at + retry_delay(job.attempts);
-        let retry_at = (next <= job.event_created_at.0 + RETRY_WINDOW).then_some(next);
-        let run = tx
-            .webhook_failed(job.event_id, job.endpoint_id, &result, retry_at)
-            .await?;
-        tx.commit().await?;
-        if let Some((failures, since)) = run {
-            if failures >= DISABLE_AFTER_FAILURES
-                && attempt.at - since >= DISABLE_AFTER_TIME
-                && self
-                    .core
-                    .disable_failing_webhook(job.workspace_id, job.endpoint_id, &job.url, failures)
-                    .await?
-            {
-                tracing::warn!(endpoint_id = %job.endpoint_id, failures,
-                    "webhook endpoint disabled after a long run of failed deliveries");
-            }
-        }
-        Ok(if retry_at.is_some() {
-            Recorded::Retry
-        } else {
-            Recorded::Dead
-        })
-    }
-
     /// Runs rounds until `stop` resolves: at once again after a full batch, else every
     /// `interval`.
     pub async fn run(self, interval: Duration, stop: impl std::future::Future<Output = ()>) {
@@ -320,10 +291,53 @@ impl Worker {
             }
             tokio::select! {
                 () = &mut stop => break,
+                () = self.core.store.webhooks_queued().notified() => {}
                 () = tokio::time::sleep(interval) => {}
             }
         }
     }
+}
+
+/// Records one attempt in `tx`: delivered, due again, or a dead letter; with the endpoint's run
+/// of failures after a failure.
+async fn record(
+    tx: &mut Tx<'_>,
+    job: &DeliveryJob,
+    attempt: Attempt,
+) -> anyhow::Result<(Recorded, Option<(i64, DateTime<Utc>)>)> {
+    let delivered = matches!(attempt.outcome, Ok((s, _)) if (200..300).contains(&s));
+    let (status, error, body) = match &attempt.outcome {
+        Ok((s, body)) if delivered => (Some(i64::from(*s)), None, Some(body.as_str())),
+        Ok((s, body)) => (
+            Some(i64::from(*s)),
+            Some(format!("the endpoint answered {s}")),
+            Some(body.as_str()),
+        ),
+        Err(e) => (None, Some(e.clone()), None),
+    };
+    let result = AttemptResult {
+        status,
+        error: error.as_deref(),
+        response: body,
+        latency_ms: attempt.latency_ms,
+        at: attempt.at,
+    };
+    if delivered {
+        tx.webhook_delivered(job.event_id, job.endpoint_id, &result)
+            .await?;
+        return Ok((Recorded::Delivered, None));
+    }
+    let next = attempt.at + retry_delay(job.attempts);
+    let retry_at = (next <= job.event_created_at.0 + RETRY_WINDOW).then_some(next);
+    let run = tx
+        .webhook_failed(job.event_id, job.endpoint_id, &result, retry_at)
+        .await?;
+    let recorded = if retry_at.is_some() {
+        Recorded::Retry
+    } else {
+        Recorded::Dead
+    };
+    Ok((recorded, run))
 }
 
 enum Recorded {

@@ -225,21 +225,32 @@ impl<'s> Db<'s> {
 /// write turn, on PostgreSQL its workspace's queue when it named one.
 pub struct Tx<'s> {
     db: Db<'s>,
+    /// Whether it queued webhook deliveries (the worker is woken after the commit).
+    pub(super) queued_webhooks: bool,
     /// Released after the transaction (declared last, so dropped last).
     _turn: Option<Turn<'s>>,
 }
 
 impl<'s> Tx<'s> {
     pub(super) fn new(db: Db<'s>, turn: Option<Turn<'s>>) -> Self {
-        Tx { db, _turn: turn }
+        Tx {
+            db,
+            queued_webhooks: false,
+            _turn: turn,
+        }
     }
 
     /// Makes every change of the transaction durable.
     pub async fn commit(self) -> StoreResult<()> {
+        let stats = self.db.stats;
+        let wake = self.queued_webhooks;
         match self.db.conn {
             Conn::Sqlite(tx) => tx.commit().await?,
             Conn::Pg(tx) => tx.commit().await?,
             Conn::SqlitePool(_) | Conn::PgPool(_) => {}
+        }
+        if wake {
+            stats.webhooks_queued.notify_one();
         }
         Ok(())
     }

@@ -176,10 +176,12 @@ impl PoolStats {
 }
 
 /// What the store counts: every statement it runs (not `BEGIN`/`COMMIT`), for `/metrics` and
-/// for tests that check how many statements a request costs.
+/// for tests that check how many statements a request costs; and the signal a commit that
+/// queued webhook deliveries gives this process's webhook worker.
 #[derive(Debug, Default)]
 pub struct Stats {
     statements: AtomicU64,
+    webhooks_queued: tokio::sync::Notify,
 }
 
 impl Stats {
@@ -233,6 +235,12 @@ impl Store {
             },
             turn,
         )
+    }
+
+    /// Signalled after each commit of this process that queued webhook deliveries, so its
+    /// worker sends them without waiting for its next round (other replicas find them then).
+    pub fn webhooks_queued(&self) -> &tokio::sync::Notify {
+        &self.stats.webhooks_queued
     }
 
     pub fn kind(&self) -> Kind {

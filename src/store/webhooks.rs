@@ -5,7 +5,11 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{db::Db, ts::Ts, StoreResult};
+use super::{
+    db::{Db, Tx},
+    ts::Ts,
+    StoreResult,
+};
 use crate::domain::{
     paging::PageRequest,
     webhook::{Delivery, DeliveryStatus, Disabled, Endpoint, Subscription},
@@ -323,57 +327,6 @@ impl Db<'_> {
         Ok(row.map(Into::into))
     }
 
-    /// Writes an event and a pending delivery for each endpoint of its workspace that hears
-    /// `pattern` (a `LIKE` pattern over the stored subscriptions), or for `only` alone. Nothing
-    /// is written when no endpoint would receive it.
-    #[expect(clippy::too_many_arguments, reason = "the event's columns")]
-    pub async fn queue_webhook_event(
-        &mut self,
-        id: Uuid,
-        workspace_id: Uuid,
-        seq: i64,
-        event_type: &str,
-        pattern: &str,
-        payload: &str,
-        at: DateTime<Utc>,
-        only: Option<Uuid>,
-    ) -> StoreResult<u64> {
-        let targets = "FROM webhook_endpoints e WHERE e.workspace_id = $2 AND \
-             (($8 IS NOT NULL AND e.id = $8) OR ($8 IS NULL AND \
-             (e.event_types = '*' OR e.event_types LIKE $5 ESCAPE '\\')))";
-        let args = [
-            id.into(),
-            workspace_id.into(),
-            seq.into(),
-            event_type.into(),
-            pattern.into(),
-            payload.into(),
-            at.into(),
-            only.into(),
-        ];
-        let events = self
-            .execute(
-                &format!(
-                    "INSERT INTO webhook_events (id, workspace_id, seq, type, payload, created_at) \
-                     SELECT $1, $2, $3, $4, $6, $7 WHERE EXISTS (SELECT 1 {targets})"
-                ),
-                &args,
-            )
-            .await?;
-        if events == 0 {
-            return Ok(0);
-        }
-        self.execute(
-            &format!(
-                "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, \
-                 created_at) SELECT $1, e.id, 'pending', $7, $7 {targets} \
-                 AND $3 = $3 AND $4 = $4 AND $6 = $6"
-            ),
-            &args,
-        )
-        .await
-    }
-
     /// One delivery of an endpoint.
     pub async fn webhook_delivery(
         &mut self,
@@ -638,5 +591,61 @@ impl Db<'_> {
             &[workspace_id.into()],
         )
         .await
+    }
+}
+
+impl Tx<'_> {
+    /// Writes an event and a pending delivery for each endpoint of its workspace that hears
+    /// `pattern` (a `LIKE` pattern over the stored subscriptions), or for `only` alone. Nothing
+    /// is written when no endpoint would receive it.
+    #[expect(clippy::too_many_arguments, reason = "the event's columns")]
+    pub async fn queue_webhook_event(
+        &mut self,
+        id: Uuid,
+        workspace_id: Uuid,
+        seq: i64,
+        event_type: &str,
+        pattern: &str,
+        payload: &str,
+        at: DateTime<Utc>,
+        only: Option<Uuid>,
+    ) -> StoreResult<u64> {
+        let targets = "FROM webhook_endpoints e WHERE e.workspace_id = $2 AND \
+             (($8 IS NOT NULL AND e.id = $8) OR ($8 IS NULL AND \
+             (e.event_types = '*' OR e.event_types LIKE $5 ESCAPE '\\')))";
+        let args = [
+            id.into(),
+            workspace_id.into(),
+            seq.into(),
+            event_type.into(),
+            pattern.into(),
+            payload.into(),
+            at.into(),
+            only.into(),
+        ];
+        let events = self
+            .execute(
+                &format!(
+                    "INSERT INTO webhook_events (id, workspace_id, seq, type, payload, created_at) \
+                     SELECT $1, $2, $3, $4, $6, $7 WHERE EXISTS (SELECT 1 {targets})"
+                ),
+                &args,
+            )
+            .await?;
+        if events == 0 {
+            return Ok(0);
+        }
+        let deliveries = self
+            .execute(
+                &format!(
+                    "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, \
+                     created_at) SELECT $1, e.id, 'pending', $7, $7 {targets} \
+                     AND $3 = $3 AND $4 = $4 AND $6 = $6"
+                ),
+                &args,
+            )
+            .await?;
+        self.queued_webhooks |= deliveries > 0;
+        Ok(deliveries)
     }
 }
