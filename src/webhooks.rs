@@ -124,6 +124,7 @@ impl Worker {
         let mut round = Round::default();
         if claimed.is_empty() {
             self.retire().await?;
+            self.gauge_queue().await;
             return Ok(round);
         }
         let mut jobs = Vec::with_capacity(claimed.len());
@@ -168,6 +169,7 @@ impl Worker {
                     "webhook endpoint disabled after a long run of failed deliveries");
             }
         }
+        self.gauge_queue().await;
         metrics::counter!("roster_webhook_deliveries_total", "outcome" => "delivered")
             .increment(round.delivered as u64);
         metrics::counter!("roster_webhook_deliveries_total", "outcome" => "failed")
@@ -175,6 +177,16 @@ impl Worker {
         metrics::counter!("roster_webhook_deliveries_total", "outcome" => "dead")
             .increment(round.dead as u64);
         Ok(round)
+    }
+
+    /// Sets the queue's gauges: due pending deliveries, and how long the oldest has waited.
+    async fn gauge_queue(&self) {
+        let now = self.core.clock.now();
+        if let Ok((depth, oldest)) = self.core.store.read().webhook_queue_stats(now).await {
+            metrics::gauge!("roster_webhook_queue_depth").set(depth as f64);
+            let age = oldest.map_or(0.0, |t| (now - t).num_milliseconds() as f64 / 1000.0);
+            metrics::gauge!("roster_webhook_oldest_pending_seconds").set(age);
+        }
     }
 
     /// Deletes, now and then, the endpoints of deleted workspaces that have nothing pending and
@@ -273,19 +285,6 @@ impl Worker {
                     false
                 }
             };
-            if let Ok((depth, oldest)) = self
-                .core
-                .store
-                .read()
-                .webhook_queue_stats(self.core.clock.now())
-                .await
-            {
-                metrics::gauge!("roster_webhook_queue_depth").set(depth as f64);
-                let age = oldest.map_or(0.0, |t| {
-                    (self.core.clock.now() - t).num_milliseconds() as f64 / 1000.0
-                });
-                metrics::gauge!("roster_webhook_oldest_pending_seconds").set(age);
-            }
             if busy {
                 continue;
             }

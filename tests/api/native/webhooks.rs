@@ -145,6 +145,37 @@ async fn every_committed_change_reaches_the_endpoint_once_signed_and_verified(ba
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = app
+        .call(
+            "PATCH",
+            &format!("/v1/workspaces/{ws}/roles/auditor"),
+            Some(&owner.access),
+            Some(json!({"name": "Auditors"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    // One invitation accepted by a newcomer (creating their account), one declined.
+    for (email, answer) in [
+        ("hooks-joiner@example.com", "accept"),
+        ("hooks-decliner@example.com", "decline"),
+    ] {
+        let inv = app
+            .post(
+                &format!("/v1/workspaces/{ws}/invitations"),
+                Some(&owner.access),
+                json!({"email": email, "role": "viewer"}),
+            )
+            .await;
+        assert_eq!(inv.status, 201, "{}", inv.text);
+        let token = inv.body["token"].as_str().expect("token");
+        let body = (answer == "accept")
+            .then(|| json!({"name": "Joiner", "password": "correct horse battery staple"}))
+            .unwrap_or(json!({}));
+        let r = app
+            .post(&format!("/v1/invitations/{token}/{answer}"), None, body)
+            .await;
+        assert!(r.status < 300, "{answer}: {}", r.text);
+    }
+    let r = app
         .post(
             &format!("/v1/workspaces/{ws}/revoke-sessions"),
             Some(&owner.access),
@@ -161,19 +192,23 @@ async fn every_committed_change_reaches_the_endpoint_once_signed_and_verified(ba
     let round = app.deliver_webhooks().await;
     let received = rx.received();
     let expected: BTreeMap<String, usize> = [
-        "member.added",
-        "member.role_changed",
-        "member.removed",
-        "invitation.created",
-        "invitation.revoked",
-        "workspace.updated",
-        "api_key.created",
-        "api_key.revoked",
-        "role.created",
-        "sessions.revoked",
+        // One added directly, one by accepting an invitation (which is also its own event).
+        ("member.added", 2),
+        ("member.role_changed", 1),
+        ("member.removed", 1),
+        ("invitation.created", 3),
+        ("invitation.revoked", 1),
+        ("invitation.accepted", 1),
+        ("invitation.declined", 1),
+        ("workspace.updated", 1),
+        ("api_key.created", 1),
+        ("api_key.revoked", 1),
+        ("role.created", 1),
+        ("role.updated", 1),
+        ("sessions.revoked", 1),
     ]
     .into_iter()
-    .map(|t| (t.to_owned(), 1))
+    .map(|(t, n)| (t.to_owned(), n))
     .collect();
     assert_eq!(types(&received), expected, "{received:#?}");
     assert_eq!(round.delivered, received.len());
@@ -185,7 +220,12 @@ async fn every_committed_change_reaches_the_endpoint_once_signed_and_verified(ba
         assert_eq!(r["path"], "/roster");
         assert_eq!(r["webhook_id"], r["body"]["id"]);
         assert_eq!(r["body"]["workspace_id"], ws.as_str());
-        assert!(r["body"]["actor"]["user_id"].is_string());
+        // Every change here has a signed-in actor but the decline, made with the link alone.
+        assert_eq!(
+            r["body"]["actor"]["user_id"].is_string(),
+            r["body"]["type"] != "invitation.declined",
+            "{r}"
+        );
         seqs.push(r["body"]["sequence"].as_i64().expect("sequence"));
         let text = r["body"].to_string();
         assert!(
@@ -223,6 +263,23 @@ async fn every_committed_change_reaches_the_endpoint_once_signed_and_verified(ba
         app.rows("webhook_deliveries", "status = 'delivered'").await,
         received.len() as i64
     );
+    // Prometheus shows the outcomes and the queue.
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("body");
+    for name in [
+        "roster_webhook_deliveries_total{outcome=\"delivered\"}",
+        "roster_webhook_queue_depth",
+        "roster_webhook_oldest_pending_seconds",
+    ] {
+        assert!(metrics.contains(name), "{name} in /metrics");
+    }
     // A second run sends nothing more.
     assert_eq!(
         app.deliver_webhooks().await,
