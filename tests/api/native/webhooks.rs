@@ -22,6 +22,7 @@ on_both_databases!(
     only_webhook_managers_see_endpoints_and_other_workspaces_get_404,
     private_and_loopback_urls_are_refused_unless_allowed,
     usage_passing_80_and_100_percent_of_the_allowance_is_reported_once_each,
+    with_a_key_encryption_key_secrets_are_sealed_at_rest_and_still_sign,
 );
 
 /// The settings of an app that may send webhooks to 127.0.0.1 (and nowhere else private).
@@ -658,5 +659,68 @@ async fn usage_passing_80_and_100_percent_of_the_allowance_is_reported_once_each
             .await,
         2,
         "the refused batch recorded nothing"
+    );
+}
+
+async fn with_a_key_encryption_key_secrets_are_sealed_at_rest_and_still_sign(base: TestApp) {
+    use base64::Engine as _;
+    let kek = base64::engine::general_purpose::STANDARD.encode([9u8; 32]);
+    let app = base
+        .another_on_same_database(|s| {
+            loopback_allowed(s);
+            s.key_encryption_key = Some(kek.clone().into());
+        })
+        .await;
+    let rx = Receiver::start();
+    let (owner, ws) = owned(&app, "sealed-owner@example.com").await;
+    let (id, secret) = endpoint(&app, &owner.access, &ws, json!({"url": rx.url("/sealed")})).await;
+    rx.trust(&[&secret]);
+    let endpoint_id: uuid::Uuid = id.parse().expect("uuid");
+    assert_eq!(
+        app.raw
+            .count_with(
+                "SELECT COUNT(*) FROM webhook_endpoints WHERE id = $1 AND sealed",
+                endpoint_id
+            )
+            .await,
+        1,
+        "the secret is stored sealed"
+    );
+    // Sealed: a nonce, the 32 bytes enciphered, and a tag, not the 32 bytes themselves.
+    assert_eq!(
+        app.raw
+            .count_with(
+                "SELECT COUNT(*) FROM webhook_endpoints WHERE id = $1 AND length(secret) > 32",
+                endpoint_id
+            )
+            .await,
+        1
+    );
+    let r = app
+        .post(
+            &format!("/v1/workspaces/{ws}/webhooks/{id}/test"),
+            Some(&owner.access),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(app.deliver_webhooks().await.delivered, 1);
+    let got = rx.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["verified"], true, "{}", got[0]);
+    // Without the key the secret cannot be opened: nothing is sent unsigned.
+    let keyless = base.another_on_same_database(loopback_allowed).await;
+    keyless
+        .post(
+            &format!("/v1/workspaces/{ws}/webhooks/{id}/test"),
+            Some(&owner.access),
+            json!({}),
+        )
+        .await;
+    keyless.deliver_webhooks().await;
+    assert_eq!(
+        rx.received().len(),
+        1,
+        "a delivery went out without its secret"
     );
 }
