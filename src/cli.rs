@@ -522,17 +522,30 @@ fn describe(e: Error) -> anyhow::Error {
     }
 }
 
+/// How many connections may wait to be accepted (the kernel may cap it lower, at
+/// `net.core.somaxconn`): a burst of new connections queues rather than being dropped, which
+/// would cost each dropped client a one-second SYN retry.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket on `addr` (address reuse on, as `TcpListener::bind` does).
+fn listen_on(addr: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init_logging(config.log_format);
     let listen = config.listen;
     let state = AppState::build(config, Arc::new(SystemClock)).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| {
-            format!(
-                "cannot listen on {listen}; choose another address with ROSTER_LISTEN (--listen)"
-            )
-        })?;
+    let listener = listen_on(listen).with_context(|| {
+        format!("cannot listen on {listen}; choose another address with ROSTER_LISTEN (--listen)")
+    })?;
     tracing::info!(
         address = %listener.local_addr()?,
         public_url = %state.config.public_url,
