@@ -422,10 +422,6 @@ pub(super) async fn queue(tx: &mut Tx<'_>, id: Uuid, seq: i64, e: &NewEvent<'_>)
     Ok(())
 }
 
-fn not_found() -> Error {
-    Error::NotFound
-}
-
 impl Core {
     /// The secret bytes as stored: sealed when a key-encryption key is configured.
     fn store_secret(&self, endpoint_id: Uuid, bytes: &[u8]) -> Result<(Vec<u8>, bool)> {
@@ -554,7 +550,7 @@ impl Core {
             .read()
             .webhook_endpoint(access.workspace.id, id)
             .await?
-            .ok_or_else(not_found)
+            .ok_or(Error::NotFound)
     }
 
     /// Changes an endpoint. Enabling a disabled one clears its failure run and makes what is
@@ -584,7 +580,7 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.webhook_write(access, actor.at).await?;
-        let before = tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        let before = tx.webhook_endpoint(ws, id).await?.ok_or(Error::NotFound)?;
         let enabled = patch.enabled.unwrap_or(before.enabled);
         let disabled = match (enabled, patch.enabled) {
             (true, _) => None,
@@ -606,7 +602,7 @@ impl Core {
                 actor.at,
             )
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or(Error::NotFound)?;
         if enabled && !before.enabled {
             tx.replay_webhook_backlog(id, actor.at).await?;
         }
@@ -639,7 +635,7 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.webhook_write(access, actor.at).await?;
-        let before = tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        let before = tx.webhook_endpoint(ws, id).await?.ok_or(Error::NotFound)?;
         tx.delete_webhook_endpoint(ws, id).await?;
         audit::record(
             &mut tx,
@@ -681,7 +677,7 @@ impl Core {
                 actor.at,
             )
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or(Error::NotFound)?;
         audit::record(
             &mut tx,
             &audit::webhook_changed(
@@ -710,7 +706,7 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.webhook_write(access, actor.at).await?;
-        tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        tx.webhook_endpoint(ws, id).await?.ok_or(Error::NotFound)?;
         // The test is an audit event of its own, which gives it its id and its place in the
         // workspace's sequence; it is queued for this endpoint alone.
         let tested =
@@ -770,7 +766,7 @@ impl Core {
             .read()
             .webhook_delivery(endpoint.id, event_id)
             .await?
-            .ok_or_else(not_found)
+            .ok_or(Error::NotFound)
     }
 
     /// Sends a delivery again, whatever its status: it becomes pending and due now, with the
@@ -785,14 +781,14 @@ impl Core {
         let ws = access.workspace.id;
         let now = self.clock.now();
         let mut tx = self.webhook_write(access, now).await?;
-        tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
-        if !tx.requeue_webhook_delivery(id, Some(event_id), now).await? {
-            return Err(not_found());
+        tx.webhook_endpoint(ws, id).await?.ok_or(Error::NotFound)?;
+        if !tx.requeue_webhook_delivery(id, event_id, now).await? {
+            return Err(Error::NotFound);
         }
         let d = tx
             .webhook_delivery(id, event_id)
             .await?
-            .ok_or_else(not_found)?;
+            .ok_or(Error::NotFound)?;
         tx.commit().await?;
         Ok(d)
     }
@@ -803,7 +799,7 @@ impl Core {
         let ws = access.workspace.id;
         let now = self.clock.now();
         let mut tx = self.webhook_write(access, now).await?;
-        tx.webhook_endpoint(ws, id).await?.ok_or_else(not_found)?;
+        tx.webhook_endpoint(ws, id).await?.ok_or(Error::NotFound)?;
         let n = tx.requeue_failed_webhooks(id, now).await?;
         tx.commit().await?;
         Ok(n)

@@ -378,12 +378,12 @@ impl Db<'_> {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// Makes one delivery (`event_id`) or every dead letter (`None`) of an endpoint pending and
-    /// due now; whether any was.
+    /// Makes one delivery of an endpoint pending and due now, whatever its status; whether it
+    /// exists.
     pub async fn requeue_webhook_delivery(
         &mut self,
         endpoint_id: Uuid,
-        event_id: Option<Uuid>,
+        event_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         Ok(self
@@ -560,6 +560,21 @@ impl Db<'_> {
         Ok(endpoints + events)
     }
 
+    /// The workspace's name and its owners' emails and names (for the notice that an endpoint
+    /// was disabled).
+    pub async fn workspace_owner_contacts(
+        &mut self,
+        workspace_id: Uuid,
+    ) -> StoreResult<Vec<(String, String, String)>> {
+        self.all(
+            "SELECT w.name, u.email, u.name FROM memberships m \
+             JOIN users u ON u.id = m.user_id JOIN workspaces w ON w.id = m.workspace_id \
+             WHERE m.workspace_id = $1 AND m.role = 'owner' ORDER BY u.email",
+            &[workspace_id.into()],
+        )
+        .await
+    }
+
     /// Deliveries by status, for the metrics: (pending, delivered, failed), and the age of the
     /// oldest due pending one.
     pub async fn webhook_queue_stats(
@@ -574,23 +589,6 @@ impl Db<'_> {
             )
             .await?;
         Ok((pending, oldest.map(|t| t.0)))
-    }
-}
-
-impl Db<'_> {
-    /// The workspace's name and its owners' emails and names (for the notice that an endpoint
-    /// was disabled).
-    pub async fn workspace_owner_contacts(
-        &mut self,
-        workspace_id: Uuid,
-    ) -> StoreResult<Vec<(String, String, String)>> {
-        self.all(
-            "SELECT w.name, u.email, u.name FROM memberships m \
-             JOIN users u ON u.id = m.user_id JOIN workspaces w ON w.id = m.workspace_id \
-             WHERE m.workspace_id = $1 AND m.role = 'owner' ORDER BY u.email",
-            &[workspace_id.into()],
-        )
-        .await
     }
 }
 
@@ -610,26 +608,27 @@ impl Tx<'_> {
         at: DateTime<Utc>,
         only: Option<Uuid>,
     ) -> StoreResult<u64> {
+        // The endpoints that hear it: `$2` the workspace, `$3` the LIKE pattern, `$4` only this
+        // endpoint (or NULL); the same numbering in both statements.
         let targets = "FROM webhook_endpoints e WHERE e.workspace_id = $2 AND \
-             (($8 IS NOT NULL AND e.id = $8) OR ($8 IS NULL AND \
-             (e.event_types = '*' OR e.event_types LIKE $5 ESCAPE '\\')))";
-        let args = [
-            id.into(),
-            workspace_id.into(),
-            seq.into(),
-            event_type.into(),
-            pattern.into(),
-            payload.into(),
-            at.into(),
-            only.into(),
-        ];
+             (($4 IS NOT NULL AND e.id = $4) OR ($4 IS NULL AND \
+             (e.event_types = '*' OR e.event_types LIKE $3 ESCAPE '\\')))";
         let events = self
             .execute(
                 &format!(
                     "INSERT INTO webhook_events (id, workspace_id, seq, type, payload, created_at) \
-                     SELECT $1, $2, $3, $4, $6, $7 WHERE EXISTS (SELECT 1 {targets})"
+                     SELECT $1, $2, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 {targets})"
                 ),
-                &args,
+                &[
+                    id.into(),
+                    workspace_id.into(),
+                    pattern.into(),
+                    only.into(),
+                    seq.into(),
+                    event_type.into(),
+                    payload.into(),
+                    at.into(),
+                ],
             )
             .await?;
         if events == 0 {
@@ -638,11 +637,16 @@ impl Tx<'_> {
         let deliveries = self
             .execute(
                 &format!(
-                    "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, next_attempt_at, \
-                     created_at) SELECT $1, e.id, 'pending', $7, $7 {targets} \
-                     AND $3 = $3 AND $4 = $4 AND $6 = $6"
+                    "INSERT INTO webhook_deliveries (event_id, endpoint_id, status, \
+                     next_attempt_at, created_at) SELECT $1, e.id, 'pending', $5, $5 {targets}"
                 ),
-                &args,
+                &[
+                    id.into(),
+                    workspace_id.into(),
+                    pattern.into(),
+                    only.into(),
+                    at.into(),
+                ],
             )
             .await?;
         self.queued_webhooks |= deliveries > 0;

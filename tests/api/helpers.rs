@@ -274,6 +274,18 @@ impl TestApp {
         worker.run_once().await.expect("outbox round")
     }
 
+    /// The Prometheus text `/metrics` serves.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body")
+    }
+
     /// Rounds of the webhook worker until one sends nothing (at most 50).
     pub async fn deliver_webhooks(&self) -> roster::webhooks::Round {
         let worker = roster::webhooks::Worker::new(self.state.core.clone(), Duration::from_secs(5))

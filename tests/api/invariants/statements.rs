@@ -83,15 +83,7 @@ async fn an_authenticated_workspace_read_costs_one_statement_on_every_surface(ap
         assert_eq!(statements, 1, "Pupil {path}");
     }
 
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let metrics = app.metrics().await;
     let exported = metrics
         .lines()
         .find_map(|l| l.strip_prefix("db_statements_total "))

@@ -265,15 +265,7 @@ async fn every_committed_change_reaches_the_endpoint_once_signed_and_verified(ba
         received.len() as i64
     );
     // Prometheus shows the outcomes and the queue.
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let metrics = app.metrics().await;
     for name in [
         "roster_webhook_deliveries_total{outcome=\"delivered\"}",
         "roster_webhook_queue_depth",
