@@ -15,7 +15,11 @@ use rand::Rng as _;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
 use crate::{
-    domain::{egress::Egress, Core},
+    domain::{
+        egress::Egress,
+        webhook::{self, Dialect},
+        Core,
+    },
     store::{AttemptResult, DeliveryJob, Tx},
 };
 
@@ -36,6 +40,12 @@ pub const DISABLE_AFTER_TIME: chrono::Duration = chrono::Duration::hours(24);
 const RETIRE_BATCH: u32 = 500;
 /// How often an idle worker retires them.
 const RETIRE_EVERY: Duration = Duration::from_secs(60);
+/// The window an endpoint's `rate_limit_per_minute` counts attempts in.
+const RATE_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+/// SpatialFlow's signature of the body, and its copies of the event id.
+const SF_SIGNATURE: &str = "X-SF-Signature";
+const SF_EVENT_ID: &str = "X-SF-Event-ID";
+const IDEMPOTENCY_KEY: &str = "X-Idempotency-Key";
 
 /// The delay before the retry that follows attempt `attempts` (1-based), with ±20 % jitter.
 pub fn retry_delay(attempts: i64) -> chrono::Duration {
@@ -44,6 +54,24 @@ pub fn retry_delay(attempts: i64) -> chrono::Duration {
         chrono::Duration::seconds(FIRST_DELAY_SECS.saturating_mul(1_i64 << exp)).min(MAX_DELAY);
     let jitter = rand::thread_rng().gen_range(0.8..1.2);
     chrono::Duration::milliseconds((base.num_milliseconds() as f64 * jitter) as i64)
+}
+
+/// How many retries the default schedule makes within [`RETRY_WINDOW`] (without jitter):
+/// what an endpoint without `max_retries` of its own is shown to have.
+pub fn scheduled_retries() -> i64 {
+    let mut elapsed = 0_i64;
+    let mut retries = 0_i64;
+    loop {
+        let exp = u32::try_from(retries.clamp(0, 20)).unwrap_or(20);
+        let delay = FIRST_DELAY_SECS
+            .saturating_mul(1_i64 << exp)
+            .min(MAX_DELAY.num_seconds());
+        if elapsed + delay > RETRY_WINDOW.num_seconds() {
+            return retries;
+        }
+        elapsed += delay;
+        retries += 1;
+    }
 }
 
 /// A resolver that refuses names resolving to an address the egress rule refuses.
@@ -112,12 +140,14 @@ impl Worker {
     /// One round: claim what is due, send it all at once, record each outcome.
     pub async fn run_once(&self) -> anyhow::Result<Round> {
         let now = self.core.clock.now();
-        // Twice the attempt's timeout and a margin: a live worker records well within it.
-        let lease =
-            now + chrono::Duration::from_std(self.timeout * 2)? + chrono::Duration::seconds(5);
+        // Each claim is a lease of twice its attempt's timeout and a margin: a live worker
+        // records well within it.
+        let default_timeout = i64::try_from(self.timeout.as_secs().max(1))?;
         let claimed = {
             let mut tx = self.core.store.write().await?;
-            let claimed = tx.claim_webhook_deliveries(now, lease, BATCH).await?;
+            let claimed = tx
+                .claim_webhook_deliveries(now, default_timeout, BATCH)
+                .await?;
             tx.commit().await?;
             claimed
         };
@@ -139,6 +169,7 @@ impl Worker {
                 jobs.push(job);
             }
         }
+        let jobs = self.within_rate_limits(jobs, now).await?;
         let outcomes = join_all(jobs.iter().map(|job| self.send(job))).await;
         // Every outcome of the batch in one transaction: one turn of the writer for the lot.
         // Should it fail, each delivery is sent again once its lease ends.
@@ -177,6 +208,59 @@ impl Worker {
         metrics::counter!("roster_webhook_deliveries_total", "outcome" => "dead")
             .increment(round.dead as u64);
         Ok(round)
+    }
+
+    /// Keeps, of the claimed jobs, those their endpoints' rate limits allow now; the others are
+    /// handed back unattempted, due when their endpoint's window ends. The window is counted
+    /// on the endpoint's row, so every worker of every replica shares it.
+    async fn within_rate_limits(
+        &self,
+        jobs: Vec<DeliveryJob>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Vec<DeliveryJob>> {
+        if jobs.iter().all(|j| j.rate_limit_per_minute.is_none()) {
+            return Ok(jobs);
+        }
+        let mut wanted: std::collections::BTreeMap<uuid::Uuid, (i64, i64)> = Default::default();
+        for j in &jobs {
+            if let Some(limit) = j.rate_limit_per_minute {
+                wanted.entry(j.endpoint_id).or_insert((limit, 0)).1 += 1;
+            }
+        }
+        let mut tx = self.core.store.write().await?;
+        // Per endpoint: how many may go now, and when its window ends.
+        let mut allowed = std::collections::HashMap::new();
+        for (endpoint_id, (limit, n)) in wanted {
+            let Some((start, used)) = tx
+                .open_webhook_rate_window(endpoint_id, now, now - RATE_WINDOW)
+                .await?
+            else {
+                continue;
+            };
+            let granted = n.min(limit - used).max(0);
+            if granted > 0 {
+                tx.add_webhook_rate(endpoint_id, granted).await?;
+            }
+            allowed.insert(endpoint_id, (granted, start + RATE_WINDOW));
+        }
+        let mut kept = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            match allowed.get_mut(&job.endpoint_id) {
+                Some((0, window_end)) => {
+                    tx.defer_webhook_delivery(job.event_id, job.endpoint_id, *window_end)
+                        .await?;
+                }
+                Some((left, _)) => {
+                    *left -= 1;
+                    kept.push(job);
+                }
+                None if job.rate_limit_per_minute.is_none() => kept.push(job),
+                // The endpoint went meanwhile: nothing to send.
+                None => {}
+            }
+        }
+        tx.commit().await?;
+        Ok(kept)
     }
 
     /// Sets the queue's gauges: due pending deliveries, and how long the oldest has waited.
@@ -243,8 +327,8 @@ impl Worker {
         let id = job.event_id.to_string();
         let timestamp = at.timestamp();
         let mut signatures = Vec::with_capacity(secrets.len());
-        for secret in secrets {
-            let signer = standardwebhooks::Webhook::from_bytes(secret)
+        for secret in &secrets {
+            let signer = standardwebhooks::Webhook::from_bytes(secret.clone())
                 .map_err(|e| format!("signing: {e}"))?;
             signatures.push(
                 signer
@@ -252,9 +336,19 @@ impl Worker {
                     .map_err(|e| format!("signing: {e}"))?,
             );
         }
-        let response = self
-            .client
-            .post(url)
+        let mut request = self.client.post(url);
+        if let Some(t) = job.timeout_seconds {
+            request = request.timeout(Duration::from_secs(t.unsigned_abs()));
+        }
+        if Dialect::parse(&job.dialect) == Dialect::SpatialFlow {
+            // SpatialFlow's scheme: the current secret alone, as the text it was shown as.
+            let current = secrets.first().ok_or("no signing secret")?;
+            request = request
+                .header(SF_SIGNATURE, sf_signature(current, job.payload.as_bytes()))
+                .header(SF_EVENT_ID, &id)
+                .header(IDEMPOTENCY_KEY, &id);
+        }
+        let response = request
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(standardwebhooks::HEADER_WEBHOOK_ID, &id)
             .header(
@@ -327,7 +421,9 @@ async fn record(
         return Ok((Recorded::Delivered, None));
     }
     let next = attempt.at + retry_delay(job.attempts);
-    let retry_at = (next <= job.event_created_at.0 + RETRY_WINDOW).then_some(next);
+    // `attempts` counts this one: the retries so far are one fewer.
+    let retries_left = job.max_retries.is_none_or(|m| job.attempts <= m);
+    let retry_at = (retries_left && next <= job.event_created_at.0 + RETRY_WINDOW).then_some(next);
     let run = tx
         .webhook_failed(job.event_id, job.endpoint_id, &result, retry_at)
         .await?;
@@ -349,6 +445,17 @@ struct Attempt {
     at: DateTime<Utc>,
     latency_ms: i64,
     outcome: Result<(u16, String), String>,
+}
+
+/// SpatialFlow's `X-SF-Signature`: `sha256=` and the hex HMAC-SHA256 of the body, keyed with
+/// the UTF-8 of the secret's text (`whsec_…`) as the API showed it.
+pub fn sf_signature(secret: &[u8], body: &[u8]) -> String {
+    let text = webhook::secret_text(secret);
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, text.as_bytes());
+    format!(
+        "sha256={}",
+        hex::encode(ring::hmac::sign(&key, body).as_ref())
+    )
 }
 
 /// A transport error in a line, with its cause (the guard's refusal among them).

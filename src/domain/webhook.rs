@@ -22,7 +22,7 @@ use super::{
     workspace::Access,
     Core, Error, Result,
 };
-use crate::store::{DeliveryFilter, EndpointSecrets, NewEndpoint, Tx};
+use crate::store::{DeliveryFilter, EndpointChange, EndpointSecrets, NewEndpoint, Tx};
 
 /// Prefix of every signing secret (Standard Webhooks), before the base64 of its bytes.
 pub const SECRET_PREFIX: &str = "whsec_";
@@ -38,6 +38,12 @@ pub const MAX_DESCRIPTION_LEN: usize = 500;
 pub const MAX_ENDPOINTS: i64 = 50;
 /// The type of the event `POST …/webhooks/{id}/test` sends (to that endpoint only).
 pub const TEST_EVENT: &str = "webhook.test";
+/// The longest endpoint name, in characters.
+pub const MAX_NAME_LEN: usize = 255;
+/// The bounds of the per-endpoint delivery settings (the database checks them too).
+pub const MAX_RETRIES: std::ops::RangeInclusive<i64> = 0..=100;
+pub const TIMEOUT_SECONDS: std::ops::RangeInclusive<i64> = 1..=300;
+pub const RATE_LIMIT_PER_MINUTE: std::ops::RangeInclusive<i64> = 1..=100_000;
 
 /// The event types a workspace's changes produce, each with the audit actions it reports.
 /// An audit action not listed here (sign-ins, account changes, the webhooks' own changes)
@@ -143,16 +149,7 @@ impl Subscription {
         }
         let mut set = BTreeSet::new();
         for name in names {
-            let Some(t) = event_types().find(|t| t == name) else {
-                return Err(Error::invalid(
-                    "event_types",
-                    "unknown_event_type",
-                    format!(
-                        "{name:?} is not an event type; GET /v1/webhook-event-types lists them"
-                    ),
-                ));
-            };
-            set.insert(t);
+            set.insert(known_event_type("event_types", name)?);
         }
         Ok(Subscription::Only(set))
     }
@@ -194,6 +191,24 @@ impl Subscription {
     }
 }
 
+/// Which of an endpoint's deliveries a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveriesOf {
+    pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+}
+
+/// The event type `name` names; a name that is none is refused as `field`.
+fn known_event_type(field: &str, name: &str) -> Result<&'static str> {
+    event_types().find(|t| *t == name).ok_or_else(|| {
+        Error::invalid(
+            field,
+            "unknown_event_type",
+            format!("{name:?} is not an event type; GET /v1/webhook-event-types lists them"),
+        )
+    })
+}
+
 /// The `LIKE` pattern that finds `event_type` in a stored subscription (`_` escaped).
 pub fn subscription_pattern(event_type: &str) -> String {
     format!("% {} %", event_type.replace('_', "\\_"))
@@ -225,13 +240,84 @@ impl Disabled {
     }
 }
 
+/// The API an endpoint was created through. A SpatialFlow endpoint's deliveries also carry
+/// SpatialFlow's `X-SF-Signature` (an HMAC of the body keyed with the secret's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    #[default]
+    Native,
+    SpatialFlow,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Native => "native",
+            Dialect::SpatialFlow => "spatialflow",
+        }
+    }
+
+    pub fn parse(s: &str) -> Dialect {
+        if s == "spatialflow" {
+            Dialect::SpatialFlow
+        } else {
+            Dialect::Native
+        }
+    }
+}
+
+/// How an endpoint's deliveries are sent; `None` takes the default: retries for about three
+/// days, the configured timeout, no rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeliverySettings {
+    /// Retries after the first attempt before a delivery becomes a dead letter.
+    pub max_retries: Option<i64>,
+    /// The most one attempt may take.
+    pub timeout_seconds: Option<i64>,
+    /// The most attempts started in any 60-second window (a fixed window from its first).
+    pub rate_limit_per_minute: Option<i64>,
+}
+
+impl DeliverySettings {
+    /// Checks each set value against Roster's bounds.
+    pub fn check(&self) -> Result<()> {
+        self.check_within([MAX_RETRIES, TIMEOUT_SECONDS, RATE_LIMIT_PER_MINUTE])
+    }
+
+    /// Checks each set value against `bounds` (of `max_retries`, `timeout_seconds` and
+    /// `rate_limit_per_minute`, in that order; a dialect may have narrower ones).
+    pub fn check_within(&self, bounds: [std::ops::RangeInclusive<i64>; 3]) -> Result<()> {
+        let [retries, timeout, rate] = bounds;
+        let fields = [
+            ("max_retries", self.max_retries, retries),
+            ("timeout_seconds", self.timeout_seconds, timeout),
+            ("rate_limit_per_minute", self.rate_limit_per_minute, rate),
+        ];
+        for (field, value, range) in fields {
+            if let Some(v) = value {
+                if !range.contains(&v) {
+                    return Err(Error::invalid(
+                        field,
+                        "out_of_range",
+                        format!("{field} is from {} to {}", range.start(), range.end()),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// An endpoint, as shown (never its secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub id: Uuid,
     pub workspace_id: Uuid,
+    pub name: String,
     pub url: String,
     pub description: String,
+    pub dialect: Dialect,
+    pub settings: DeliverySettings,
     pub subscription: Subscription,
     pub enabled: bool,
     pub disabled: Option<Disabled>,
@@ -248,8 +334,11 @@ impl Endpoint {
     /// What the audit log keeps of it.
     fn snapshot(&self) -> Value {
         json!({
-            "url": self.url, "description": self.description,
+            "name": self.name, "url": self.url, "description": self.description,
             "event_types": self.subscription.names(), "enabled": self.enabled,
+            "max_retries": self.settings.max_retries,
+            "timeout_seconds": self.settings.timeout_seconds,
+            "rate_limit_per_minute": self.settings.rate_limit_per_minute,
         })
     }
 }
@@ -257,20 +346,41 @@ impl Endpoint {
 /// What creating an endpoint takes.
 #[derive(Debug, Clone, Default)]
 pub struct NewEndpointInput {
+    pub name: Option<String>,
     pub url: String,
     pub description: Option<String>,
     /// `None`: every event type.
     pub event_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    pub dialect: Dialect,
+    pub settings: DeliverySettings,
 }
 
-/// A change to an endpoint; `None` leaves a field alone.
+/// A change to an endpoint; `None` leaves a field alone, `Some(None)` returns a setting to
+/// its default.
 #[derive(Debug, Clone, Default)]
 pub struct EndpointPatch {
+    pub name: Option<String>,
     pub url: Option<String>,
     pub description: Option<String>,
     pub event_types: Option<Vec<String>>,
     pub enabled: Option<bool>,
+    pub max_retries: Option<Option<i64>>,
+    pub timeout_seconds: Option<Option<i64>>,
+    pub rate_limit_per_minute: Option<Option<i64>>,
+}
+
+impl EndpointPatch {
+    /// The settings after this change.
+    fn settings(&self, before: DeliverySettings) -> DeliverySettings {
+        DeliverySettings {
+            max_retries: self.max_retries.unwrap_or(before.max_retries),
+            timeout_seconds: self.timeout_seconds.unwrap_or(before.timeout_seconds),
+            rate_limit_per_minute: self
+                .rate_limit_per_minute
+                .unwrap_or(before.rate_limit_per_minute),
+        }
+    }
 }
 
 /// Where a delivery stands.
@@ -323,6 +433,68 @@ pub struct Delivery {
     pub payload: String,
 }
 
+/// A delivery that ran out of retries (one entry each time it did), until it is requeued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub id: Uuid,
+    pub event_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub endpoint_name: String,
+    pub event_type: String,
+    pub attempts: i64,
+    pub last_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+    pub requeued_at: Option<DateTime<Utc>>,
+}
+
+/// What an endpoint's deliveries came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub total: i64,
+    pub delivered: i64,
+    pub failed: i64,
+    pub pending: i64,
+    /// Attempts made, all deliveries together, and of those the ones after a first.
+    pub attempts: i64,
+    pub retries: i64,
+    /// Deliveries that took more than one attempt, and of those the delivered and the failed.
+    pub retried: i64,
+    pub retried_delivered: i64,
+    pub retried_failed: i64,
+    /// The last attempts' latencies added up, and how many there were.
+    pub latency_ms_sum: i64,
+    pub latency_count: i64,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryCounts {
+    /// Adds another endpoint's counts.
+    pub fn add(&mut self, o: &DeliveryCounts) {
+        self.total += o.total;
+        self.delivered += o.delivered;
+        self.failed += o.failed;
+        self.pending += o.pending;
+        self.attempts += o.attempts;
+        self.retries += o.retries;
+        self.retried += o.retried;
+        self.retried_delivered += o.retried_delivered;
+        self.retried_failed += o.retried_failed;
+        self.latency_ms_sum += o.latency_ms_sum;
+        self.latency_count += o.latency_count;
+        self.last_attempt_at = self.last_attempt_at.max(o.last_attempt_at);
+    }
+}
+
+/// What a test event carries besides the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct TestEvent {
+    /// An event type the receiver wants to try its handling of (reported in `data`).
+    pub event_type: Option<String>,
+    /// A JSON object sent as `data.payload`.
+    pub payload: Option<Value>,
+}
+
 /// A new signing secret: its text (shown once) and its bytes (kept).
 pub struct NewSecret {
     pub text: String,
@@ -334,12 +506,17 @@ pub fn new_secret() -> NewSecret {
     let mut bytes = vec![0u8; SECRET_LEN];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     NewSecret {
-        text: format!(
-            "{SECRET_PREFIX}{}",
-            base64::engine::general_purpose::STANDARD.encode(&bytes)
-        ),
+        text: secret_text(&bytes),
         bytes,
     }
+}
+
+/// A secret's text as shown: `whsec_` and the base64 of its bytes.
+pub fn secret_text(bytes: &[u8]) -> String {
+    format!(
+        "{SECRET_PREFIX}{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 /// Checks an endpoint URL's shape: absolute `http` or `https`, a host, no user or password,
@@ -368,6 +545,25 @@ pub fn check_url(raw: &str) -> Result<Url> {
         return Err(bad("the URL may not have a fragment (#…)"));
     }
     Ok(url)
+}
+
+fn name(n: Option<&str>) -> Result<String> {
+    let n = n.unwrap_or("").trim();
+    if n.chars().count() > MAX_NAME_LEN {
+        return Err(Error::invalid(
+            "name",
+            "too_long",
+            format!("a name has at most {MAX_NAME_LEN} characters"),
+        ));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(Error::invalid(
+            "name",
+            "invalid",
+            "a name has no control characters",
+        ));
+    }
+    Ok(n.to_owned())
 }
 
 fn description(d: Option<&str>) -> Result<String> {
@@ -489,6 +685,8 @@ impl Core {
         self.settings.egress.check_url(&url)?;
         let subscription = Subscription::parse(input.event_types.as_deref())?;
         let description = description(input.description.as_deref())?;
+        let name = name(input.name.as_deref())?;
+        input.settings.check()?;
         let id = Uuid::now_v7();
         let secret = new_secret();
         let (stored, sealed) = self.store_secret(id, &secret.bytes)?;
@@ -506,15 +704,20 @@ impl Core {
             .insert_webhook_endpoint(&NewEndpoint {
                 id,
                 workspace_id: ws,
-                url: url.as_str(),
-                description: &description,
-                event_types: &subscription.stored(),
-                enabled,
-                disabled_reason: (!enabled).then_some(Disabled::Manual.as_str()),
+                change: EndpointChange {
+                    name: &name,
+                    url: url.as_str(),
+                    description: &description,
+                    event_types: &subscription.stored(),
+                    enabled,
+                    disabled_reason: (!enabled).then_some(Disabled::Manual.as_str()),
+                    settings: input.settings,
+                    now: actor.at,
+                },
+                dialect: input.dialect.as_str(),
                 secret: &stored,
                 sealed,
                 created_by: access.actor_id(),
-                now: actor.at,
             })
             .await?;
         audit::record(
@@ -577,6 +780,7 @@ impl Core {
             .as_deref()
             .map(|d| description(Some(d)))
             .transpose()?;
+        let new_name = patch.name.as_deref().map(|n| name(Some(n))).transpose()?;
         let ws = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.webhook_write(access, actor.at).await?;
@@ -587,19 +791,25 @@ impl Core {
             (false, Some(false)) if before.enabled => Some(Disabled::Manual),
             (false, _) => before.disabled.or(Some(Disabled::Manual)),
         };
+        let settings = patch.settings(before.settings);
+        settings.check()?;
         let after = tx
             .update_webhook_endpoint(
                 ws,
                 id,
-                url.as_ref().map_or(before.url.as_str(), Url::as_str),
-                new_description.as_deref().unwrap_or(&before.description),
-                &subscription
-                    .as_ref()
-                    .unwrap_or(&before.subscription)
-                    .stored(),
-                enabled,
-                disabled.map(Disabled::as_str),
-                actor.at,
+                &EndpointChange {
+                    name: new_name.as_deref().unwrap_or(&before.name),
+                    url: url.as_ref().map_or(before.url.as_str(), Url::as_str),
+                    description: new_description.as_deref().unwrap_or(&before.description),
+                    event_types: &subscription
+                        .as_ref()
+                        .unwrap_or(&before.subscription)
+                        .stored(),
+                    enabled,
+                    disabled_reason: disabled.map(Disabled::as_str),
+                    settings,
+                    now: actor.at,
+                },
             )
             .await?
             .ok_or(Error::NotFound)?;
@@ -700,9 +910,28 @@ impl Core {
         &self,
         access: &Access,
         id: Uuid,
+        test: &TestEvent,
         meta: &RequestMeta,
     ) -> Result<Delivery> {
         access.require(Permission::WebhooksManage)?;
+        if let Some(t) = &test.event_type {
+            known_event_type("event_type", t)?;
+        }
+        let mut data =
+            json!({"object": "webhook", "id": id, "message": "a test event sent on request"});
+        if let Some(t) = &test.event_type {
+            data["event_type"] = json!(t);
+        }
+        if let Some(p) = &test.payload {
+            if !p.is_object() {
+                return Err(Error::invalid(
+                    "payload",
+                    "invalid",
+                    "a test payload is a JSON object",
+                ));
+            }
+            data["payload"] = p.clone();
+        }
         let ws = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.webhook_write(access, actor.at).await?;
@@ -719,7 +948,7 @@ impl Core {
             "workspace_id": ws,
             "sequence": seq,
             "actor": {"user_id": actor.user_id},
-            "data": {"object": "webhook", "id": id, "message": "a test event sent on request"},
+            "data": data,
         })
         .to_string();
         tx.queue_webhook_event(event_id, ws, seq, TEST_EVENT, "", &body, actor.at, Some(id))
@@ -732,26 +961,158 @@ impl Core {
         Ok(delivery)
     }
 
-    /// An endpoint's deliveries, newest first, optionally of one status.
+    /// An endpoint's deliveries, newest first, optionally of one status and one event type.
     pub async fn webhook_deliveries(
         &self,
         access: &Access,
         id: Uuid,
-        status: Option<DeliveryStatus>,
+        only: DeliveriesOf,
         page: &PageRequest,
     ) -> Result<Vec<Delivery>> {
-        let endpoint = self.webhook(access, id).await?;
+        let filter = self.delivery_filter(access, id, only).await?;
+        Ok(self.store.read().webhook_deliveries(&filter, page).await?)
+    }
+
+    /// A window of an endpoint's deliveries by offset, newest first, and how many match.
+    pub async fn webhook_deliveries_at(
+        &self,
+        access: &Access,
+        id: Uuid,
+        only: DeliveriesOf,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<Delivery>, i64)> {
+        let filter = self.delivery_filter(access, id, only).await?;
         Ok(self
             .store
             .read()
-            .webhook_deliveries(
-                &DeliveryFilter {
-                    endpoint_id: endpoint.id,
-                    status,
-                },
-                page,
-            )
+            .webhook_deliveries_at(&filter, limit, offset)
             .await?)
+    }
+
+    async fn delivery_filter(
+        &self,
+        access: &Access,
+        id: Uuid,
+        only: DeliveriesOf,
+    ) -> Result<DeliveryFilter> {
+        if let Some(t) = &only.event_type {
+            known_event_type("event_type", t)?;
+        }
+        let endpoint = self.webhook(access, id).await?;
+        Ok(DeliveryFilter {
+            endpoint_id: endpoint.id,
+            status: only.status,
+            event_type: only.event_type,
+        })
+    }
+
+    /// The first attempt at a delivery (the test event's), waiting up to `within` for a
+    /// worker to make it; the delivery as it then stands.
+    pub async fn first_attempt(
+        &self,
+        access: &Access,
+        id: Uuid,
+        event_id: Uuid,
+        within: std::time::Duration,
+    ) -> Result<Delivery> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let d = self.webhook_delivery(access, id, event_id).await?;
+            let attempted = d.status != DeliveryStatus::Pending || d.last_attempt_at.is_some();
+            if attempted || tokio::time::Instant::now() >= deadline {
+                return Ok(d);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+    }
+
+    /// What each endpoint's deliveries created since `since` came to (endpoints without any
+    /// are absent).
+    pub async fn webhook_delivery_counts(
+        &self,
+        access: &Access,
+        since: DateTime<Utc>,
+    ) -> Result<std::collections::HashMap<Uuid, DeliveryCounts>> {
+        access.require(Permission::WebhooksManage)?;
+        Ok(self
+            .store
+            .read()
+            .webhook_delivery_counts(access.workspace.id, since)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    /// The workspace's deliveries created in `[from, to)` by the hour: `(hour, total,
+    /// delivered, failed)`.
+    pub async fn webhook_hourly_outcomes(
+        &self,
+        access: &Access,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, i64, i64, i64)>> {
+        access.require(Permission::WebhooksManage)?;
+        Ok(self
+            .store
+            .read()
+            .webhook_hourly_outcomes(access.workspace.id, from, to)
+            .await?)
+    }
+
+    /// A window of the workspace's dead letters, newest first, and how many match.
+    pub async fn webhook_dead_letters(
+        &self,
+        access: &Access,
+        requeued: Option<bool>,
+        limit: u32,
+        offset: u64,
+    ) -> Result<(Vec<DeadLetter>, i64)> {
+        access.require(Permission::WebhooksManage)?;
+        Ok(self
+            .store
+            .read()
+            .webhook_dead_letters(access.workspace.id, requeued, limit, offset)
+            .await?)
+    }
+
+    /// The workspace's dead letters counted: all, requeued, and the endpoints with the most.
+    pub async fn webhook_dead_letter_stats(
+        &self,
+        access: &Access,
+    ) -> Result<(i64, i64, Vec<(Uuid, String, i64)>)> {
+        access.require(Permission::WebhooksManage)?;
+        Ok(self
+            .store
+            .read()
+            .webhook_dead_letter_stats(access.workspace.id, 5)
+            .await?)
+    }
+
+    /// Sends a dead letter's delivery again with its retries afresh, closing the entry; an
+    /// entry already requeued is refused (`already_requeued`).
+    pub async fn retry_dead_letter(&self, access: &Access, id: Uuid) -> Result<DeadLetter> {
+        access.require(Permission::WebhooksManage)?;
+        let ws = access.workspace.id;
+        let now = self.clock.now();
+        let mut tx = self.webhook_write(access, now).await?;
+        let entry = tx
+            .webhook_dead_letter(ws, id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        if entry.requeued_at.is_some() {
+            return Err(Error::conflict(
+                "already_requeued",
+                "this dead letter was already sent again; its delivery shows how that went",
+            ));
+        }
+        tx.requeue_webhook_delivery(entry.endpoint_id, entry.event_id, now)
+            .await?;
+        tx.commit().await?;
+        Ok(DeadLetter {
+            requeued_at: Some(now),
+            ..entry
+        })
     }
 
     /// One delivery of an endpoint.

@@ -62,8 +62,12 @@ pub trait Backend: Send + Sync {
     fn claim_outbox(&self) -> &'static str;
 
     /// The statement that claims up to `$3` due webhook deliveries of enabled endpoints at `$1`,
-    /// counting an attempt and leasing each until `$2`; it returns `(event_id, endpoint_id)`.
+    /// counting an attempt and leasing each for twice its endpoint's timeout (`$2` seconds
+    /// where it has none) and five seconds; it returns `(event_id, endpoint_id)`.
     fn claim_webhook_deliveries(&self) -> &'static str;
+
+    /// The expression for the hour a webhook delivery `d` was created in (a timestamp).
+    fn delivery_hour(&self) -> &'static str;
 
     /// The statement that adds hourly usage totals of one workspace (at most 1,000 rows).
     fn hourly_upsert<'a>(&self, workspace_id: Uuid, hours: &'a [HourRollup]) -> Statement<'a>;

@@ -47,7 +47,9 @@ pub use outbox::OutboxMail;
 pub use sessions::{ActiveSession, NewSession, RefreshToken};
 pub use usage::{HourRollup, IdempotencyRecord, UsageRow};
 pub use users::{Credentials, NewUser, UserChange};
-pub use webhooks::{AttemptResult, DeliveryFilter, DeliveryJob, EndpointSecrets, NewEndpoint};
+pub use webhooks::{
+    AttemptResult, DeliveryFilter, DeliveryJob, EndpointChange, EndpointSecrets, NewEndpoint,
+};
 pub use workspace_api_keys::{NewWorkspaceKey, WorkspaceKeyAccess};
 pub use workspaces::WorkspaceOfUser;
 

@@ -135,12 +135,21 @@ impl Backend for SqliteBackend {
     }
 
     fn claim_webhook_deliveries(&self) -> &'static str {
-        "UPDATE webhook_deliveries SET next_attempt_at = $2, attempts = attempts + 1 \
-         WHERE (event_id, endpoint_id) IN (SELECT d.event_id, d.endpoint_id \
-         FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
-         WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND e.enabled \
-         ORDER BY d.next_attempt_at LIMIT $3) \
+        // Timestamps are microseconds here.
+        "UPDATE webhook_deliveries AS d \
+         SET next_attempt_at = $1 + (COALESCE(e.timeout_seconds, $2) * 2 + 5) * 1000000, \
+         attempts = d.attempts + 1 FROM webhook_endpoints e \
+         WHERE e.id = d.endpoint_id AND (d.event_id, d.endpoint_id) IN \
+         (SELECT q.event_id, q.endpoint_id FROM webhook_deliveries q \
+         JOIN webhook_endpoints qe ON qe.id = q.endpoint_id \
+         WHERE q.status = 'pending' AND q.next_attempt_at <= $1 AND qe.enabled \
+         ORDER BY q.next_attempt_at LIMIT $3) \
          RETURNING event_id, endpoint_id"
+    }
+
+    fn delivery_hour(&self) -> &'static str {
+        // Microseconds here.
+        "(d.created_at / 3600000000) * 3600000000"
     }
 
     fn hourly_upsert<'a>(&self, workspace_id: Uuid, hours: &'a [HourRollup]) -> Statement<'a> {

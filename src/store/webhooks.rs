@@ -6,16 +6,20 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    db::{Db, Tx},
+    db::{Arg, Db, Tx},
     ts::Ts,
     StoreResult,
 };
 use crate::domain::{
     paging::PageRequest,
-    webhook::{Delivery, DeliveryStatus, Disabled, Endpoint, Subscription},
+    webhook::{
+        DeadLetter, Delivery, DeliveryCounts, DeliverySettings, DeliveryStatus, Dialect, Disabled,
+        Endpoint, Subscription,
+    },
 };
 
-const ENDPOINT_COLUMNS: &str = "id, workspace_id, url, description, event_types, enabled, \
+const ENDPOINT_COLUMNS: &str = "id, workspace_id, name, url, description, dialect, \
+     max_retries, timeout_seconds, rate_limit_per_minute, event_types, enabled, \
      disabled_reason, previous_until, failure_streak, failing_since, created_by, created_at, \
      updated_at";
 
@@ -23,8 +27,13 @@ const ENDPOINT_COLUMNS: &str = "id, workspace_id, url, description, event_types,
 struct EndpointRow {
     id: Uuid,
     workspace_id: Uuid,
+    name: String,
     url: String,
     description: String,
+    dialect: String,
+    max_retries: Option<i64>,
+    timeout_seconds: Option<i64>,
+    rate_limit_per_minute: Option<i64>,
     event_types: String,
     enabled: bool,
     disabled_reason: Option<String>,
@@ -41,8 +50,15 @@ impl From<EndpointRow> for Endpoint {
         Endpoint {
             id: r.id,
             workspace_id: r.workspace_id,
+            name: r.name,
             url: r.url,
             description: r.description,
+            dialect: Dialect::parse(&r.dialect),
+            settings: DeliverySettings {
+                max_retries: r.max_retries,
+                timeout_seconds: r.timeout_seconds,
+                rate_limit_per_minute: r.rate_limit_per_minute,
+            },
             subscription: Subscription::from_stored(&r.event_types),
             enabled: r.enabled,
             disabled: r.disabled_reason.as_deref().and_then(Disabled::parse),
@@ -56,19 +72,27 @@ impl From<EndpointRow> for Endpoint {
     }
 }
 
-/// A new endpoint (its secret as stored: sealed or not).
-pub struct NewEndpoint<'a> {
-    pub id: Uuid,
-    pub workspace_id: Uuid,
+/// What an endpoint's write sets: all of its changeable columns.
+pub struct EndpointChange<'a> {
+    pub name: &'a str,
     pub url: &'a str,
     pub description: &'a str,
     pub event_types: &'a str,
     pub enabled: bool,
     pub disabled_reason: Option<&'a str>,
+    pub settings: DeliverySettings,
+    pub now: DateTime<Utc>,
+}
+
+/// A new endpoint (its secret as stored: sealed or not).
+pub struct NewEndpoint<'a> {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub change: EndpointChange<'a>,
+    pub dialect: &'a str,
     pub secret: &'a [u8],
     pub sealed: bool,
     pub created_by: Option<Uuid>,
-    pub now: DateTime<Utc>,
 }
 
 /// An endpoint's secrets as stored.
@@ -85,6 +109,79 @@ pub struct EndpointSecrets {
 pub struct DeliveryFilter {
     pub endpoint_id: Uuid,
     pub status: Option<DeliveryStatus>,
+    pub event_type: Option<String>,
+}
+
+impl DeliveryFilter {
+    /// The `WHERE` clause, its arguments pushed on `args`.
+    fn clause<'a>(&'a self, args: &mut Vec<Arg<'a>>) -> String {
+        args.push(self.endpoint_id.into());
+        let mut sql = String::from(" WHERE d.endpoint_id = $1");
+        if let Some(status) = self.status {
+            args.push(status.as_str().into());
+            sql.push_str(&format!(" AND d.status = ${}", args.len()));
+        }
+        if let Some(t) = &self.event_type {
+            args.push(t.as_str().into());
+            sql.push_str(&format!(" AND ev.type = ${}", args.len()));
+        }
+        sql
+    }
+}
+
+const DEAD_LETTER_COLUMNS: &str = "l.id, l.event_id, l.endpoint_id, e.name AS endpoint_name, \
+     ev.type AS event_type, l.attempts, l.last_status, l.last_error, l.failed_at, l.requeued_at";
+
+const DEAD_LETTER_FROM: &str = "FROM webhook_dead_letters l \
+     JOIN webhook_endpoints e ON e.id = l.endpoint_id \
+     JOIN webhook_events ev ON ev.id = l.event_id";
+
+#[derive(sqlx::FromRow)]
+struct DeadLetterRow {
+    id: Uuid,
+    event_id: Uuid,
+    endpoint_id: Uuid,
+    endpoint_name: String,
+    event_type: String,
+    attempts: i64,
+    last_status: Option<i64>,
+    last_error: Option<String>,
+    failed_at: Ts,
+    requeued_at: Option<Ts>,
+}
+
+impl From<DeadLetterRow> for DeadLetter {
+    fn from(r: DeadLetterRow) -> Self {
+        DeadLetter {
+            id: r.id,
+            event_id: r.event_id,
+            endpoint_id: r.endpoint_id,
+            endpoint_name: r.endpoint_name,
+            event_type: r.event_type,
+            attempts: r.attempts,
+            last_status: r.last_status,
+            last_error: r.last_error,
+            failed_at: r.failed_at.0,
+            requeued_at: r.requeued_at.map(|t| t.0),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct CountsRow {
+    endpoint_id: Uuid,
+    total: i64,
+    delivered: i64,
+    failed: i64,
+    pending: i64,
+    attempts: i64,
+    retries: i64,
+    retried: i64,
+    retried_delivered: i64,
+    retried_failed: i64,
+    latency_ms_sum: i64,
+    latency_count: i64,
+    last_attempt_at: Option<Ts>,
 }
 
 const DELIVERY_COLUMNS: &str = "d.event_id, d.endpoint_id, ev.type AS event_type, \
@@ -147,6 +244,10 @@ pub struct DeliveryJob {
     pub event_created_at: Ts,
     pub failure_streak: i64,
     pub failing_since: Option<Ts>,
+    pub dialect: String,
+    pub max_retries: Option<i64>,
+    pub timeout_seconds: Option<i64>,
+    pub rate_limit_per_minute: Option<i64>,
     #[sqlx(flatten)]
     pub secrets: EndpointSecrets,
 }
@@ -175,24 +276,30 @@ impl Db<'_> {
         let row: EndpointRow = self
             .one(
                 &format!(
-                    "INSERT INTO webhook_endpoints (id, workspace_id, url, description, \
-                     event_types, enabled, disabled_reason, secret, sealed, created_by, \
-                     created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
-                     RETURNING {ENDPOINT_COLUMNS}"
+                    "INSERT INTO webhook_endpoints (id, workspace_id, name, url, description, \
+                     event_types, enabled, disabled_reason, max_retries, timeout_seconds, \
+                     rate_limit_per_minute, created_at, updated_at, dialect, secret, sealed, \
+                     created_by) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13, $14, \
+                     $15, $16) RETURNING {ENDPOINT_COLUMNS}"
                 ),
                 &[
                     e.id.into(),
                     e.workspace_id.into(),
-                    e.url.into(),
-                    e.description.into(),
-                    e.event_types.into(),
-                    e.enabled.into(),
-                    e.disabled_reason.into(),
+                    e.change.name.into(),
+                    e.change.url.into(),
+                    e.change.description.into(),
+                    e.change.event_types.into(),
+                    e.change.enabled.into(),
+                    e.change.disabled_reason.into(),
+                    e.change.settings.max_retries.into(),
+                    e.change.settings.timeout_seconds.into(),
+                    e.change.settings.rate_limit_per_minute.into(),
+                    e.change.now.into(),
+                    e.dialect.into(),
                     e.secret.into(),
                     e.sealed.into(),
                     e.created_by.into(),
-                    e.now.into(),
                 ],
             )
             .await?;
@@ -230,37 +337,36 @@ impl Db<'_> {
         Ok(row.map(Into::into))
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one column each")]
     pub async fn update_webhook_endpoint(
         &mut self,
         workspace_id: Uuid,
         id: Uuid,
-        url: &str,
-        description: &str,
-        event_types: &str,
-        enabled: bool,
-        disabled_reason: Option<&str>,
-        now: DateTime<Utc>,
+        c: &EndpointChange<'_>,
     ) -> StoreResult<Option<Endpoint>> {
         // Enabling clears the run of failures.
         let row: Option<EndpointRow> = self
             .optional(
                 &format!(
-                    "UPDATE webhook_endpoints SET url = $3, description = $4, event_types = $5, \
-                     enabled = $6, disabled_reason = $7, updated_at = $8, \
-                     failure_streak = CASE WHEN $6 AND NOT enabled THEN 0 ELSE failure_streak END, \
-                     failing_since = CASE WHEN $6 AND NOT enabled THEN NULL ELSE failing_since END \
+                    "UPDATE webhook_endpoints SET name = $3, url = $4, description = $5, \
+                     event_types = $6, enabled = $7, disabled_reason = $8, max_retries = $9, \
+                     timeout_seconds = $10, rate_limit_per_minute = $11, updated_at = $12, \
+                     failure_streak = CASE WHEN $7 AND NOT enabled THEN 0 ELSE failure_streak END, \
+                     failing_since = CASE WHEN $7 AND NOT enabled THEN NULL ELSE failing_since END \
                      WHERE workspace_id = $1 AND id = $2 RETURNING {ENDPOINT_COLUMNS}"
                 ),
                 &[
                     workspace_id.into(),
                     id.into(),
-                    url.into(),
-                    description.into(),
-                    event_types.into(),
-                    enabled.into(),
-                    disabled_reason.into(),
-                    now.into(),
+                    c.name.into(),
+                    c.url.into(),
+                    c.description.into(),
+                    c.event_types.into(),
+                    c.enabled.into(),
+                    c.disabled_reason.into(),
+                    c.settings.max_retries.into(),
+                    c.settings.timeout_seconds.into(),
+                    c.settings.rate_limit_per_minute.into(),
+                    c.now.into(),
                 ],
             )
             .await?;
@@ -352,15 +458,12 @@ impl Db<'_> {
         filter: &DeliveryFilter,
         page: &PageRequest,
     ) -> StoreResult<Vec<Delivery>> {
+        let mut args = Vec::new();
         let mut sql = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-             JOIN webhook_events ev ON ev.id = d.event_id WHERE d.endpoint_id = $1"
+             JOIN webhook_events ev ON ev.id = d.event_id{}",
+            filter.clause(&mut args)
         );
-        let mut args = vec![filter.endpoint_id.into()];
-        if let Some(status) = filter.status {
-            args.push(status.as_str().into());
-            sql.push_str(&format!(" AND d.status = ${}", args.len()));
-        }
         if let Some(c) = page.after {
             args.push(c.at.into());
             args.push(c.id.into());
@@ -378,53 +481,316 @@ impl Db<'_> {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// Makes one delivery of an endpoint pending and due now, whatever its status; whether it
-    /// exists.
+    /// A window of an endpoint's deliveries by offset, newest first, and how many match.
+    pub async fn webhook_deliveries_at(
+        &mut self,
+        filter: &DeliveryFilter,
+        limit: u32,
+        offset: u64,
+    ) -> StoreResult<(Vec<Delivery>, i64)> {
+        let mut args = Vec::new();
+        let clause = filter.clause(&mut args);
+        let (total,): (i64,) = self
+            .one(
+                &format!(
+                    "SELECT COUNT(*) FROM webhook_deliveries d \
+                     JOIN webhook_events ev ON ev.id = d.event_id{clause}"
+                ),
+                &args,
+            )
+            .await?;
+        let rows: Vec<DeliveryRow> = self
+            .all(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
+                     JOIN webhook_events ev ON ev.id = d.event_id{clause} \
+                     ORDER BY d.created_at DESC, d.event_id DESC LIMIT {limit} OFFSET {offset}"
+                ),
+                &args,
+            )
+            .await?;
+        Ok((rows.into_iter().map(Into::into).collect(), total))
+    }
+
+    /// What the deliveries of each endpoint of a workspace created since `since` came to.
+    pub async fn webhook_delivery_counts(
+        &mut self,
+        workspace_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<(Uuid, DeliveryCounts)>> {
+        let rows: Vec<CountsRow> = self
+            .all(
+                "SELECT d.endpoint_id, COUNT(*) AS total, \
+                 COUNT(*) FILTER (WHERE d.status = 'delivered') AS delivered, \
+                 COUNT(*) FILTER (WHERE d.status = 'failed') AS failed, \
+                 COUNT(*) FILTER (WHERE d.status = 'pending') AS pending, \
+                 CAST(COALESCE(SUM(d.attempts), 0) AS BIGINT) AS attempts, \
+                 CAST(COALESCE(SUM(CASE WHEN d.attempts > 1 THEN d.attempts - 1 ELSE 0 END), 0) \
+                 AS BIGINT) AS retries, \
+                 COUNT(*) FILTER (WHERE d.attempts > 1) AS retried, \
+                 COUNT(*) FILTER (WHERE d.attempts > 1 AND d.status = 'delivered') \
+                 AS retried_delivered, \
+                 COUNT(*) FILTER (WHERE d.attempts > 1 AND d.status = 'failed') AS retried_failed, \
+                 CAST(COALESCE(SUM(d.last_latency_ms), 0) AS BIGINT) AS latency_ms_sum, \
+                 COUNT(d.last_latency_ms) AS latency_count, \
+                 MAX(d.last_attempt_at) AS last_attempt_at \
+                 FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                 WHERE e.workspace_id = $1 AND d.created_at >= $2 GROUP BY d.endpoint_id",
+                &[workspace_id.into(), since.into()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                (
+                    r.endpoint_id,
+                    DeliveryCounts {
+                        total: r.total,
+                        delivered: r.delivered,
+                        failed: r.failed,
+                        pending: r.pending,
+                        attempts: r.attempts,
+                        retries: r.retries,
+                        retried: r.retried,
+                        retried_delivered: r.retried_delivered,
+                        retried_failed: r.retried_failed,
+                        latency_ms_sum: r.latency_ms_sum,
+                        latency_count: r.latency_count,
+                        last_attempt_at: r.last_attempt_at.map(|t| t.0),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// The deliveries of a workspace created in `[from, to)` counted by the hour they were
+    /// created in: `(hour, total, delivered, failed)`, oldest first.
+    pub async fn webhook_hourly_outcomes(
+        &mut self,
+        workspace_id: Uuid,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> StoreResult<Vec<(DateTime<Utc>, i64, i64, i64)>> {
+        let rows: Vec<(Ts, i64, i64, i64)> = self
+            .all(
+                &format!(
+                    "SELECT {} AS hour, COUNT(*), \
+                     COUNT(*) FILTER (WHERE d.status = 'delivered'), \
+                     COUNT(*) FILTER (WHERE d.status = 'failed') \
+                     FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                     WHERE e.workspace_id = $1 AND d.created_at >= $2 AND d.created_at < $3 \
+                     GROUP BY 1 ORDER BY 1",
+                    self.backend.delivery_hour()
+                ),
+                &[workspace_id.into(), from.into(), to.into()],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(h, t, d, f)| (h.0, t, d, f))
+            .collect())
+    }
+
+    /// A window of a workspace's dead letters by offset, newest first (only the requeued ones,
+    /// or only the others, when `requeued` says), and how many match.
+    pub async fn webhook_dead_letters(
+        &mut self,
+        workspace_id: Uuid,
+        requeued: Option<bool>,
+        limit: u32,
+        offset: u64,
+    ) -> StoreResult<(Vec<DeadLetter>, i64)> {
+        let filter = match requeued {
+            None => "",
+            Some(true) => " AND l.requeued_at IS NOT NULL",
+            Some(false) => " AND l.requeued_at IS NULL",
+        };
+        let (total,): (i64,) = self
+            .one(
+                &format!(
+                    "SELECT COUNT(*) FROM webhook_dead_letters l \
+                     WHERE l.workspace_id = $1{filter}"
+                ),
+                &[workspace_id.into()],
+            )
+            .await?;
+        let rows: Vec<DeadLetterRow> = self
+            .all(
+                &format!(
+                    "SELECT {DEAD_LETTER_COLUMNS} {DEAD_LETTER_FROM} WHERE l.workspace_id = $1{filter} \
+                     ORDER BY l.failed_at DESC, l.id DESC LIMIT {limit} OFFSET {offset}"
+                ),
+                &[workspace_id.into()],
+            )
+            .await?;
+        Ok((rows.into_iter().map(Into::into).collect(), total))
+    }
+
+    /// One dead letter of a workspace.
+    pub async fn webhook_dead_letter(
+        &mut self,
+        workspace_id: Uuid,
+        id: Uuid,
+    ) -> StoreResult<Option<DeadLetter>> {
+        let row: Option<DeadLetterRow> = self
+            .optional(
+                &format!(
+                    "SELECT {DEAD_LETTER_COLUMNS} {DEAD_LETTER_FROM} \
+                     WHERE l.workspace_id = $1 AND l.id = $2"
+                ),
+                &[workspace_id.into(), id.into()],
+            )
+            .await?;
+        Ok(row.map(Into::into))
+    }
+
+    /// A workspace's dead letters counted: all, the requeued ones, and the `top` endpoints
+    /// with the most, as `(endpoint_id, name, count)`.
+    pub async fn webhook_dead_letter_stats(
+        &mut self,
+        workspace_id: Uuid,
+        top: u32,
+    ) -> StoreResult<(i64, i64, Vec<(Uuid, String, i64)>)> {
+        let (total, requeued): (i64, i64) = self
+            .one(
+                "SELECT COUNT(*), COUNT(requeued_at) FROM webhook_dead_letters \
+                 WHERE workspace_id = $1",
+                &[workspace_id.into()],
+            )
+            .await?;
+        let worst = self
+            .all(
+                &format!(
+                    "SELECT l.endpoint_id, e.name, COUNT(*) AS n FROM webhook_dead_letters l \
+                     JOIN webhook_endpoints e ON e.id = l.endpoint_id WHERE l.workspace_id = $1 \
+                     GROUP BY l.endpoint_id, e.name ORDER BY n DESC, l.endpoint_id LIMIT {top}"
+                ),
+                &[workspace_id.into()],
+            )
+            .await?;
+        Ok((total, requeued, worst))
+    }
+
+    /// Makes one delivery of an endpoint pending and due now with its retries afresh, whatever
+    /// its status, closing its open dead letter; whether it exists.
     pub async fn requeue_webhook_delivery(
         &mut self,
         endpoint_id: Uuid,
         event_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        Ok(self
+        let found = self
             .execute(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, \
-                 delivered_at = NULL WHERE endpoint_id = $1 AND event_id = $2",
+                 attempts = 0, delivered_at = NULL WHERE endpoint_id = $1 AND event_id = $2",
                 &[endpoint_id.into(), event_id.into(), now.into()],
             )
             .await?
-            > 0)
+            > 0;
+        if found {
+            self.execute(
+                "UPDATE webhook_dead_letters SET requeued_at = $3 \
+                 WHERE endpoint_id = $1 AND event_id = $2 AND requeued_at IS NULL",
+                &[endpoint_id.into(), event_id.into(), now.into()],
+            )
+            .await?;
+        }
+        Ok(found)
     }
 
-    /// Makes every dead letter of an endpoint pending and due now; how many.
+    /// Makes every dead letter of an endpoint pending and due now with its retries afresh;
+    /// how many.
     pub async fn requeue_failed_webhooks(
         &mut self,
         endpoint_id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<u64> {
+        let n = self
+            .execute(
+                "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, \
+                 attempts = 0 WHERE endpoint_id = $1 AND status = 'failed'",
+                &[endpoint_id.into(), now.into()],
+            )
+            .await?;
         self.execute(
-            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, \
-             attempts = 0 WHERE endpoint_id = $1 AND status = 'failed'",
+            "UPDATE webhook_dead_letters SET requeued_at = $2 \
+             WHERE endpoint_id = $1 AND requeued_at IS NULL",
             &[endpoint_id.into(), now.into()],
         )
-        .await
+        .await?;
+        Ok(n)
     }
 
     /// Claims up to `batch` due deliveries of enabled endpoints: each is counted as an attempt
-    /// and becomes due again at `lease_until`, so a worker that dies mid-delivery loses none.
-    /// PostgreSQL skips rows another worker holds.
+    /// and becomes due again once twice its endpoint's timeout (`default_timeout_secs` where
+    /// it has none) and five seconds have passed, so a worker that dies mid-delivery loses
+    /// none. PostgreSQL skips rows another worker holds.
     pub async fn claim_webhook_deliveries(
         &mut self,
         now: DateTime<Utc>,
-        lease_until: DateTime<Utc>,
+        default_timeout_secs: i64,
         batch: u32,
     ) -> StoreResult<Vec<(Uuid, Uuid)>> {
         let sql = self.backend.claim_webhook_deliveries();
         self.all(
             sql,
-            &[now.into(), lease_until.into(), i64::from(batch).into()],
+            &[
+                now.into(),
+                default_timeout_secs.into(),
+                i64::from(batch).into(),
+            ],
         )
         .await
+    }
+
+    /// Opens a rate-limited endpoint's window at `now` if the current one began at or before
+    /// `expired_before` (or none did), locking its row; the window's start and the attempts
+    /// already started in it.
+    pub async fn open_webhook_rate_window(
+        &mut self,
+        endpoint_id: Uuid,
+        now: DateTime<Utc>,
+        expired_before: DateTime<Utc>,
+    ) -> StoreResult<Option<(DateTime<Utc>, i64)>> {
+        let row: Option<(Ts, i64)> = self
+            .optional(
+                "UPDATE webhook_endpoints SET \
+                 rate_window_count = CASE WHEN rate_window_start IS NULL \
+                 OR rate_window_start <= $3 THEN 0 ELSE rate_window_count END, \
+                 rate_window_start = CASE WHEN rate_window_start IS NULL \
+                 OR rate_window_start <= $3 THEN $2 ELSE rate_window_start END \
+                 WHERE id = $1 RETURNING rate_window_start, rate_window_count",
+                &[endpoint_id.into(), now.into(), expired_before.into()],
+            )
+            .await?;
+        Ok(row.map(|(start, n)| (start.0, n)))
+    }
+
+    /// Counts `n` more attempts in an endpoint's current window.
+    pub async fn add_webhook_rate(&mut self, endpoint_id: Uuid, n: i64) -> StoreResult<()> {
+        self.execute(
+            "UPDATE webhook_endpoints SET rate_window_count = rate_window_count + $2 \
+             WHERE id = $1",
+            &[endpoint_id.into(), n.into()],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Hands a claimed delivery back unattempted, due at `at` (its endpoint's window is full).
+    pub async fn defer_webhook_delivery(
+        &mut self,
+        event_id: Uuid,
+        endpoint_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.execute(
+            "UPDATE webhook_deliveries SET next_attempt_at = $3, attempts = attempts - 1 \
+             WHERE event_id = $1 AND endpoint_id = $2 AND status = 'pending'",
+            &[event_id.into(), endpoint_id.into(), at.into()],
+        )
+        .await?;
+        Ok(())
     }
 
     /// What to send for a claimed delivery (`None` if its endpoint went meanwhile).
@@ -435,7 +801,8 @@ impl Db<'_> {
     ) -> StoreResult<Option<DeliveryJob>> {
         self.optional(
             "SELECT d.event_id, d.endpoint_id, e.workspace_id, d.attempts, e.url, ev.payload, \
-             ev.created_at AS event_created_at, e.failure_streak, e.failing_since, e.secret, \
+             ev.created_at AS event_created_at, e.failure_streak, e.failing_since, e.dialect, \
+             e.max_retries, e.timeout_seconds, e.rate_limit_per_minute, e.secret, \
              e.sealed, e.previous_secret, e.previous_sealed, e.previous_until \
              FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
              JOIN webhook_endpoints e ON e.id = d.endpoint_id \
@@ -506,6 +873,18 @@ impl Db<'_> {
             ],
         )
         .await?;
+        if retry_at.is_none() {
+            self.execute(
+                "INSERT INTO webhook_dead_letters (id, event_id, endpoint_id, workspace_id, \
+                 attempts, last_status, last_error, failed_at) \
+                 SELECT $3, d.event_id, d.endpoint_id, e.workspace_id, d.attempts, d.last_status, \
+                 d.last_error, d.last_attempt_at FROM webhook_deliveries d \
+                 JOIN webhook_endpoints e ON e.id = d.endpoint_id \
+                 WHERE d.event_id = $1 AND d.endpoint_id = $2",
+                &[event_id.into(), endpoint_id.into(), Uuid::now_v7().into()],
+            )
+            .await?;
+        }
         let run: Option<(i64, Ts)> = self
             .optional(
                 "UPDATE webhook_endpoints SET failure_streak = failure_streak + 1, \

@@ -9,13 +9,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::created;
+use super::{created, nullable::nullable};
 use crate::{
     app::AppState,
     domain::{
         paging::{Cursor, PageRequest},
         session::RequestMeta,
-        webhook::{self, Delivery, DeliveryStatus, Endpoint, EndpointPatch, NewEndpointInput},
+        webhook::{
+            self, DeliveriesOf, Delivery, DeliverySettings, DeliveryStatus, Dialect, Endpoint,
+            EndpointPatch, NewEndpointInput, TestEvent,
+        },
         workspace::Access,
         Error,
     },
@@ -30,9 +33,22 @@ use crate::{
 pub struct WebhookView {
     id: Uuid,
     workspace_id: Uuid,
+    /// A label (may be empty).
+    name: String,
     #[schema(example = "https://example.com/roster-events")]
     url: String,
     description: String,
+    /// The API it was created through: `native`, or `spatialflow`, whose deliveries also
+    /// carry SpatialFlow's `X-SF-Signature`.
+    #[schema(example = "native")]
+    dialect: &'static str,
+    /// Retries after the first attempt before a delivery becomes a dead letter; `null`:
+    /// retried for about three days.
+    max_retries: Option<i64>,
+    /// The most one attempt may take; `null`: the server's setting (`ROSTER_WEBHOOK_TIMEOUT`).
+    timeout_seconds: Option<i64>,
+    /// The most attempts started in any 60-second window; `null`: no limit.
+    rate_limit_per_minute: Option<i64>,
     /// The event types it receives; `["*"]` for all.
     event_types: Vec<String>,
     enabled: bool,
@@ -56,8 +72,13 @@ impl From<Endpoint> for WebhookView {
             disabled_reason: e.disabled.map(|d| d.as_str()),
             id: e.id,
             workspace_id: e.workspace_id,
+            name: e.name,
             url: e.url,
             description: e.description,
+            dialect: e.dialect.as_str(),
+            max_retries: e.settings.max_retries,
+            timeout_seconds: e.settings.timeout_seconds,
+            rate_limit_per_minute: e.settings.rate_limit_per_minute,
             enabled: e.enabled,
             previous_secret_expires_at: e.previous_secret_until,
             consecutive_failures: e.failure_streak,
@@ -88,6 +109,8 @@ pub struct WebhookList {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
+    #[schema(max_length = 255)]
+    name: Option<String>,
     /// An absolute http(s) URL at a public address (see `ROSTER_WEBHOOK_ALLOW`).
     #[schema(max_length = 2000)]
     url: String,
@@ -97,12 +120,23 @@ pub struct CreateWebhook {
     event_types: Option<Vec<String>>,
     /// `true` unless told otherwise.
     enabled: Option<bool>,
+    /// 0 to 100; absent: retried for about three days.
+    #[schema(minimum = 0, maximum = 100)]
+    max_retries: Option<i64>,
+    /// 1 to 300; absent: the server's setting.
+    #[schema(minimum = 1, maximum = 300)]
+    timeout_seconds: Option<i64>,
+    /// 1 to 100,000; absent: no limit.
+    #[schema(minimum = 1, maximum = 100000)]
+    rate_limit_per_minute: Option<i64>,
 }
 
 /// A change to an endpoint: absent fields stay.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
+    #[schema(max_length = 255)]
+    name: Option<String>,
     #[schema(max_length = 2000)]
     url: Option<String>,
     #[schema(max_length = 500)]
@@ -110,6 +144,16 @@ pub struct UpdateWebhook {
     event_types: Option<Vec<String>>,
     /// Enabling a disabled endpoint replays what is pending for it.
     enabled: Option<bool>,
+    /// `null` returns a setting to its default.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 100)]
+    max_retries: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 300)]
+    timeout_seconds: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 100000)]
+    rate_limit_per_minute: Option<Option<i64>>,
 }
 
 /// `/v1/workspaces/{ws}/webhooks/{id}`.
@@ -193,6 +237,8 @@ pub struct ListDeliveries {
     /// `pending`, `delivered` or `failed`.
     #[param(pattern = "^(pending|delivered|failed)$")]
     status: Option<String>,
+    /// Only events of this type (`GET /v1/webhook-event-types`).
+    event_type: Option<String>,
     /// 1 to 200; 50 by default.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
@@ -259,10 +305,17 @@ pub async fn create(
     Json(body): Json<CreateWebhook>,
 ) -> ApiResult<impl IntoResponse> {
     let input = NewEndpointInput {
+        name: body.name,
         url: body.url,
         description: body.description,
         event_types: body.event_types,
         enabled: body.enabled,
+        dialect: Dialect::Native,
+        settings: DeliverySettings {
+            max_retries: body.max_retries,
+            timeout_seconds: body.timeout_seconds,
+            rate_limit_per_minute: body.rate_limit_per_minute,
+        },
     };
     let (endpoint, secret) = state.core.create_webhook(&access, input, &meta).await?;
     Ok(created(
@@ -308,10 +361,14 @@ pub async fn update(
     Json(body): Json<UpdateWebhook>,
 ) -> ApiResult<axum::Json<WebhookView>> {
     let patch = EndpointPatch {
+        name: body.name,
         url: body.url,
         description: body.description,
         event_types: body.event_types,
         enabled: body.enabled,
+        max_retries: body.max_retries,
+        timeout_seconds: body.timeout_seconds,
+        rate_limit_per_minute: body.rate_limit_per_minute,
     };
     Ok(axum::Json(
         state
@@ -374,7 +431,10 @@ pub async fn test(
     access: Access,
     Path(WebhookPath { id, .. }): Path<WebhookPath>,
 ) -> ApiResult<impl IntoResponse> {
-    let delivery = state.core.send_test_webhook(&access, id, &meta).await?;
+    let delivery = state
+        .core
+        .send_test_webhook(&access, id, &TestEvent::default(), &meta)
+        .await?;
     Ok((
         StatusCode::ACCEPTED,
         axum::Json(DeliveryView::from(delivery)),
@@ -411,7 +471,15 @@ pub async fn deliveries(
     let page = PageRequest::parse(q.limit, q.cursor.as_deref())?;
     let mut found = state
         .core
-        .webhook_deliveries(&access, id, status, &page)
+        .webhook_deliveries(
+            &access,
+            id,
+            DeliveriesOf {
+                status,
+                event_type: q.event_type,
+            },
+            &page,
+        )
         .await?;
     let next_cursor = (found.len() > page.limit as usize).then(|| {
         found.truncate(page.limit as usize);

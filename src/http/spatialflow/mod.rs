@@ -11,6 +11,7 @@ mod extract;
 mod invitations;
 mod members;
 mod recovery;
+mod webhooks;
 mod wire;
 mod workspace;
 
@@ -31,7 +32,7 @@ pub const MOUNT: &str = "/spatialflow";
 #[openapi(
     info(
         title = "Roster: SpatialFlow-compatible API",
-        description = "The SpatialFlow workspaces, auth, API-key and audit-log operations, as \
+        description = "The SpatialFlow workspaces, auth, API-key, audit-log and webhook operations, as \
                        the `spatialflow` Python SDK 3.2.0 calls them. Paths are relative to \
                        `/spatialflow`."
     ),
@@ -42,6 +43,8 @@ pub const MOUNT: &str = "/spatialflow";
         (name = "workspaces", description = "The current workspace, its members and invitations"),
         (name = "account", description = "The caller's profile and API keys"),
         (name = "audit", description = "Audit logs"),
+        (name = "webhooks", description = "The workspace's webhook endpoints, their \
+            deliveries and dead letters"),
     )
 )]
 pub struct SpatialFlowApi;
@@ -122,6 +125,24 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::set_expiration))
         .routes(routes!(audit::list_audit_logs))
         .routes(routes!(audit::export_audit_logs))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(webhooks::get_webhook_metrics))
+        .routes(routes!(webhooks::get_workspace_webhook_metrics))
+        .routes(routes!(webhooks::get_webhook_success_timeline))
+        .routes(routes!(webhooks::list_dlq_entries))
+        .routes(routes!(webhooks::get_dlq_stats))
+        .routes(routes!(webhooks::retry_from_dlq))
+        .routes(routes!(webhooks::webhook_health_check))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::test_webhook))
+        .routes(routes!(webhooks::get_webhook_deliveries))
+        .routes(routes!(webhooks::get_webhook_delivery_detail))
+        .routes(routes!(webhooks::retry_webhook_delivery))
 }
 
 /// The dialect's OpenAPI document.

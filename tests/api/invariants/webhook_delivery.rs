@@ -121,11 +121,12 @@ async fn a_worker_that_dies_after_claiming_leaves_the_delivery_to_be_sent_again_
     let rx = Receiver::start();
     let (owner, ws, member, _) = hooked(&app, &rx, "lease").await;
     flips(&app, &owner, &ws, &member, 0, 3).await;
-    // A worker claims the three and dies before sending (its claim is committed, nothing else).
+    // A worker with a 15 s timeout claims the three (a lease of 2 × 15 s + 5 s) and dies before
+    // sending (its claim is committed, nothing else).
     let now = app.state.core.clock.now();
     let mut tx = app.state.core.store.write().await.expect("tx");
     let claimed = tx
-        .claim_webhook_deliveries(now, now + chrono::Duration::seconds(35), 32)
+        .claim_webhook_deliveries(now, 15, 32)
         .await
         .expect("claim");
     tx.commit().await.expect("commit");

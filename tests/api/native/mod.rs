@@ -20,6 +20,7 @@ mod roles;
 mod sessions;
 mod tokens;
 mod usage;
+mod webhook_settings;
 mod webhooks;
 mod workspace_api_keys;
 mod workspaces;
