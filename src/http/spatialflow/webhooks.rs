@@ -190,7 +190,7 @@ pub struct WebhookListResponse {
 }
 
 /// A page by `limit` (1 to `max`, `default` when absent) and `offset`; 422 under `query`.
-fn window(limit: Option<u32>, offset: Option<u64>, default: u32, max: u32) -> SfResult<(u32, u64)> {
+fn window(limit: Option<u32>, offset: Option<i64>, default: u32, max: u32) -> SfResult<(u32, u64)> {
     let limit = limit.unwrap_or(default);
     if !(1..=max).contains(&limit) {
         return Err(SfError::invalid(
@@ -199,7 +199,14 @@ fn window(limit: Option<u32>, offset: Option<u64>, default: u32, max: u32) -> Sf
             format!("limit is from 1 to {max}"),
         ));
     }
-    Ok((limit, offset.unwrap_or(0)))
+    let offset = u64::try_from(offset.unwrap_or(0)).map_err(|_| {
+        SfError::invalid(
+            "greater_than_equal",
+            &["query", "offset"],
+            "offset is 0 or more",
+        )
+    })?;
+    Ok((limit, offset))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -208,7 +215,8 @@ pub struct ListWebhooks {
     /// 1 to 200; 100 by default.
     #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
-    offset: Option<u64>,
+    #[param(minimum = 0)]
+    offset: Option<i64>,
     /// Only the active (or only the inactive) endpoints.
     is_active: Option<bool>,
 }
@@ -714,7 +722,8 @@ pub struct ListDeliveries {
     /// 1 to 100; 100 by default.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    offset: Option<u64>,
+    #[param(minimum = 0)]
+    offset: Option<i64>,
     /// `pending`, `success` or `failed`.
     #[param(pattern = "^(pending|success|failed)$")]
     status: Option<String>,
@@ -1087,7 +1096,8 @@ pub struct ListDeadLetters {
     /// 1 to 100; 50 by default.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
-    offset: Option<u64>,
+    #[param(minimum = 0)]
+    offset: Option<i64>,
     /// Only the entries sent again (`true`) or only the others (`false`).
     requeued: Option<bool>,
 }
