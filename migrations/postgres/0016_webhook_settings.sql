@@ -16,6 +16,10 @@ ALTER TABLE webhook_endpoints ADD COLUMN rate_limit_per_minute BIGINT
 ALTER TABLE webhook_endpoints ADD COLUMN rate_window_start TIMESTAMPTZ;
 ALTER TABLE webhook_endpoints ADD COLUMN rate_window_count BIGINT NOT NULL DEFAULT 0;
 
+-- Attempts a delivery made before it was last sent again (a redelivery or a retry of its dead
+-- letter starts `attempts` afresh); with `attempts`, every attempt ever made.
+ALTER TABLE webhook_deliveries ADD COLUMN earlier_attempts BIGINT NOT NULL DEFAULT 0;
+
 -- A delivery that ran out of retries, one row each time it did: `requeued_at` is set when it
 -- is sent again (redelivered or retried), which closes the entry.
 CREATE TABLE webhook_dead_letters (

@@ -455,7 +455,8 @@ pub struct DeliveryCounts {
     pub delivered: i64,
     pub failed: i64,
     pub pending: i64,
-    /// Attempts made, all deliveries together, and of those the ones after a first.
+    /// Attempts ever made (before redeliveries too), all deliveries together, and of those the
+    /// ones after a delivery's first.
     pub attempts: i64,
     pub retries: i64,
     /// Deliveries that took more than one attempt, and of those the delivered and the failed.

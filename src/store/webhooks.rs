@@ -524,9 +524,9 @@ impl Db<'_> {
                  COUNT(*) FILTER (WHERE d.status = 'delivered') AS delivered, \
                  COUNT(*) FILTER (WHERE d.status = 'failed') AS failed, \
                  COUNT(*) FILTER (WHERE d.status = 'pending') AS pending, \
-                 CAST(COALESCE(SUM(d.attempts), 0) AS BIGINT) AS attempts, \
-                 CAST(COALESCE(SUM(CASE WHEN d.attempts > 1 THEN d.attempts - 1 ELSE 0 END), 0) \
-                 AS BIGINT) AS retries, \
+                 CAST(COALESCE(SUM(d.attempts + d.earlier_attempts), 0) AS BIGINT) AS attempts, \
+                 CAST(COALESCE(SUM(CASE WHEN d.attempts + d.earlier_attempts > 1 \
+                 THEN d.attempts + d.earlier_attempts - 1 ELSE 0 END), 0) AS BIGINT) AS retries, \
                  COUNT(*) FILTER (WHERE d.attempts > 1) AS retried, \
                  COUNT(*) FILTER (WHERE d.attempts > 1 AND d.status = 'delivered') \
                  AS retried_delivered, \
@@ -682,7 +682,8 @@ impl Db<'_> {
         let found = self
             .execute(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, \
-                 attempts = 0, delivered_at = NULL WHERE endpoint_id = $1 AND event_id = $2",
+                 earlier_attempts = earlier_attempts + attempts, attempts = 0, \
+                 delivered_at = NULL WHERE endpoint_id = $1 AND event_id = $2",
                 &[endpoint_id.into(), event_id.into(), now.into()],
             )
             .await?
@@ -708,7 +709,8 @@ impl Db<'_> {
         let n = self
             .execute(
                 "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, \
-                 attempts = 0 WHERE endpoint_id = $1 AND status = 'failed'",
+                 earlier_attempts = earlier_attempts + attempts, attempts = 0 \
+                 WHERE endpoint_id = $1 AND status = 'failed'",
                 &[endpoint_id.into(), now.into()],
             )
             .await?;

@@ -147,6 +147,15 @@ async fn max_retries_makes_a_dead_letter_after_that_many_retries_and_a_redeliver
         0
     );
     assert_eq!(app.deliver_webhooks().await.delivered, 1);
+    assert_eq!(
+        app.rows(
+            "webhook_deliveries",
+            "attempts = 1 AND earlier_attempts = 2"
+        )
+        .await,
+        1,
+        "the earlier attempts still count"
+    );
     let received = rx.received();
     assert_eq!(received.len(), 3);
     assert!(received
