@@ -7,16 +7,21 @@ import datetime as dt
 import email as email_lib
 from email import policy as mail_policy
 import glob
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import json
 import os
 import re
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 
-from spatialflow import SpatialFlow
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+import spatialflow
+from spatialflow import SpatialFlow, WebhookSignatureError, verify_webhook_signature
 from spatialflow import exceptions as sfe
 from spatialflow._generated.spatialflow_generated import models as m
 from spatialflow._generated.spatialflow_generated.api.account_api import AccountApi
@@ -154,6 +159,10 @@ async def account_links(anon):
     r = await mine.apps_authentication_api_resend_verification()
     check(isinstance(r, dict) and r["success"], "resend-verification-authenticated")
     await_mail(email("pending"), "verify-email", 2)
+    # The one-a-minute cool-down is a fixed window on the clock's minute: start the two
+    # by-address resends early in a minute so that both fall in the same one.
+    if time.time() % 60 > 40:
+        time.sleep(60.5 - time.time() % 60)
     known = await auth.apps_authentication_api_resend_verification_alias(
         m.ResendVerificationSchema(email=email("pending")))
     unknown = await auth.apps_authentication_api_resend_verification_email(
@@ -631,10 +640,697 @@ async def main():
                  "an SDK configured with an API key sends no bearer: 401")
 
     await account_links(anon)
+    await webhooks(anon, (await login(anon, "owner")).access_token, ws_id)
 
     for c in opened:
         await c.close()
     print(f"ok: {checks} checks")
+
+
+# --- webhooks: a loopback receiver, and the WebhooksApi driven against it
+
+def signature_problems(body, headers, secret, previous):
+    """What is wrong with one delivery as signed (an empty list: nothing). `secret` is the
+    endpoint's current secret, `previous` the one a rotation replaced (or None). Standard
+    Webhooks: `webhook-signature` holds a `v1,` signature per secret still signing (the previous
+    one for 24 hours after a rotation); SpatialFlow: `X-SF-Signature` is the HMAC of the body
+    under the current secret alone."""
+    wrong = []
+    std = {k: headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+
+    def std_ok(key, data=body, hdrs=std):
+        try:
+            Webhook(key).verify(data, hdrs)
+            return True
+        except WebhookVerificationError:
+            return False
+
+    def sf_ok(key, data=body):
+        try:
+            verify_webhook_signature(payload=data, signature=headers.get("x-sf-signature", ""),
+                                     secret=key)
+            return True
+        except WebhookSignatureError:
+            return False
+
+    if secret is None:
+        return ["no secret is known for its path"]
+    if not headers.get("content-type", "").startswith("application/json"):
+        wrong.append(f"content-type {headers.get('content-type')!r}")
+    try:
+        event_id = json.loads(body)["id"]
+    except (ValueError, KeyError, TypeError):
+        return wrong + ["the body is no JSON object with an id"]
+    ids = {headers.get(h) for h in ("webhook-id", "x-sf-event-id", "x-idempotency-key")}
+    if ids != {event_id}:
+        wrong.append(f"webhook-id, X-SF-Event-ID, X-Idempotency-Key and the body's id differ: "
+                     f"{ids} vs {event_id}")
+    try:
+        if abs(time.time() - int(std["webhook-timestamp"])) > 60:
+            wrong.append(f"webhook-timestamp {std['webhook-timestamp']} is not now")
+    except ValueError:
+        wrong.append(f"webhook-timestamp {std['webhook-timestamp']!r} is no integer")
+        return wrong
+    entries = std["webhook-signature"].split(" ")
+    if len(entries) != (2 if previous else 1) or not all(
+            re.fullmatch(r"v1,[A-Za-z0-9+/]+={0,2}", e) for e in entries):
+        wrong.append(f"webhook-signature {std['webhook-signature']!r}: expected "
+                     f"{2 if previous else 1} v1 entries")
+    if not re.fullmatch(r"sha256=[0-9a-f]{64}", headers.get("x-sf-signature", "")):
+        wrong.append(f"X-SF-Signature {headers.get('x-sf-signature')!r}")
+    # Both schemes verify with the current secret ...
+    if not std_ok(secret):
+        wrong.append("webhook-signature does not verify with the current secret")
+    if not sf_ok(secret):
+        wrong.append("X-SF-Signature does not verify with the current secret")
+    # ... and after a rotation the previous one still verifies webhook-signature only.
+    if previous and not std_ok(previous):
+        wrong.append("webhook-signature does not verify with the previous secret")
+    if previous and sf_ok(previous):
+        wrong.append("X-SF-Signature still verifies with the previous secret")
+    # A body changed in one byte fails both; a timestamp 10 minutes old fails Standard Webhooks.
+    tampered = bytes([body[0] ^ 0x01]) + body[1:]
+    if std_ok(secret, data=tampered):
+        wrong.append("webhook-signature verifies a tampered body")
+    if sf_ok(secret, data=tampered):
+        wrong.append("X-SF-Signature verifies a tampered body")
+    stale = dict(std, **{"webhook-timestamp": str(int(std["webhook-timestamp"]) - 600)})
+    try:
+        Webhook(secret).verify(body, stale)
+        wrong.append("a timestamp 10 minutes old verifies")
+    except WebhookVerificationError as e:
+        if "too old" not in str(e):
+            wrong.append(f"a timestamp 10 minutes old fails for another reason: {e}")
+    return wrong
+
+
+class Received:
+    """One request the receiver got."""
+
+    def __init__(self, path, headers, body, problems):
+        self.path, self.headers, self.body, self.problems = path, headers, body, problems
+        self.event_id = headers.get("webhook-id")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1 (a free port, a daemon thread) that records every
+    request and answers by path: `/ok…` 200 `{"ok": true}`, `/fail…` 500 `{"error": "boom"}`,
+    `/text…` 200 `fine` as text/plain, anything else 404. It checks each delivery's signatures
+    against the secrets of its path (`secrets[path] = (current, previous or None)`) at once,
+    before answering, and records what it found wrong."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.got = []
+        self.secrets = {}
+        rx = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server name
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with rx.lock:
+                    current, previous = rx.secrets.get(self.path, (None, None))
+                try:
+                    problems = signature_problems(body, headers, current, previous)
+                except Exception as e:  # noqa: BLE001 - recorded as a problem, checked later
+                    problems = [f"the check crashed: {e!r}"]
+                with rx.lock:
+                    rx.got.append(Received(self.path, headers, body, problems))
+                if self.path.startswith("/ok"):
+                    self.answer(200, "application/json", b'{"ok": true}')
+                elif self.path.startswith("/fail"):
+                    self.answer(500, "application/json", b'{"error": "boom"}')
+                elif self.path.startswith("/text"):
+                    self.answer(200, "text/plain", b"fine")
+                else:
+                    self.answer(404, "application/json", b'{"error": "no such path"}')
+
+            do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
+
+            def answer(self, status, content_type, data):
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def trust(self, path, secret, previous=None):
+        with self.lock:
+            self.secrets[path] = (secret, previous)
+
+    def matching(self, path, event_id=None):
+        with self.lock:
+            return [r for r in self.got
+                    if r.path == path and (event_id is None or r.event_id == event_id)]
+
+
+async def arrived(rx, path, what, count=1, event_id=None):
+    """Waits (at most 15 s, in 0.1 s steps) for `count` deliveries to `path` (of `event_id`,
+    when given), checks that there are exactly that many and that every one's signatures
+    verified, and returns them, oldest first."""
+    deadline = time.monotonic() + 15
+    while True:
+        got = rx.matching(path, event_id)
+        if len(got) >= count or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    check(len(got) == count, f"{what}: {count} deliveries to {path}, got {len(got)}")
+    for r in got:
+        check(r.problems == [], f"{what}: the delivery to {path} as signed: {r.problems}")
+    return got
+
+
+def hook_path(ws_id, wid=""):
+    return f"/v1/workspaces/{ws_id}/webhooks" + (f"/{wid}" if wid else "")
+
+
+def native_hooks(token, ws_id):
+    status, body = native(token, "GET", hook_path(ws_id))
+    check(status == 200, f"native webhook list: {status} {body}")
+    return body["data"]
+
+
+def native_deliveries(token, ws_id, wid):
+    status, body = native(token, "GET", hook_path(ws_id, wid) + "/deliveries?limit=200")
+    check(status == 200, f"native deliveries of {wid}: {status} {body}")
+    return body["data"]
+
+
+async def settled(token, ws_id, wid, what):
+    """The endpoint's native deliveries once none of them is pending (waits at most 15 s)."""
+    deadline = time.monotonic() + 15
+    while True:
+        found = native_deliveries(token, ws_id, wid)
+        if all(d["status"] != "pending" for d in found) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    check(all(d["status"] != "pending" for d in found), f"{what}: still pending: {found}")
+    return found
+
+
+def aware(t):
+    """A datetime the SDK parsed, read as UTC when it came without an offset."""
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def when(text):
+    return aware(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+
+
+def check_page(page, total, limit, offset, shown, what):
+    """An offset page's `pagination` object, exactly."""
+    want = {"total": total, "limit": limit, "offset": offset, "has_more": offset + shown < total}
+    check(page == want, f"{what}: pagination {page}, expected {want}")
+
+
+def response_body(detail):
+    """A delivery detail's `response_body`: the object or the string (the SDK wraps it)."""
+    return None if detail.response_body is None else detail.response_body.actual_instance
+
+
+async def webhooks(anon, token, ws_id):
+    """Every WebhooksApi route Roster serves, through the SDK, with real deliveries to a
+    loopback receiver; the state checked through the native /v1 webhooks API. `token` is the
+    owner's, whose current workspace is `ws_id`."""
+    rx = Receiver()
+    owner = client(token)
+    hooks = owner.webhooks
+    raw = owner.raw.webhooks
+
+    # A field worker of the workspace (no webhooks:manage), and someone from another workspace.
+    # Made before any endpoint exists, so that their events go nowhere.
+    inv = await owner.workspaces.create_invitation(m.CreateInvitationIn(email=email("hookless")))
+    joined = await anon.raw.authentication.apps_authentication_api_accept_invitation_passwordless(
+        m.AcceptInvitePasswordlessSchema(token=token_of(inv), invite_id=inv.id))
+    worker = client(joined["access_token"])
+    outsider = client((await login(anon, "stranger")).access_token)
+
+    # --- create: what the answer echoes, the secret once, the defaults
+    def new(name, path, **kw):
+        return m.CreateWebhookRequest(name=name, url=rx.url(path), **kw)
+
+    first = await hooks.create(new("first", "/ok/1", description="primary",
+                                   events=["invitation.created", "member.added"],
+                                   max_retries=5, timeout_seconds=10, rate_limit_per_minute=120))
+    check(isinstance(first, m.WebhookSecretResponse) and first.secret.startswith("whsec_")
+          and first.name == "first" and first.description == "primary"
+          and first.url == rx.url("/ok/1")
+          and sorted(first.events) == ["invitation.created", "member.added"],
+          f"create answers 201 with the secret: {first}")
+    check(first.method == "POST" and first.auth_type == "none"
+          and first.content_type == "application/json" and first.headers == {}
+          and first.custom_payload_template is None and first.is_active is True,
+          f"create: the fixed request shape: {first}")
+    check(first.max_retries == 5 and first.timeout_seconds == 10
+          and first.rate_limit_per_minute == 120, "create echoes the limits sent")
+    check(first.total_deliveries == 0 and first.successful_deliveries == 0
+          and first.failed_deliveries == 0 and first.success_rate is None
+          and first.last_triggered_at is None, "a new endpoint has no deliveries")
+    rx.trust("/ok/1", first.secret)
+
+    every = await hooks.create(new("every", "/ok/2"))
+    check(every.events == ["*"] and every.max_retries == 3 and every.timeout_seconds == 30
+          and every.rate_limit_per_minute == 60 and every.description is None,
+          f"no events means every type (\"*\"); the SDK's defaults echoed: {every}")
+    check(every.secret.startswith("whsec_") and every.secret != first.secret,
+          "each endpoint has its own secret")
+    rx.trust("/ok/2", every.secret)
+
+    spare = await hooks.create(new("spare", "/ok/3", description="unused", is_active=False,
+                                   events=["api_key.created"]))
+    check(spare.is_active is False, "create with is_active=false")
+    rx.trust("/ok/3", spare.secret)
+
+    texty = await hooks.create(new("texty", "/text/5", events=["webhook.test"]))
+    rx.trust("/text/5", texty.secret)
+
+    listed = native_hooks(token, ws_id)
+    by_id = {h["id"]: h for h in listed}
+    check(set(by_id) == {first.id, every.id, spare.id, texty.id},
+          f"the native API lists the endpoints: {listed}")
+    check(by_id[first.id]["name"] == "first" and by_id[first.id]["description"] == "primary"
+          and sorted(by_id[first.id]["event_types"]) == ["invitation.created", "member.added"]
+          and by_id[first.id]["enabled"] is True and by_id[first.id]["max_retries"] == 5
+          and by_id[first.id]["timeout_seconds"] == 10
+          and by_id[first.id]["rate_limit_per_minute"] == 120
+          and by_id[first.id]["dialect"] == "spatialflow"
+          and by_id[first.id]["url"] == rx.url("/ok/1"), f"native view: {by_id[first.id]}")
+    check(by_id[every.id]["event_types"] == ["*"] and by_id[spare.id]["enabled"] is False,
+          "native view of every type and of a disabled endpoint")
+    check(all("secret" not in h for h in listed), "the native list shows no secret")
+
+    # Refused creations: 422 under the field, and nothing is stored.
+    refusals = [
+        ("events", dict(events=["member.exploded"])),
+        ("method", dict(method="PUT")),
+        ("auth_type", dict(auth_type="bearer")),
+        ("auth_config", dict(auth_config={"token": "t"})),
+        ("headers", dict(headers={"X-Extra": "1"})),
+        ("custom_payload_template", dict(custom_payload_template='{"id": "{{id}}"}')),
+        ("content_type", dict(content_type="text/plain")),
+        ("url", dict(url="http://169.254.169.254/x")),
+        ("url", dict(url="ftp://x")),
+    ]
+    for field, kw in refusals:
+        body = dict(name="refused", url=rx.url("/ok/0"))
+        body.update(kw)
+        err = await raises(sfe.ValidationError, hooks.create(m.CreateWebhookRequest(**body)),
+                           f"create with {kw} is refused")
+        check(err.status_code == 422 and err.errors and field in err.errors[0]["loc"],
+              f"create with {kw}: 422 under {field}: {err.status_code} {err.errors}")
+        if kw.get("url", "").startswith("http://169"):
+            check(err.errors[0]["loc"] == ["body", "url"], f"the SSRF guard: {err.errors}")
+        check(len(native_hooks(token, ws_id)) == 4, f"create with {kw} stored nothing")
+
+    # Who may: a field worker is 403; another workspace sees none of these.
+    await raises(sfe.PermissionError, worker.webhooks.list(), "a field worker may not list")
+    await raises(sfe.PermissionError, worker.webhooks.create(new("no", "/ok/0")),
+                 "a field worker may not create")
+    await raises(sfe.PermissionError, worker.webhooks.get(first.id), "a field worker may not read")
+    await raises(sfe.PermissionError, worker.webhooks.test(first.id),
+                 "a field worker may not test")
+    theirs = await outsider.webhooks.list()
+    check(theirs.webhooks == [] and theirs.pagination["total"] == 0,
+          "another workspace lists none of them")
+    await raises(sfe.NotFoundError, outsider.webhooks.get(first.id),
+                 "another workspace's endpoint is 404")
+    await raises(sfe.NotFoundError, outsider.webhooks.list_deliveries(first.id),
+                 "another workspace's deliveries are 404")
+
+    # --- list: offsets, the is_active filter, paginate_webhooks; the secret is never listed
+    page = await hooks.list()
+    check(isinstance(page, m.WebhookListResponse) and len(page.webhooks) == 4,
+          f"list: {page}")
+    check_page(page.pagination, 4, 100, 0, 4, "list")
+    seen = []
+    for offset in (0, 2, 4):
+        part = await hooks.list(limit=2, offset=offset)
+        check_page(part.pagination, 4, 2, offset, len(part.webhooks), f"list at {offset}")
+        check(len(part.webhooks) == min(2, 4 - offset), f"list at {offset}: a page")
+        seen += [w.id for w in part.webhooks]
+    check(sorted(seen) == sorted(w.id for w in page.webhooks), "the offset pages cover the list")
+    inactive = await raw.apps_webhooks_api_list_webhooks(is_active=False)
+    check([w.id for w in inactive.webhooks] == [spare.id]
+          and inactive.pagination["total"] == 1, f"is_active=false: {inactive}")
+    active = await raw.apps_webhooks_api_list_webhooks(is_active=True)
+    check(sorted(w.id for w in active.webhooks) == sorted([first.id, every.id, texty.id]),
+          "is_active=true")
+    walker = spatialflow.paginate_webhooks(
+        lambda offset, limit: hooks.list(limit=limit, offset=offset), limit=3)
+    walked = [w.id async for w in walker]
+    check(sorted(walked) == sorted(seen) and walker.total_count == 4,
+          f"paginate_webhooks walks them all: {walked}")
+    raw_list = await raw.apps_webhooks_api_list_webhooks_with_http_info()
+    check(raw_list.status_code == 200 and all(
+        "secret" not in w for w in json.loads(raw_list.raw_data)["webhooks"]),
+        "the list carries no secret")
+
+    # --- get: the stored endpoint, no secret; unknown ids are 404
+    got = await hooks.get(first.id)
+    check(isinstance(got, m.WebhookResponse) and got.id == first.id
+          and got.url == first.url and got.max_retries == 5 and got.events == first.events,
+          f"get: {got}")
+    raw_get = await raw.apps_webhooks_api_get_webhook_with_http_info(first.id)
+    check("secret" not in json.loads(raw_get.raw_data), "get carries no secret")
+    await raises(sfe.NotFoundError, hooks.get(str(uuid.uuid4())), "an unknown id is 404")
+    await raises(sfe.NotFoundError, hooks.get("not-a-webhook"), "a malformed id is 404")
+
+    # --- update (PUT with PATCH semantics) on the spare endpoint
+    changed = await hooks.update(spare.id, m.UpdateWebhookRequest(
+        name="renamed", description="changed", url=rx.url("/ok/33"),
+        events=["member.removed", "workspace.updated"], is_active=True, max_retries=7,
+        timeout_seconds=15, rate_limit_per_minute=30))
+    check(isinstance(changed, m.WebhookResponse) and changed.name == "renamed"
+          and changed.description == "changed" and changed.url == rx.url("/ok/33")
+          and sorted(changed.events) == ["member.removed", "workspace.updated"]
+          and changed.is_active is True and changed.max_retries == 7
+          and changed.timeout_seconds == 15 and changed.rate_limit_per_minute == 30,
+          f"update answers the changed endpoint: {changed}")
+    again = await hooks.get(spare.id)
+    check(again.model_dump() == changed.model_dump(), "get shows the update")
+    status, view = native(token, "GET", hook_path(ws_id, spare.id))
+    check(status == 200 and view["name"] == "renamed" and view["description"] == "changed"
+          and view["url"] == rx.url("/ok/33")
+          and sorted(view["event_types"]) == ["member.removed", "workspace.updated"]
+          and view["enabled"] is True and view["max_retries"] == 7
+          and view["timeout_seconds"] == 15 and view["rate_limit_per_minute"] == 30
+          and view["dialect"] == "spatialflow", f"the native view of the update: {view}")
+    # Absent keys stay; description=None clears the description.
+    cleared = await hooks.update(spare.id, m.UpdateWebhookRequest(description=None,
+                                                                  is_active=False))
+    check(cleared.description in (None, "") and cleared.is_active is False
+          and cleared.name == "renamed" and cleared.max_retries == 7,
+          f"a partial update; null clears the description: {cleared}")
+    status, view = native(token, "GET", hook_path(ws_id, spare.id))
+    check(view["description"] in (None, "") and view["enabled"] is False,
+          f"native: description cleared, disabled: {view}")
+    same = await hooks.update(spare.id, m.UpdateWebhookRequest())
+    check(same.model_dump(exclude={"updated_at"}) == cleared.model_dump(exclude={"updated_at"}),
+          "an empty update changes nothing")
+    # An explicit null for a field that cannot be empty is 422, and changes nothing.
+    for field in ("name", "url", "is_active", "max_retries", "timeout_seconds",
+                  "rate_limit_per_minute"):
+        err = await raises(sfe.ValidationError,
+                           hooks.update(spare.id, m.UpdateWebhookRequest(**{field: None})),
+                           f"update with {field}=null is refused")
+        check(err.status_code == 422 and err.errors and field in err.errors[0]["loc"],
+              f"{field}=null: 422 under {field}: {err.errors}")
+    err = await raises(sfe.ValidationError, hooks.update(spare.id, m.UpdateWebhookRequest(
+        events=["member.exploded"])), "update with an unknown event type")
+    check(err.errors and "events" in err.errors[0]["loc"], f"under events: {err.errors}")
+    check((await hooks.get(spare.id)).model_dump() == same.model_dump(),
+          "refused updates changed nothing")
+    await raises(sfe.NotFoundError, hooks.update(str(uuid.uuid4()), m.UpdateWebhookRequest(
+        name="x")), "updating an unknown endpoint is 404")
+
+    # --- test: a webhook.test event sent at once to this endpoint alone, its answer reported
+    tested = await hooks.test(first.id)
+    check(isinstance(tested, m.WebhookTestResponse) and tested.success is True
+          and tested.response_status_code == 200 and isinstance(tested.message, str)
+          and tested.payload_sent["type"] == "webhook.test"
+          and tested.payload_sent["id"] == tested.test_id, f"test: {tested}")
+    (r,) = await arrived(rx, "/ok/1", "the test event", event_id=tested.test_id)
+    check(r.json() == tested.payload_sent, "payload_sent is the body delivered")
+    custom = await hooks.test(first.id, m.TestWebhookRequest(
+        event_type="member.added", test_payload={"hello": "world"}))
+    check(custom.success and custom.payload_sent["type"] == "webhook.test"
+          and custom.payload_sent["data"]["payload"] == {"hello": "world"}
+          and custom.payload_sent["data"]["event_type"] == "member.added"
+          and custom.test_id != tested.test_id, f"test with a payload: {custom}")
+    (r,) = await arrived(rx, "/ok/1", "the custom test event", event_id=custom.test_id)
+    check(r.json() == custom.payload_sent, "the custom test payload as delivered")
+    check(rx.matching("/ok/2") == [], "a test goes to its endpoint alone")
+    await raises(sfe.NotFoundError, hooks.test(str(uuid.uuid4())), "testing an unknown id is 404")
+
+    # --- a real change delivers: an invitation to the endpoints that hear invitation.created
+    await owner.workspaces.create_invitation(m.CreateInvitationIn(email=email("hooked"),
+                                                                  role="member"))
+    heard = await arrived(rx, "/ok/1", "the tests and invitation.created", count=3)
+    (inv_1,) = [r for r in heard if r.json()["type"] == "invitation.created"]
+    (inv_2,) = await arrived(rx, "/ok/2", "invitation.created to every type")
+    event = inv_1.json()
+    check(event["type"] == "invitation.created" and event["workspace_id"] == ws_id
+          and isinstance(event["sequence"], int) and event["id"] == inv_1.event_id,
+          f"the event as delivered: {event}")
+    check(inv_1.headers["x-sf-event-id"] == inv_1.headers["x-idempotency-key"]
+          == inv_1.headers["webhook-id"] == event["id"], "one id in the headers and the body")
+    check(inv_2.event_id == inv_1.event_id and inv_2.body == inv_1.body,
+          "every endpoint gets the same event")
+    check(rx.matching("/ok/33") == [] and rx.matching("/text/5") == [],
+          "endpoints that do not hear it get nothing")
+
+    # --- deliveries: listed newest first, filtered, read, redelivered
+    await settled(token, ws_id, first.id, "the first endpoint's deliveries")
+    order = [inv_1.event_id, custom.test_id, tested.test_id]
+    deliveries = await hooks.list_deliveries(first.id)
+    check(isinstance(deliveries, m.WebhookDeliveryListResponse)
+          and [d.id for d in deliveries.deliveries] == order, f"newest first: {deliveries}")
+    check_page(deliveries.pagination, 3, 100, 0, 3, "deliveries")
+    for d in deliveries.deliveries:
+        check(d.status == "success" and d.attempt_count >= 1 and d.event_id == d.id
+              and d.webhook_id == first.id and d.url == first.url and d.method == "POST"
+              and d.response_status_code == 200 and d.delivered_at is not None,
+              f"a delivered delivery: {d}")
+    check([d.event_type for d in deliveries.deliveries]
+          == ["invitation.created", "webhook.test", "webhook.test"], "their event types")
+    second = await hooks.list_deliveries(first.id, limit=1, offset=1)
+    check([d.id for d in second.deliveries] == order[1:2], "the second delivery alone")
+    check_page(second.pagination, 3, 1, 1, 1, "deliveries at offset 1")
+    ok = await raw.apps_webhooks_api_get_webhook_deliveries(first.id, status="success")
+    check(len(ok.deliveries) == 3 and ok.pagination["total"] == 3, "status=success")
+    failed = await raw.apps_webhooks_api_get_webhook_deliveries(first.id, status="failed")
+    check(failed.deliveries == [] and failed.pagination["total"] == 0, "status=failed: none")
+    tests = await raw.apps_webhooks_api_get_webhook_deliveries(first.id,
+                                                               event_type="webhook.test")
+    check([d.id for d in tests.deliveries] == order[1:], "event_type=webhook.test")
+    await raises(sfe.ValidationError, raw.apps_webhooks_api_get_webhook_deliveries(
+        first.id, status="bogus"), "status=bogus is 422")
+    detail = await hooks.get_delivery(first.id, inv_1.event_id)
+    check(isinstance(detail, m.WebhookDeliveryDetailResponse) and detail.id == inv_1.event_id
+          and detail.payload == event and response_body(detail) == {"ok": True}
+          and detail.status == "success", f"delivery detail: {detail}")
+    await raises(sfe.NotFoundError, hooks.get_delivery(first.id, str(uuid.uuid4())),
+                 "an unknown delivery is 404")
+    await raises(sfe.NotFoundError, hooks.get_delivery(every.id, tested.test_id),
+                 "another endpoint's delivery is 404")
+    # A text answer is kept as a string.
+    text_test = await hooks.test(texty.id)
+    check(text_test.success and text_test.response_status_code == 200, "test to a text answer")
+    await arrived(rx, "/text/5", "the test to the text receiver")
+    await settled(token, ws_id, texty.id, "the text endpoint")
+    text_detail = await hooks.get_delivery(texty.id, text_test.test_id)
+    check(response_body(text_detail) == "fine", f"a text answer: {text_detail.response_body}")
+
+    # --- rotate the secret: X-SF-Signature uses the new one alone at once; webhook-signature
+    # carries both for 24 hours; retries of earlier events are signed anew
+    rotated = await hooks.rotate_secret(first.id)
+    check(isinstance(rotated, m.WebhookSecretResponse) and rotated.id == first.id
+          and rotated.secret.startswith("whsec_") and rotated.secret != first.secret,
+          "rotate answers 200 with a new secret")
+    rx.trust("/ok/1", rotated.secret, first.secret)
+    status, view = native(token, "GET", hook_path(ws_id, first.id))
+    left = when(view["previous_secret_expires_at"]) - dt.datetime.now(dt.timezone.utc)
+    check(dt.timedelta(hours=23, minutes=55) < left <= dt.timedelta(hours=24),
+          f"the previous secret signs for 24 hours: {view}")
+    after = await hooks.test(first.id)
+    (r,) = await arrived(rx, "/ok/1", "a test after the rotation", event_id=after.test_id)
+    check(after.success, "the test after the rotation")
+    retried = await hooks.retry_delivery(first.id, inv_1.event_id)
+    check(isinstance(retried, dict) and retried["success"] is True
+          and retried["status"] == "pending", f"retry_delivery: {retried}")
+    old_one, redone = await arrived(rx, "/ok/1", "the redelivery", count=2,
+                                    event_id=inv_1.event_id)
+    check(redone.body == old_one.body, "the redelivery sends the same event")
+    std = {k: redone.headers[k] for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    check(Webhook(rotated.secret).verify(redone.body, std) == event
+          and Webhook(first.secret).verify(redone.body, std) == event,
+          "standardwebhooks verifies the redelivery with the new and the old secret")
+    check(verify_webhook_signature(redone.body, redone.headers["x-sf-signature"],
+                                   rotated.secret) == event, "X-SF-Signature: the new secret")
+    try:
+        verify_webhook_signature(redone.body, redone.headers["x-sf-signature"], first.secret)
+        check(False, "X-SF-Signature must not verify with the old secret")
+    except WebhookSignatureError:
+        check(True, "the old secret no longer verifies X-SF-Signature")
+    await raises(sfe.NotFoundError, hooks.retry_delivery(first.id, str(uuid.uuid4())),
+                 "retrying an unknown delivery is 404")
+    await raises(sfe.NotFoundError, hooks.rotate_secret(str(uuid.uuid4())),
+                 "rotating an unknown endpoint is 404")
+    found = await settled(token, ws_id, first.id, "after the redelivery")
+    check(len(found) == 4 and all(d["status"] == "delivered" for d in found),
+          f"native: four delivered deliveries: {found}")
+
+    # --- dead letters: max_retries=0 makes the first failed attempt one
+    dead = await hooks.create(new("dead", "/fail/4", max_retries=0, events=["webhook.test"]))
+    check(dead.max_retries == 0, "max_retries=0 is kept")
+    rx.trust("/fail/4", dead.secret)
+    failing = await hooks.test(dead.id)
+    check(failing.success is False and failing.response_status_code == 500,
+          f"a test to a failing receiver: {failing}")
+    await arrived(rx, "/fail/4", "the failing test", event_id=failing.test_id)
+    found = await settled(token, ws_id, dead.id, "the dead letter")
+    check([(d["event_id"], d["status"], d["attempts"]) for d in found]
+          == [(failing.test_id, "failed", 1)], f"native: one failed attempt is final: {found}")
+    dlq = await hooks.list_dlq_entries()
+    check(isinstance(dlq, dict) and len(dlq["entries"]) == 1, f"the DLQ: {dlq}")
+    check_page(dlq["pagination"], 1, 100, 0, 1, "the DLQ")
+    entry = dlq["entries"][0]
+    check(str(uuid.UUID(entry["id"])) == entry["id"] and entry["webhook_id"] == dead.id
+          and entry["webhook_name"] == "dead" and entry["delivery_id"] == failing.test_id
+          and entry["event_type"] == "webhook.test" and isinstance(entry["error_message"], str)
+          and entry["response_status_code"] == 500 and entry["attempt_count"] == 1
+          and when(entry["failed_at"]) and entry["requeued"] is False
+          and entry["requeued_at"] is None, f"a DLQ entry: {entry}")
+    waiting = await raw.apps_webhooks_api_list_dlq_entries(requeued=False)
+    check([e["id"] for e in waiting["entries"]] == [entry["id"]], "requeued=false lists it")
+    done = await raw.apps_webhooks_api_list_dlq_entries(requeued=True)
+    check(done["entries"] == [] and done["pagination"]["total"] == 0, "requeued=true: none")
+    stats = await raw.apps_webhooks_api_get_dlq_stats()
+    check(stats == {"total_entries": 1, "not_requeued": 1, "requeued": 0, "workspace_id": ws_id,
+                    "top_failed_webhooks": [{"webhook_id": dead.id, "webhook_name": "dead",
+                                             "count": 1}]}, f"DLQ stats: {stats}")
+    await raises(sfe.NotFoundError, outsider.webhooks.retry_dlq(entry["id"]),
+                 "another workspace's dead letter is 404")
+    requeued = await hooks.retry_dlq(entry["id"])
+    check(isinstance(requeued, dict) and requeued["success"] is True
+          and requeued["dlq_id"] == entry["id"] and requeued["delivery_id"] == failing.test_id,
+          f"retry_dlq: {requeued}")
+    await arrived(rx, "/fail/4", "the requeued dead letter", count=2, event_id=failing.test_id)
+    await settled(token, ws_id, dead.id, "the requeued dead letter")
+    done = await raw.apps_webhooks_api_list_dlq_entries(requeued=True)
+    check([(e["id"], e["requeued"]) for e in done["entries"]] == [(entry["id"], True)]
+          and done["entries"][0]["requeued_at"] is not None, f"requeued=true: {done}")
+    deadline = time.monotonic() + 15
+    while True:
+        waiting = await raw.apps_webhooks_api_list_dlq_entries(requeued=False)
+        if waiting["entries"] or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    check(len(waiting["entries"]) == 1 and waiting["entries"][0]["id"] != entry["id"]
+          and waiting["entries"][0]["delivery_id"] == failing.test_id,
+          f"failing again makes a new dead letter: {waiting}")
+    again = await raises(sfe.ValidationError, hooks.retry_dlq(entry["id"]),
+                         "a requeued entry cannot be retried again")
+    check(again.status_code == 400 and again.error_code == "ALREADY_REQUEUED",
+          f"400 ALREADY_REQUEUED: {again.status_code} {again.error_code}")
+    await raises(sfe.NotFoundError, hooks.retry_dlq(str(uuid.uuid4())),
+                 "an unknown dead letter is 404")
+    stats = await raw.apps_webhooks_api_get_dlq_stats()
+    check(stats["total_entries"] == 2 and stats["not_requeued"] == 1 and stats["requeued"] == 1
+          and stats["top_failed_webhooks"] == [{"webhook_id": dead.id, "webhook_name": "dead",
+                                                "count": 2}], f"DLQ stats after: {stats}")
+
+    # --- metrics: the platform's are staff-only; the workspace's agree with the native view
+    await raises(sfe.PermissionError, hooks.get_metrics(), "platform metrics are staff-only")
+    await raises(sfe.PermissionError, worker.webhooks.get_metrics(), "for everyone")
+    every_delivery = []
+    for h in native_hooks(token, ws_id):
+        every_delivery += await settled(token, ws_id, h["id"], f"deliveries of {h['name']}")
+    by_status = {s: sum(d["status"] == s for d in every_delivery)
+                 for s in ("delivered", "failed", "pending")}
+    with rx.lock:
+        attempts_seen = len(rx.got)
+    metrics = await raw.apps_webhooks_api_get_workspace_webhook_metrics()
+    check(isinstance(metrics, m.WorkspaceWebhookMetricsResponse) and metrics.window_hours == 24
+          and abs((aware(metrics.generated_at) - dt.datetime.now(dt.timezone.utc))
+                  .total_seconds()) < 60,
+          f"workspace metrics: {metrics}")
+    summary = metrics.summary
+    check(summary.total_attempts >= attempts_seen,
+          f"total_attempts {summary.total_attempts} >= the {attempts_seen} attempts received "
+          f"(the native attempts add up to {sum(d['attempts'] for d in every_delivery)})")
+    check((summary.successful_deliveries, summary.failed_deliveries, summary.pending_deliveries)
+          == (by_status["delivered"], by_status["failed"], by_status["pending"]),
+          f"the summary matches the native deliveries {by_status}: {summary}")
+    check(metrics.webhooks.total == 5 and metrics.webhooks.active == 4,
+          f"five endpoints, four enabled: {metrics.webhooks}")
+
+    # --- the success timeline: buckets that add up to the workspace's deliveries in the range
+    today = dt.datetime.now(dt.timezone.utc).date()
+    created_today = [d for d in every_delivery if when(d["created_at"]).date() == today]
+
+    def check_timeline(tl, time_range, bucket, total, what):
+        check(isinstance(tl, dict) and tl["time_range"] == time_range
+              and (tl["bucket"] == bucket if bucket else tl["bucket"] in ("hour", "day")),
+              f"{what}: range and bucket: {tl}")
+        buckets = tl["timeline"]
+        step = dt.timedelta(hours=1) if tl["bucket"] == "hour" else dt.timedelta(days=1)
+        stamps = [when(b["timestamp"]) for b in buckets]
+        check(all((b - a) > dt.timedelta(0) and (b - a) % step == dt.timedelta(0)
+                  for a, b in zip(stamps, stamps[1:]))
+              and all((s - s.replace(hour=0, minute=0, second=0, microsecond=0)) % step
+                      == dt.timedelta(0) for s in stamps),
+              f"{what}: ascending buckets, each the start of its {tl['bucket']}: {stamps}")
+        check(all(b["total"] == b["successful"] + b["failed"] + b["pending"] for b in buckets),
+              f"{what}: each bucket adds up")
+        check(sum(b["total"] for b in buckets) == tl["total_deliveries"] == total,
+              f"{what}: {total} deliveries: {tl['total_deliveries']}, "
+              f"{sum(b['total'] for b in buckets)} in the buckets")
+        check(sum(b["successful"] for b in buckets) == tl["successful_deliveries"],
+              f"{what}: the successful ones add up")
+
+    timeline = await hooks.get_success_timeline()
+    check_timeline(timeline, "today", "hour", len(created_today), "today's timeline")
+    check(timeline["successful_deliveries"]
+          == sum(d["status"] == "delivered" for d in created_today),
+          "today's successful deliveries are the delivered ones")
+    week = await hooks.get_success_timeline(time_range="week")
+    check_timeline(week, "week", "day", len(every_delivery), "the week's timeline")
+    span = await hooks.get_success_timeline(
+        time_range="custom", start_date=(today - dt.timedelta(days=1)).isoformat(),
+        end_date=(today + dt.timedelta(days=1)).isoformat())
+    check_timeline(span, "custom", None, len(every_delivery), "a custom range around today")
+    past = await hooks.get_success_timeline(time_range="custom", start_date="2020-01-01",
+                                            end_date="2020-01-31")
+    check_timeline(past, "custom", None, 0, "a custom range in the past")
+    await raises(sfe.ValidationError, hooks.get_success_timeline(time_range="custom"),
+                 "custom without dates is 422")
+    await raises(sfe.ValidationError, hooks.get_success_timeline(time_range="bogus"),
+                 "an unknown time range is 422")
+
+    # --- the health check (the SDK sends no Authorization header for it)
+    health = await raw.apps_webhooks_api_webhook_health_check()
+    check(isinstance(health, dict) and health["status"] == "healthy", f"health: {health}")
+    # Inbound webhooks are not served.
+    await raises(sfe.NotFoundError, raw.apps_webhooks_api_receive_webhook(first.id),
+                 "receive_webhook is not served")
+
+    # --- delete: 204, then gone everywhere
+    gone = await raw.apps_webhooks_api_delete_webhook_with_http_info(spare.id)
+    check(gone.status_code == 204 and gone.data is None, "delete answers 204")
+    check(await hooks.delete(texty.id) is None, "the wrapper's delete answers None")
+    await raises(sfe.NotFoundError, hooks.get(spare.id), "a deleted endpoint is 404")
+    check(native(token, "GET", hook_path(ws_id, spare.id))[0] == 404, "native: 404")
+    check({h["id"] for h in native_hooks(token, ws_id)} == {first.id, every.id, dead.id},
+          "native: the deleted endpoints are not listed")
+    await raises(sfe.NotFoundError, hooks.delete(spare.id), "deleting again is 404")
+    await raises(sfe.NotFoundError, hooks.list_deliveries(texty.id),
+                 "a deleted endpoint's deliveries are 404")
+    check((await hooks.list()).pagination["total"] == 3, "three endpoints left")
+
+    # Every request the receiver got went to a known path and verified.
+    with rx.lock:
+        got = list(rx.got)
+    check(all(r.problems == [] for r in got),
+          f"every delivery verified: {[(r.path, r.problems) for r in got if r.problems]}")
+    check({r.path for r in got} == {"/ok/1", "/ok/2", "/text/5", "/fail/4"},
+          f"deliveries only where expected: {sorted({r.path for r in got})}")
+    rx.server.shutdown()
+    rx.server.server_close()
 
 
 if __name__ == "__main__":
