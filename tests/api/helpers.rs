@@ -287,6 +287,15 @@ impl TestApp {
     }
 
     /// Rounds of the webhook worker until one sends nothing (at most 50).
+    /// Moves this app's clock to the start of the next minute, so that a test of a budget
+    /// counted in fixed one-minute windows runs inside one window (it has a minute).
+    pub fn at_the_start_of_a_minute(&self) {
+        let now = self.state.core.clock.now();
+        let into = now.timestamp_micros().rem_euclid(60_000_000);
+        self.clock
+            .advance(Duration::from_micros((60_000_000 - into).unsigned_abs()));
+    }
+
     pub async fn deliver_webhooks(&self) -> roster::webhooks::Round {
         let worker = roster::webhooks::Worker::new(self.state.core.clone(), Duration::from_secs(5))
             .expect("webhook worker");
