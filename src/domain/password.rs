@@ -47,20 +47,23 @@ pub fn validate(field: &str, password: &SecretString) -> Result<()> {
     Ok(())
 }
 
+/// What a sign-in with an unknown email is verified against, so that both failures cost the
+/// same: the hash of a random password nobody kept, with the parameters every new hash gets.
+/// A constant rather than a hash computed at start-up, which kept argon2's 19 MiB working
+/// buffer resident in the main thread from the first moment (measured in docs/BENCHMARKS.md).
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$mqE3u6KiDOsrxDFgoTI8FQ$EQcpZvG/+UX66nnHjUo5jZDFjzKt7itBe0Y/J2gHTy8";
+
 /// Hashes and verifies passwords, at most `limit` at a time.
 #[derive(Clone)]
 pub struct Passwords {
     permits: Arc<Semaphore>,
-    /// Verified against when the email is unknown, so both failures cost the same.
-    dummy_hash: Arc<str>,
 }
 
 impl Passwords {
     pub fn new(limit: usize) -> Result<Self> {
-        let dummy = hash_now("roster-dummy-password-for-timing")?;
         Ok(Passwords {
             permits: Arc::new(Semaphore::new(limit)),
-            dummy_hash: dummy.into(),
         })
     }
 
@@ -77,7 +80,7 @@ impl Passwords {
     pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool> {
         let _permit = self.permits.acquire().await.map_err(anyhow::Error::from)?;
         let known = stored.is_some();
-        let phc = stored.unwrap_or_else(|| self.dummy_hash.to_string());
+        let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&phc).is_ok_and(|parsed| {
                 Argon2::default()
@@ -97,4 +100,20 @@ fn hash_now(password: &str) -> Result<String> {
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| Error::Internal(anyhow::anyhow!("password hashing failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_has_the_parameters_of_every_new_hash() {
+        let dummy = PasswordHash::new(DUMMY_HASH).expect("a PHC string");
+        let fresh = hash_now("a password of the same cost").expect("hash");
+        let fresh = PasswordHash::new(&fresh).expect("a PHC string");
+        assert_eq!(dummy.algorithm, fresh.algorithm);
+        assert_eq!(dummy.version, fresh.version);
+        assert_eq!(dummy.params, fresh.params);
+        assert_eq!(dummy.hash.map(|h| h.len()), fresh.hash.map(|h| h.len()));
+    }
 }
