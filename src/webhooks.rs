@@ -47,31 +47,28 @@ const SF_SIGNATURE: &str = "X-SF-Signature";
 const SF_EVENT_ID: &str = "X-SF-Event-ID";
 const IDEMPOTENCY_KEY: &str = "X-Idempotency-Key";
 
+/// The delay before the retry that follows attempt `attempts` (1-based), without jitter.
+fn base_delay(attempts: i64) -> chrono::Duration {
+    let exp = u32::try_from((attempts - 1).clamp(0, 20)).unwrap_or(20);
+    chrono::Duration::seconds(FIRST_DELAY_SECS.saturating_mul(1_i64 << exp)).min(MAX_DELAY)
+}
+
 /// The delay before the retry that follows attempt `attempts` (1-based), with ±20 % jitter.
 pub fn retry_delay(attempts: i64) -> chrono::Duration {
-    let exp = u32::try_from((attempts - 1).clamp(0, 20)).unwrap_or(20);
-    let base =
-        chrono::Duration::seconds(FIRST_DELAY_SECS.saturating_mul(1_i64 << exp)).min(MAX_DELAY);
     let jitter = rand::thread_rng().gen_range(0.8..1.2);
-    chrono::Duration::milliseconds((base.num_milliseconds() as f64 * jitter) as i64)
+    chrono::Duration::milliseconds((base_delay(attempts).num_milliseconds() as f64 * jitter) as i64)
 }
 
 /// How many retries the default schedule makes within [`RETRY_WINDOW`] (without jitter):
 /// what an endpoint without `max_retries` of its own is shown to have.
 pub fn scheduled_retries() -> i64 {
-    let mut elapsed = 0_i64;
-    let mut retries = 0_i64;
-    loop {
-        let exp = u32::try_from(retries.clamp(0, 20)).unwrap_or(20);
-        let delay = FIRST_DELAY_SECS
-            .saturating_mul(1_i64 << exp)
-            .min(MAX_DELAY.num_seconds());
-        if elapsed + delay > RETRY_WINDOW.num_seconds() {
-            return retries;
-        }
-        elapsed += delay;
-        retries += 1;
+    let mut elapsed = chrono::Duration::zero();
+    let mut attempts = 1;
+    while elapsed + base_delay(attempts) <= RETRY_WINDOW {
+        elapsed += base_delay(attempts);
+        attempts += 1;
     }
+    attempts - 1
 }
 
 /// A resolver that refuses names resolving to an address the egress rule refuses.
@@ -265,11 +262,9 @@ impl Worker {
 
     /// Sets the queue's gauges: due pending deliveries, and how long the oldest has waited.
     async fn gauge_queue(&self) {
-        let now = self.core.clock.now();
-        if let Ok((depth, oldest)) = self.core.store.read().webhook_queue_stats(now).await {
-            metrics::gauge!("roster_webhook_queue_depth").set(depth as f64);
-            let age = oldest.map_or(0.0, |t| (now - t).num_milliseconds() as f64 / 1000.0);
-            metrics::gauge!("roster_webhook_oldest_pending_seconds").set(age);
+        if let Ok(b) = self.core.webhook_backlog().await {
+            metrics::gauge!("roster_webhook_queue_depth").set(b.due as f64);
+            metrics::gauge!("roster_webhook_oldest_pending_seconds").set(b.oldest_due_seconds);
         }
     }
 

@@ -214,6 +214,17 @@ pub struct Policy {
     pub role_words: RoleWords,
     /// The most members a listing without paging answers with (oldest first).
     pub member_list: u32,
+    /// The bounds on a webhook endpoint's own delivery settings.
+    pub webhook_settings: WebhookBounds,
+}
+
+/// The values a surface accepts for an endpoint's delivery settings, each `(least, most)`
+/// (the database's checks are the native ones).
+#[derive(Debug, Clone, Copy)]
+pub struct WebhookBounds {
+    pub max_retries: (i64, i64),
+    pub timeout_seconds: (i64, i64),
+    pub rate_limit_per_minute: (i64, i64),
 }
 
 /// The native API: the permanent rules only.
@@ -238,6 +249,11 @@ pub const NATIVE: Policy = Policy {
         base_word_keeps_custom: false,
     },
     member_list: super::paging::MAX_LIMIT,
+    webhook_settings: WebhookBounds {
+        max_retries: (0, 100),
+        timeout_seconds: (1, 300),
+        rate_limit_per_minute: (1, 100_000),
+    },
 };
 
 /// The SpatialFlow contract (docs/API-DESIGN.md): sign-in 60 a minute per client IP and 15 a
@@ -276,6 +292,12 @@ pub const SPATIALFLOW: Policy = Policy {
         base_word_keeps_custom: true,
     },
     member_list: 500,
+    // The SDK's own bounds on `CreateWebhookRequest`.
+    webhook_settings: WebhookBounds {
+        max_retries: (0, 10),
+        timeout_seconds: (1, 300),
+        rate_limit_per_minute: (1, 1000),
+    },
 };
 
 /// The Pupil Cloud v2 contract: `EDITOR` names both editor and field worker; the member

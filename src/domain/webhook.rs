@@ -18,6 +18,7 @@ use super::{
     member::lock_actor,
     paging::PageRequest,
     permission::Permission,
+    policy::{Policy, WebhookBounds},
     session::RequestMeta,
     workspace::Access,
     Core, Error, Result,
@@ -40,10 +41,6 @@ pub const MAX_ENDPOINTS: i64 = 50;
 pub const TEST_EVENT: &str = "webhook.test";
 /// The longest endpoint name, in characters.
 pub const MAX_NAME_LEN: usize = 255;
-/// The bounds of the per-endpoint delivery settings (the database checks them too).
-pub const MAX_RETRIES: std::ops::RangeInclusive<i64> = 0..=100;
-pub const TIMEOUT_SECONDS: std::ops::RangeInclusive<i64> = 1..=300;
-pub const RATE_LIMIT_PER_MINUTE: std::ops::RangeInclusive<i64> = 1..=100_000;
 
 /// The event types a workspace's changes produce, each with the audit actions it reports.
 /// An audit action not listed here (sign-ins, account changes, the webhooks' own changes)
@@ -279,29 +276,28 @@ pub struct DeliverySettings {
 }
 
 impl DeliverySettings {
-    /// Checks each set value against Roster's bounds.
-    pub fn check(&self) -> Result<()> {
-        self.check_within([MAX_RETRIES, TIMEOUT_SECONDS, RATE_LIMIT_PER_MINUTE])
-    }
-
-    /// Checks each set value against `bounds` (of `max_retries`, `timeout_seconds` and
-    /// `rate_limit_per_minute`, in that order; a dialect may have narrower ones).
-    pub fn check_within(&self, bounds: [std::ops::RangeInclusive<i64>; 3]) -> Result<()> {
-        let [retries, timeout, rate] = bounds;
+    /// Checks each set value against the calling surface's bounds.
+    fn check(&self, bounds: &WebhookBounds) -> Result<()> {
         let fields = [
-            ("max_retries", self.max_retries, retries),
-            ("timeout_seconds", self.timeout_seconds, timeout),
-            ("rate_limit_per_minute", self.rate_limit_per_minute, rate),
+            ("max_retries", self.max_retries, bounds.max_retries),
+            (
+                "timeout_seconds",
+                self.timeout_seconds,
+                bounds.timeout_seconds,
+            ),
+            (
+                "rate_limit_per_minute",
+                self.rate_limit_per_minute,
+                bounds.rate_limit_per_minute,
+            ),
         ];
-        for (field, value, range) in fields {
-            if let Some(v) = value {
-                if !range.contains(&v) {
-                    return Err(Error::invalid(
-                        field,
-                        "out_of_range",
-                        format!("{field} is from {} to {}", range.start(), range.end()),
-                    ));
-                }
+        for (field, value, (least, most)) in fields {
+            if value.is_some_and(|v| !(least..=most).contains(&v)) {
+                return Err(Error::invalid(
+                    field,
+                    "out_of_range",
+                    format!("{field} is from {least} to {most}"),
+                ));
             }
         }
         Ok(())
@@ -431,6 +427,8 @@ pub struct Delivery {
     pub created_at: DateTime<Utc>,
     /// The body that is (or was) sent.
     pub payload: String,
+    /// Its endpoint's URL now.
+    pub url: String,
 }
 
 /// A delivery that ran out of retries (one entry each time it did), until it is requeued.
@@ -679,6 +677,7 @@ impl Core {
         &self,
         access: &Access,
         input: NewEndpointInput,
+        policy: &Policy,
         meta: &RequestMeta,
     ) -> Result<(Endpoint, String)> {
         access.require(Permission::WebhooksManage)?;
@@ -687,7 +686,7 @@ impl Core {
         let subscription = Subscription::parse(input.event_types.as_deref())?;
         let description = description(input.description.as_deref())?;
         let name = name(input.name.as_deref())?;
-        input.settings.check()?;
+        input.settings.check(&policy.webhook_settings)?;
         let id = Uuid::now_v7();
         let secret = new_secret();
         let (stored, sealed) = self.store_secret(id, &secret.bytes)?;
@@ -764,6 +763,7 @@ impl Core {
         access: &Access,
         id: Uuid,
         patch: EndpointPatch,
+        policy: &Policy,
         meta: &RequestMeta,
     ) -> Result<Endpoint> {
         access.require(Permission::WebhooksManage)?;
@@ -782,6 +782,13 @@ impl Core {
             .map(|d| description(Some(d)))
             .transpose()?;
         let new_name = patch.name.as_deref().map(|n| name(Some(n))).transpose()?;
+        // What the change sets (what it leaves was checked when it was set).
+        DeliverySettings {
+            max_retries: patch.max_retries.flatten(),
+            timeout_seconds: patch.timeout_seconds.flatten(),
+            rate_limit_per_minute: patch.rate_limit_per_minute.flatten(),
+        }
+        .check(&policy.webhook_settings)?;
         let ws = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.webhook_write(access, actor.at).await?;
@@ -793,7 +800,6 @@ impl Core {
             (false, _) => before.disabled.or(Some(Disabled::Manual)),
         };
         let settings = patch.settings(before.settings);
-        settings.check()?;
         let after = tx
             .update_webhook_endpoint(
                 ws,
@@ -913,7 +919,7 @@ impl Core {
         id: Uuid,
         test: &TestEvent,
         meta: &RequestMeta,
-    ) -> Result<Delivery> {
+    ) -> Result<(Endpoint, Delivery)> {
         access.require(Permission::WebhooksManage)?;
         if let Some(t) = &test.event_type {
             known_event_type("event_type", t)?;
@@ -936,7 +942,7 @@ impl Core {
         let ws = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.webhook_write(access, actor.at).await?;
-        tx.webhook_endpoint(ws, id).await?.ok_or(Error::NotFound)?;
+        let endpoint = tx.webhook_endpoint(ws, id).await?.ok_or(Error::NotFound)?;
         // The test is an audit event of its own, which gives it its id and its place in the
         // workspace's sequence; it is queued for this endpoint alone.
         let tested =
@@ -959,7 +965,7 @@ impl Core {
             .await?
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("the test delivery was not queued")))?;
         tx.commit().await?;
-        Ok(delivery)
+        Ok((endpoint, delivery))
     }
 
     /// An endpoint's deliveries, newest first, optionally of one status and one event type.
@@ -1017,9 +1023,15 @@ impl Core {
         event_id: Uuid,
         within: std::time::Duration,
     ) -> Result<Delivery> {
+        let endpoint = self.webhook(access, id).await?;
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            let d = self.webhook_delivery(access, id, event_id).await?;
+            let d = self
+                .store
+                .read()
+                .webhook_delivery(endpoint.id, event_id)
+                .await?
+                .ok_or(Error::NotFound)?;
             let attempted = d.status != DeliveryStatus::Pending || d.last_attempt_at.is_some();
             if attempted || tokio::time::Instant::now() >= deadline {
                 return Ok(d);
@@ -1168,7 +1180,33 @@ impl Core {
     }
 }
 
+/// The deliveries due and waiting for a worker, across every workspace.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backlog {
+    pub due: i64,
+    /// How long the oldest due delivery has waited since it was queued (0 when none).
+    pub oldest_due_seconds: f64,
+    /// Whether a worker keeps up: nothing due has waited [`MAX_HEALTHY_WAIT_SECS`] or more.
+    pub healthy: bool,
+}
+
+/// A due delivery waiting this long means no worker keeps up.
+pub const MAX_HEALTHY_WAIT_SECS: f64 = 300.0;
+
 impl Core {
+    /// The deliveries due and waiting for a worker (for the metrics and the health check).
+    pub async fn webhook_backlog(&self) -> Result<Backlog> {
+        let now = self.clock.now();
+        let (due, oldest) = self.store.read().webhook_queue_stats(now).await?;
+        let oldest_due_seconds =
+            oldest.map_or(0.0, |t| (now - t).num_milliseconds() as f64 / 1000.0);
+        Ok(Backlog {
+            due,
+            oldest_due_seconds,
+            healthy: oldest_due_seconds < MAX_HEALTHY_WAIT_SECS,
+        })
+    }
+
     /// Disables an endpoint whose deliveries kept failing, records it, and tells the
     /// workspace's owners by email, in one transaction (once: a disabled endpoint is left).
     pub async fn disable_failing_webhook(

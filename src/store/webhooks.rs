@@ -187,7 +187,12 @@ struct CountsRow {
 const DELIVERY_COLUMNS: &str = "d.event_id, d.endpoint_id, ev.type AS event_type, \
      ev.seq AS sequence, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, \
      d.last_status, d.last_error, d.last_response, d.last_latency_ms, d.delivered_at, \
-     d.created_at, ev.payload";
+     d.created_at, ev.payload, e.url";
+
+/// What a delivery is read from: with its event, and its endpoint (for the URL).
+const DELIVERY_FROM: &str =
+    "FROM webhook_deliveries d JOIN webhook_events ev ON ev.id = d.event_id \
+     JOIN webhook_endpoints e ON e.id = d.endpoint_id";
 
 #[derive(sqlx::FromRow)]
 struct DeliveryRow {
@@ -206,6 +211,7 @@ struct DeliveryRow {
     delivered_at: Option<Ts>,
     created_at: Ts,
     payload: String,
+    url: String,
 }
 
 impl From<DeliveryRow> for Delivery {
@@ -227,6 +233,7 @@ impl From<DeliveryRow> for Delivery {
             delivered_at: r.delivered_at.map(|t| t.0),
             created_at: r.created_at.0,
             payload: r.payload,
+            url: r.url,
         }
     }
 }
@@ -442,8 +449,7 @@ impl Db<'_> {
         let row: Option<DeliveryRow> = self
             .optional(
                 &format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-                     JOIN webhook_events ev ON ev.id = d.event_id \
+                    "SELECT {DELIVERY_COLUMNS} {DELIVERY_FROM} \
                      WHERE d.endpoint_id = $1 AND d.event_id = $2"
                 ),
                 &[endpoint_id.into(), event_id.into()],
@@ -460,8 +466,7 @@ impl Db<'_> {
     ) -> StoreResult<Vec<Delivery>> {
         let mut args = Vec::new();
         let mut sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-             JOIN webhook_events ev ON ev.id = d.event_id{}",
+            "SELECT {DELIVERY_COLUMNS} {DELIVERY_FROM}{}",
             filter.clause(&mut args)
         );
         if let Some(c) = page.after {
@@ -491,19 +496,12 @@ impl Db<'_> {
         let mut args = Vec::new();
         let clause = filter.clause(&mut args);
         let (total,): (i64,) = self
-            .one(
-                &format!(
-                    "SELECT COUNT(*) FROM webhook_deliveries d \
-                     JOIN webhook_events ev ON ev.id = d.event_id{clause}"
-                ),
-                &args,
-            )
+            .one(&format!("SELECT COUNT(*) {DELIVERY_FROM}{clause}"), &args)
             .await?;
         let rows: Vec<DeliveryRow> = self
             .all(
                 &format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d \
-                     JOIN webhook_events ev ON ev.id = d.event_id{clause} \
+                    "SELECT {DELIVERY_COLUMNS} {DELIVERY_FROM}{clause} \
                      ORDER BY d.created_at DESC, d.event_id DESC LIMIT {limit} OFFSET {offset}"
                 ),
                 &args,

@@ -14,6 +14,7 @@ use crate::{
     app::AppState,
     domain::{
         paging::{Cursor, PageRequest},
+        policy,
         session::RequestMeta,
         webhook::{
             self, DeliveriesOf, Delivery, DeliverySettings, DeliveryStatus, Dialect, Endpoint,
@@ -317,7 +318,10 @@ pub async fn create(
             rate_limit_per_minute: body.rate_limit_per_minute,
         },
     };
-    let (endpoint, secret) = state.core.create_webhook(&access, input, &meta).await?;
+    let (endpoint, secret) = state
+        .core
+        .create_webhook(&access, input, &policy::NATIVE, &meta)
+        .await?;
     Ok(created(
         format!(
             "/v1/workspaces/{}/webhooks/{}",
@@ -373,7 +377,7 @@ pub async fn update(
     Ok(axum::Json(
         state
             .core
-            .update_webhook(&access, id, patch, &meta)
+            .update_webhook(&access, id, patch, &policy::NATIVE, &meta)
             .await?
             .into(),
     ))
@@ -431,7 +435,7 @@ pub async fn test(
     access: Access,
     Path(WebhookPath { id, .. }): Path<WebhookPath>,
 ) -> ApiResult<impl IntoResponse> {
-    let delivery = state
+    let (_, delivery) = state
         .core
         .send_test_webhook(&access, id, &TestEvent::default(), &meta)
         .await?;

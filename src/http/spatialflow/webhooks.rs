@@ -24,6 +24,7 @@ use super::{
 use crate::{
     app::AppState,
     domain::{
+        policy,
         session::RequestMeta,
         webhook::{
             DeadLetter, DeliveriesOf, Delivery, DeliveryCounts, DeliverySettings, DeliveryStatus,
@@ -39,18 +40,12 @@ use crate::{
 const METHOD: &str = "POST";
 const AUTH_TYPE: &str = "none";
 const CONTENT_TYPE: &str = "application/json";
-/// SpatialFlow's bounds on the delivery settings (narrower than Roster's own).
-const MAX_RETRIES: std::ops::RangeInclusive<i64> = 0..=10;
-const TIMEOUT_SECONDS: std::ops::RangeInclusive<i64> = 1..=300;
-const RATE_LIMIT_PER_MINUTE: std::ops::RangeInclusive<i64> = 1..=1000;
 /// The window `GET /webhooks/metrics/workspace` reports.
 const METRICS_WINDOW_HOURS: i64 = 24;
 /// The longest a test waits for its first attempt before answering.
 const TEST_WAIT_CAP: std::time::Duration = std::time::Duration::from_secs(10);
 /// The longest range a success timeline covers.
 const MAX_TIMELINE_DAYS: i64 = 366;
-/// Pending deliveries due longer than this make `/webhooks/health` report the worker behind.
-const HEALTHY_LAG_SECONDS: f64 = 300.0;
 
 /// `WebhookResponse`: an endpoint and what its deliveries came to (never its secret).
 #[derive(Serialize, ToSchema)]
@@ -375,8 +370,8 @@ impl Unsupported {
     }
 }
 
-/// SpatialFlow's bounds on the name and the settings.
-fn check_bounds(name: Option<&str>, settings: &DeliverySettings) -> SfResult<()> {
+/// SpatialFlow's `name` is required text (Roster's may be empty).
+fn check_name(name: Option<&str>) -> SfResult<()> {
     if name.is_some_and(|n| n.trim().is_empty()) {
         return Err(SfError::invalid(
             "string_too_short",
@@ -384,9 +379,7 @@ fn check_bounds(name: Option<&str>, settings: &DeliverySettings) -> SfResult<()>
             "String should have at least 1 character",
         ));
     }
-    settings
-        .check_within([MAX_RETRIES, TIMEOUT_SECONDS, RATE_LIMIT_PER_MINUTE])
-        .map_err(SfError::from)
+    Ok(())
 }
 
 /// A domain error with its fields named as this dialect names them.
@@ -426,7 +419,7 @@ pub async fn create_webhook(
         timeout_seconds: body.timeout_seconds,
         rate_limit_per_minute: body.rate_limit_per_minute,
     };
-    check_bounds(Some(&body.name), &settings)?;
+    check_name(Some(&body.name))?;
     let input = NewEndpointInput {
         name: Some(body.name),
         url: body.url,
@@ -438,7 +431,7 @@ pub async fn create_webhook(
     };
     let (endpoint, secret) = state
         .core
-        .create_webhook(&access, input, &meta)
+        .create_webhook(&access, input, &policy::SPATIALFLOW, &meta)
         .await
         .map_err(sf_fields)?;
     let webhook = response(endpoint, &DeliveryCounts::default(), &defaults(&state));
@@ -506,17 +499,10 @@ pub async fn update_webhook(
         rate_limit_per_minute: not_null(body.rate_limit_per_minute, "rate_limit_per_minute")?
             .map(Some),
     };
-    check_bounds(
-        patch.name.as_deref(),
-        &DeliverySettings {
-            max_retries: patch.max_retries.flatten(),
-            timeout_seconds: patch.timeout_seconds.flatten(),
-            rate_limit_per_minute: patch.rate_limit_per_minute.flatten(),
-        },
-    )?;
+    check_name(patch.name.as_deref())?;
     let endpoint = state
         .core
-        .update_webhook(&access, id, patch, &meta)
+        .update_webhook(&access, id, patch, &policy::SPATIALFLOW, &meta)
         .await
         .map_err(sf_fields)?;
     Ok(axum::Json(one_response(&state, &access, endpoint).await?))
@@ -611,8 +597,7 @@ pub async fn test_webhook(
             .or(body.custom_payload)
             .filter(|p| !p.is_null()),
     };
-    let endpoint = state.core.webhook(&access, id).await?;
-    let queued = state
+    let (endpoint, queued) = state
         .core
         .send_test_webhook(&access, id, &test, &meta)
         .await
@@ -687,14 +672,14 @@ pub struct WebhookDeliveryResponse {
     next_retry_at: Option<DateTime<Utc>>,
 }
 
-fn delivery_response(d: &Delivery, url: &str) -> WebhookDeliveryResponse {
+fn delivery_response(d: &Delivery) -> WebhookDeliveryResponse {
     WebhookDeliveryResponse {
         id: d.event_id.to_string(),
         webhook_id: Some(d.endpoint_id.to_string()),
         geofence_id: None,
         event_type: d.event_type.clone(),
         event_id: d.event_id.to_string(),
-        url: url.to_owned(),
+        url: d.url.clone(),
         method: METHOD,
         status: status_word(d.status),
         response_status_code: d.last_status,
@@ -758,7 +743,6 @@ pub async fn get_webhook_deliveries(
             ))
         }
     };
-    let endpoint = state.core.webhook(&access, id).await?;
     let only = DeliveriesOf {
         status,
         event_type: q.event_type,
@@ -769,10 +753,7 @@ pub async fn get_webhook_deliveries(
         .await
         .map_err(SfError::in_query)?;
     Ok(axum::Json(WebhookDeliveryListResponse {
-        deliveries: found
-            .iter()
-            .map(|d| delivery_response(d, &endpoint.url))
-            .collect(),
+        deliveries: found.iter().map(delivery_response).collect(),
         pagination: Pagination::new(total, limit, offset),
     }))
 }
@@ -806,11 +787,9 @@ pub async fn get_webhook_delivery_detail(
     SfAccess(access): SfAccess,
     Path((webhook_id, delivery_id)): Path<(String, String)>,
 ) -> SfResult<axum::Json<WebhookDeliveryDetailResponse>> {
-    let id = path_id(&webhook_id)?;
-    let endpoint = state.core.webhook(&access, id).await?;
     let d = state
         .core
-        .webhook_delivery(&access, id, path_id(&delivery_id)?)
+        .webhook_delivery(&access, path_id(&webhook_id)?, path_id(&delivery_id)?)
         .await?;
     let response_body =
         d.last_response
@@ -820,7 +799,7 @@ pub async fn get_webhook_delivery_detail(
                 _ => Value::String(text.to_owned()),
             });
     Ok(axum::Json(WebhookDeliveryDetailResponse {
-        delivery: delivery_response(&d, &endpoint.url),
+        delivery: delivery_response(&d),
         payload: serde_json::from_str::<Value>(&d.payload)
             .ok()
             .filter(Value::is_object),
@@ -1198,37 +1177,37 @@ pub async fn retry_from_dlq(
 }
 
 /// Whether webhooks are being delivered: the database answers and no due delivery has waited
-/// longer than five minutes for a worker (503 otherwise). No credentials needed; nothing of
-/// any workspace is shown.
+/// five minutes or more for a worker (503 otherwise). No credentials needed; nothing of any
+/// workspace is shown.
 #[utoipa::path(get, path = "/api/v1/webhooks/health", tag = "webhooks",
     responses((status = 200, description = "`status` `healthy`, `service`, \
             `oldest_due_seconds`", body = Object),
         (status = 503, description = "`status` `unhealthy` and why", body = Object)))]
 pub async fn webhook_health_check(State(state): State<AppState>) -> impl IntoResponse {
-    let now = state.core.clock.now();
-    let lag = match state.core.store.read().webhook_queue_stats(now).await {
-        Ok((_, oldest)) => oldest.map_or(0.0, |t| (now - t).num_milliseconds() as f64 / 1000.0),
+    let unhealthy = |reason: &str, lag: Option<f64>| {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(
+                json!({"status": "unhealthy", "service": "webhooks", "reason": reason,
+                "oldest_due_seconds": lag}),
+            ),
+        )
+    };
+    match state.core.webhook_backlog().await {
+        Ok(b) if b.healthy => (
+            StatusCode::OK,
+            axum::Json(json!({"status": "healthy", "service": "webhooks",
+                "oldest_due_seconds": b.oldest_due_seconds})),
+        ),
+        Ok(b) => unhealthy(
+            "due deliveries are waiting for a worker",
+            Some(b.oldest_due_seconds),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "webhook health check failed");
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(json!({"status": "unhealthy", "service": "webhooks",
-                    "reason": "the database cannot be reached"})),
-            );
+            unhealthy("the database cannot be reached", None)
         }
-    };
-    if lag > HEALTHY_LAG_SECONDS {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({"status": "unhealthy", "service": "webhooks",
-                "reason": "due deliveries are waiting for a worker",
-                "oldest_due_seconds": lag})),
-        );
     }
-    (
-        StatusCode::OK,
-        axum::Json(json!({"status": "healthy", "service": "webhooks", "oldest_due_seconds": lag})),
-    )
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use crate::{
     helpers::{Account, TestApp},
     on_both_databases,
-    receiver::Receiver,
+    receiver::{loopback_allowed, Receiver},
 };
 
 on_both_databases!(
@@ -22,10 +22,6 @@ on_both_databases!(
     an_endpoint_that_keeps_failing_is_disabled_its_owners_told_and_enabling_replays_the_backlog,
     a_deleted_workspace_reports_its_deletion_and_its_endpoints_are_retired,
 );
-
-fn loopback_allowed(s: &mut roster::config::Settings) {
-    s.webhook_allow = Some(vec!["127.0.0.1".into()]);
-}
 
 /// An owner, their workspace, a member to change, and an endpoint at `rx` (owner, ws, member,
 /// endpoint id).

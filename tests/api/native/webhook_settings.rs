@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::{
     helpers::{Account, TestApp},
     on_both_databases,
-    receiver::Receiver,
+    receiver::{loopback_allowed, Receiver},
 };
 
 on_both_databases!(
@@ -19,10 +19,6 @@ on_both_databases!(
     an_endpoint_timeout_bounds_each_attempt,
     out_of_range_settings_are_refused_and_null_returns_a_setting_to_its_default,
 );
-
-fn loopback_allowed(s: &mut roster::config::Settings) {
-    s.webhook_allow = Some(vec!["127.0.0.1".into()]);
-}
 
 /// An owner, their workspace, a viewer to change roles of, and an endpoint at `rx` hearing role
 /// changes and tests with `settings` merged in (owner, ws, member, endpoint id).

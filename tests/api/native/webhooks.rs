@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::{
     helpers::{Account, TestApp},
     on_both_databases,
-    receiver::Receiver,
+    receiver::{loopback_allowed, Receiver},
 };
 
 on_both_databases!(
@@ -24,11 +24,6 @@ on_both_databases!(
     usage_passing_80_and_100_percent_of_the_allowance_is_reported_once_each,
     with_a_key_encryption_key_secrets_are_sealed_at_rest_and_still_sign,
 );
-
-/// The settings of an app that may send webhooks to 127.0.0.1 (and nowhere else private).
-fn loopback_allowed(s: &mut roster::config::Settings) {
-    s.webhook_allow = Some(vec!["127.0.0.1".into()]);
-}
 
 async fn owned(app: &TestApp, email: &str) -> (Account, String) {
     let owner = app.signup(email, "Hook Owner").await;
