@@ -400,7 +400,11 @@ impl Config {
             ));
         }
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let password_hash_concurrency = s.password_hash_concurrency.unwrap_or(cpus);
+        // One core fewer than the machine has, so sign-ins that keep every hashing thread busy
+        // still leave a core to the other requests (docs/BENCHMARKS.md, issue 16).
+        let password_hash_concurrency = s
+            .password_hash_concurrency
+            .unwrap_or(cpus.saturating_sub(1).max(1));
         if password_hash_concurrency == 0 {
             return Err(ConfigError(
                 "ROSTER_PASSWORD_HASH_CONCURRENCY must be at least 1".into(),

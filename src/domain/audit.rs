@@ -897,7 +897,7 @@ pub fn ownership_transfer_closed<'a>(actor: &'a Actor, t: &Transfer, how: Closin
 }
 
 /// Filters of an audit query; all optional, all combined.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditFilter {
     pub action: Option<String>,
     pub actor_id: Option<Uuid>,

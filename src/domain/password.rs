@@ -1,7 +1,12 @@
-//! Password hashing with argon2id (m = 19 MiB, t = 2, p = 1, the crate's defaults), on blocking
-//! threads behind a semaphore so parallel sign-ins cannot exhaust memory.
+//! Password hashing with argon2id (m = 19 MiB, t = 2, p = 1, the crate's defaults), on a small
+//! pool of threads of its own: parallel sign-ins queue for it rather than exhaust memory or
+//! take every core, and argon2's working memory stays with those few threads instead of
+//! spreading over the runtime's growing pool of blocking threads.
 
-use std::sync::Arc;
+use std::{
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{mpsc, Arc, Mutex},
+};
 
 use argon2::{
     password_hash::{
@@ -10,7 +15,7 @@ use argon2::{
     Argon2,
 };
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 use super::{Error, Result};
 
@@ -54,42 +59,78 @@ pub fn validate(field: &str, password: &SecretString) -> Result<()> {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$mqE3u6KiDOsrxDFgoTI8FQ$EQcpZvG/+UX66nnHjUo5jZDFjzKt7itBe0Y/J2gHTy8";
 
-/// Hashes and verifies passwords, at most `limit` at a time.
+/// A hash or a verification waiting for a hashing thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords on `limit` threads of its own, in the order asked.
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl Passwords {
+    /// Starts the `limit` hashing threads; they end when the last `Passwords` is dropped.
     pub fn new(limit: usize) -> Result<Self> {
-        Ok(Passwords {
-            permits: Arc::new(Semaphore::new(limit)),
-        })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..limit.max(1) {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("roster-hash-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, never while hashing.
+                    let next = queue
+                        .lock()
+                        .map_err(|_| ())
+                        .and_then(|q| q.recv().map_err(|_| ()));
+                    match next {
+                        Ok(job) => job(),
+                        Err(()) => break,
+                    }
+                })
+                .map_err(|e| Error::Internal(anyhow::anyhow!("starting a hashing thread: {e}")))?;
+        }
+        Ok(Passwords { jobs })
+    }
+
+    /// Runs `work` on a hashing thread, unless the caller has stopped waiting by then (a
+    /// request cancelled while queued costs no hash).
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+        let (answer, answered) = oneshot::channel();
+        let job: Job = Box::new(move || {
+            if !answer.is_closed() {
+                if let Ok(value) = catch_unwind(AssertUnwindSafe(work)) {
+                    let _ = answer.send(value);
+                }
+            }
+        });
+        self.jobs
+            .send(job)
+            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
+        answered
+            .await
+            .map_err(|_| Error::Internal(anyhow::anyhow!("a password hash failed")))
     }
 
     /// Hashes a password into its PHC string.
     pub async fn hash(&self, password: SecretString) -> Result<String> {
-        let _permit = self.permits.acquire().await.map_err(anyhow::Error::from)?;
-        tokio::task::spawn_blocking(move || hash_now(password.expose_secret()))
-            .await
-            .map_err(anyhow::Error::from)?
+        self.run(move || hash_now(password.expose_secret())).await?
     }
 
     /// True when `password` matches `stored`; with no stored hash, verifies against a dummy
     /// hash and answers false, taking the same time.
     pub async fn verify(&self, password: SecretString, stored: Option<String>) -> Result<bool> {
-        let _permit = self.permits.acquire().await.map_err(anyhow::Error::from)?;
         let known = stored.is_some();
         let phc = stored.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&phc).is_ok_and(|parsed| {
-                Argon2::default()
-                    .verify_password(password.expose_secret().as_bytes(), &parsed)
-                    .is_ok()
+        let ok = self
+            .run(move || {
+                PasswordHash::new(&phc).is_ok_and(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.expose_secret().as_bytes(), &parsed)
+                        .is_ok()
+                })
             })
-        })
-        .await
-        .map_err(anyhow::Error::from)?;
+            .await?;
         Ok(known && ok)
     }
 }
@@ -105,6 +146,30 @@ fn hash_now(password: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_hash_made_on_the_pool_verifies_and_a_wrong_password_does_not() {
+        let pool = Passwords::new(1).expect("pool");
+        let stored = pool
+            .hash("correct horse battery".to_owned().into())
+            .await
+            .expect("hash");
+        assert!(pool
+            .verify(
+                "correct horse battery".to_owned().into(),
+                Some(stored.clone())
+            )
+            .await
+            .expect("verify"));
+        assert!(!pool
+            .verify("wrong horse battery".to_owned().into(), Some(stored))
+            .await
+            .expect("verify"));
+        assert!(!pool
+            .verify("correct horse battery".to_owned().into(), None)
+            .await
+            .expect("verify"));
+    }
 
     #[test]
     fn the_dummy_hash_has_the_parameters_of_every_new_hash() {

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{
     db::{Arg, Db, Tx},
+    sqlite_read::{self, ReadRow},
     ts::Ts,
     StoreResult,
 };
@@ -32,6 +33,25 @@ struct AuditRow {
     ip: Option<String>,
     user_agent: Option<String>,
     created_at: Ts,
+}
+
+impl ReadRow for AuditRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(AuditRow {
+            id: sqlite_read::uuid(row, "id")?,
+            workspace_id: sqlite_read::optional_uuid(row, "workspace_id")?,
+            actor_id: sqlite_read::optional_uuid(row, "actor_id")?,
+            actor_email: row.get("actor_email")?,
+            action: row.get("action")?,
+            target_type: row.get("target_type")?,
+            target_id: row.get("target_id")?,
+            before: row.get("before")?,
+            after: row.get("after")?,
+            ip: row.get("ip")?,
+            user_agent: row.get("user_agent")?,
+            created_at: sqlite_read::ts(row, "created_at")?,
+        })
+    }
 }
 
 impl From<AuditRow> for AuditEvent {
@@ -216,7 +236,7 @@ impl Db<'_> {
             page.limit + 1,
             page.offset
         );
-        let rows: Vec<AuditRow> = self.all(&sql, &args).await?;
+        let rows: Vec<AuditRow> = self.many(&sql, &args).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
@@ -226,13 +246,26 @@ impl Db<'_> {
         workspace_id: Uuid,
         filter: &AuditFilter,
     ) -> StoreResult<u64> {
-        let (conditions, args) = filter_conditions(workspace_id, filter);
-        let (n,): (i64,) = self
-            .one(
+        let by_action_only = AuditFilter {
+            action: filter.action.clone(),
+            ..AuditFilter::default()
+        };
+        let (n,): (i64,) = if *filter == by_action_only {
+            // Kept by the database on every insert and delete (migration 0017).
+            self.one(
+                "SELECT CAST(COALESCE(SUM(events), 0) AS BIGINT) FROM audit_counts \
+                 WHERE workspace_id = $1 AND ($2 IS NULL OR action = $2)",
+                &[workspace_id.into(), (&filter.action).into()],
+            )
+            .await?
+        } else {
+            let (conditions, args) = filter_conditions(workspace_id, filter);
+            self.one(
                 &format!("SELECT COUNT(*) FROM audit_events a WHERE {conditions}"),
                 &args,
             )
-            .await?;
+            .await?
+        };
         Ok(n.unsigned_abs())
     }
 

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::{
     db::{Arg, Conn},
+    sqlite_read::SqliteReader,
     turns::Turn,
     usage::HourRollup,
     Kind, PoolStats, StoreResult,
@@ -79,6 +80,12 @@ pub trait Backend: Send + Sync {
 
     /// This backend's migrations, embedded in the binary.
     fn migrator(&self) -> &'static Migrator;
+
+    /// SQLite's reader of many rows outside a transaction (`sqlite_read`); none on PostgreSQL,
+    /// or for an in-memory SQLite database.
+    fn reader(&self) -> Option<&SqliteReader> {
+        None
+    }
 
     /// Applies pending migrations and stores `candidate` as the signing key if there is none,
     /// safely when several replicas start at once.

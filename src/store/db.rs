@@ -13,7 +13,7 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use super::{backend::Backend, ts::Ts, turns::Turn, Stats, StoreResult};
+use super::{backend::Backend, sqlite_read::ReadRow, ts::Ts, turns::Turn, Stats, StoreResult};
 
 /// A value bound to a statement: the types both backends store alike, each nullable.
 #[derive(Debug, Clone)]
@@ -204,6 +204,21 @@ impl<'s> Db<'s> {
             fetch_one,
             |r| r
         )?)
+    }
+
+    /// Runs a statement and collects its rows: outside a transaction on SQLite through the
+    /// reader that decodes rows where SQLite steps them (`sqlite_read`), for the reads that
+    /// return many.
+    pub(super) async fn many<T: Row + ReadRow>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<T>> {
+        if let (Conn::SqlitePool(_), Some(reader)) = (&self.conn, self.backend.reader()) {
+            self.count();
+            return reader.all(sql, args).await;
+        }
+        self.all(sql, args).await
     }
 
     /// Runs a statement and collects its rows.

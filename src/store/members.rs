@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::{
     db::{Arg, Db},
+    sqlite_read::{self, ReadRow},
     ts::Ts,
     StoreResult,
 };
@@ -67,6 +68,25 @@ struct MemberRow {
     role: RoleRow,
     joined_at: Ts,
     updated_at: Ts,
+}
+
+impl ReadRow for MemberRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(MemberRow {
+            user_id: sqlite_read::uuid(row, "user_id")?,
+            email: row.get("email")?,
+            name: row.get("name")?,
+            role: RoleRow {
+                role: row.get("role")?,
+                role_id: sqlite_read::optional_uuid(row, "role_id")?,
+                role_key: row.get("role_key")?,
+                role_name: row.get("role_name")?,
+                role_permissions: row.get("role_permissions")?,
+            },
+            joined_at: sqlite_read::ts(row, "joined_at")?,
+            updated_at: sqlite_read::ts(row, "updated_at")?,
+        })
+    }
 }
 
 impl TryFrom<MemberRow> for Member {
@@ -289,7 +309,7 @@ impl Db<'_> {
              WHERE {conditions} ORDER BY m.created_at, m.user_id LIMIT {}",
             page.limit + 1
         );
-        let found: Vec<MemberRow> = self.all(&sql, &args).await?;
+        let found: Vec<MemberRow> = self.many(&sql, &args).await?;
         Ok(found
             .into_iter()
             .map(Member::try_from)

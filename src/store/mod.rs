@@ -20,6 +20,7 @@ mod roles;
 mod sessions;
 mod signing_keys;
 mod sqlite;
+mod sqlite_read;
 pub mod ts;
 mod turns;
 mod usage;

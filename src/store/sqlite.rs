@@ -18,6 +18,7 @@ use super::{
     db::{Arg, Conn},
     keep,
     signing_keys::INSERT_FIRST_SIGNING_KEY,
+    sqlite_read::SqliteReader,
     ts::Ts,
     turns::Turn,
     usage::HourRollup,
@@ -38,6 +39,8 @@ pub struct SqliteBackend {
     /// of in SQLite's sleep-and-retry busy handler; the busy timeout still covers writers in
     /// other processes on the same file.
     writer: Mutex<()>,
+    /// Reads of many rows (`sqlite_read`), for a database in a file.
+    reader: Option<SqliteReader>,
 }
 
 impl SqliteBackend {
@@ -81,10 +84,18 @@ impl SqliteBackend {
                 Err(e) => return Err(e.into()),
             }
         };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let reader = (!in_memory).then(|| {
+            SqliteReader::new(
+                options.get_filename().to_path_buf(),
+                max_connections as usize,
+            )
+        });
         Ok(SqliteBackend {
             pool,
             max: max_connections,
             writer: Mutex::new(()),
+            reader,
         })
     }
 }
@@ -189,6 +200,10 @@ impl Backend for SqliteBackend {
 
     fn migrator(&self) -> &'static Migrator {
         &MIGRATOR
+    }
+
+    fn reader(&self) -> Option<&SqliteReader> {
+        self.reader.as_ref()
     }
 
     async fn migrate(&self, candidate: &SigningKey) -> StoreResult<()> {

@@ -427,6 +427,24 @@ async fn retention_deletes_old_events_and_sent_mail_and_what_remains_still_verif
     let round = app.deliver().await;
     assert!(round.retired >= 6, "{round:?}");
     assert_eq!(app.raw.count_with(in_ws, ws).await, 1);
+    // The totals a page reports (kept by the database per workspace and action) follow the
+    // deletions: one event in all, none of the deleted actions.
+    let page = |query: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let r = app
+                .get(&format!("/v1/workspaces/{ws}/audit-events{query}"), &token)
+                .await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            (
+                r.body["total"].clone(),
+                r.body["data"].as_array().map(Vec::len),
+            )
+        }
+    };
+    assert_eq!(page("").await, (json!(1), Some(1)));
+    assert_eq!(page("?action=workspace.updated").await, (json!(1), Some(1)));
+    assert_eq!(page("?action=member.added").await, (json!(0), Some(0)));
     let r = verify(&app, ws, &token).await;
     assert_eq!(r.body["ok"], true, "{}", r.text);
     assert_eq!(r.body["checked"], 1);
