@@ -14,6 +14,7 @@ use super::{
     api_keys::{ApiKeyAuth, ApiKeyAuthRow, API_KEY_AUTH_COLUMNS, LIVE_KEY},
     db::{Arg, Db},
     members::RoleRow,
+    sqlite_read::{self, ReadRow},
     ts::Ts,
     users::{PrefixedUserRow, PREFIXED_USER_COLUMNS},
     workspaces::{WorkspaceRow, WORKSPACE_COLUMNS},
@@ -110,6 +111,61 @@ where
                 mfa: mfa.is_some(),
             },
         })
+    }
+}
+
+impl<C: ReadRow> ReadRow for Found<C> {
+    /// As `from_row` above, from a rusqlite row.
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let credential = C::read(row)?;
+        let member_role: Option<String> = row.get("member_role")?;
+        let membership = match member_role {
+            Some(r) => {
+                let held = RoleRow {
+                    role: r,
+                    role_id: sqlite_read::optional_uuid(row, "role_id")?,
+                    role_key: row.get("role_key")?,
+                    role_name: row.get("role_name")?,
+                    role_permissions: row.get("role_permissions")?,
+                };
+                let assignment = Assignment::try_from(held).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?;
+                Some((WorkspaceRow::read(row)?.into(), assignment))
+            }
+            None => None,
+        };
+        let user = match row.as_ref().column_index("u_id") {
+            Ok(_) => Some(PrefixedUserRow::read(row)?.into()),
+            Err(_) => None,
+        };
+        let mfa = sqlite_read::optional_ts(row, "caller_mfa_at")?;
+        Ok(Found {
+            credential,
+            standing: Standing {
+                membership,
+                user,
+                mfa: mfa.is_some(),
+            },
+        })
+    }
+}
+
+impl ReadRow for BoundRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(BoundRow {
+            bound_workspace_id: sqlite_read::optional_uuid(row, "bound_workspace_id")?,
+        })
+    }
+}
+
+impl ReadRow for NoCredential {
+    fn read(_: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(NoCredential {})
     }
 }
 
@@ -224,8 +280,9 @@ impl Db<'_> {
              LEFT JOIN totp_factors f ON f.user_id = u.id \
              WHERE u.id = $1"
         );
-        let found: Option<Found<NoCredential>> =
-            self.optional(&sql, &[user_id.into(), bound.into()]).await?;
+        let found: Option<Found<NoCredential>> = self
+            .at_most_one(&sql, &[user_id.into(), bound.into()])
+            .await?;
         Ok(found.map(|f| f.standing))
     }
 
@@ -244,9 +301,9 @@ impl Db<'_> {
         let found: Option<Found<BoundRow>> = match selector_arg(selector) {
             Some(arg) => {
                 let [a, b, c] = args;
-                self.optional(sql, &[a, b, c, arg]).await?
+                self.at_most_one(sql, &[a, b, c, arg]).await?
             }
-            None => self.optional(sql, &args).await?,
+            None => self.at_most_one(sql, &args).await?,
         };
         Ok(found.map(|f| SessionAccess {
             bound_workspace_id: f.credential.bound_workspace_id,
@@ -268,9 +325,9 @@ impl Db<'_> {
         let found: Option<Found<ApiKeyAuthRow>> = match selector_arg(selector) {
             Some(arg) => {
                 let [a, b] = args;
-                self.optional(sql, &[a, b, arg]).await?
+                self.at_most_one(sql, &[a, b, arg]).await?
             }
-            None => self.optional(sql, &args).await?,
+            None => self.at_most_one(sql, &args).await?,
         };
         Ok(found.map(|f| KeyAccess {
             key: f.credential.into(),

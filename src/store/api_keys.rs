@@ -4,7 +4,12 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{db::Db, ts::Ts, StoreResult};
+use super::{
+    db::Db,
+    sqlite_read::{self, ReadRow},
+    ts::Ts,
+    StoreResult,
+};
 use crate::domain::api_key::ApiKey;
 
 const API_KEY_COLUMNS: &str = "id, user_id, name, prefix, read_only, created_at, \
@@ -72,6 +77,17 @@ pub(super) struct ApiKeyAuthRow {
     key_user_id: Uuid,
     key_read_only: bool,
     key_last_used_at: Option<Ts>,
+}
+
+impl ReadRow for ApiKeyAuthRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(ApiKeyAuthRow {
+            key_id: sqlite_read::uuid(row, "key_id")?,
+            key_user_id: sqlite_read::uuid(row, "key_user_id")?,
+            key_read_only: row.get("key_read_only")?,
+            key_last_used_at: sqlite_read::optional_ts(row, "key_last_used_at")?,
+        })
+    }
 }
 
 impl From<ApiKeyAuthRow> for ApiKeyAuth {

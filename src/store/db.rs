@@ -221,6 +221,16 @@ impl<'s> Db<'s> {
         self.all(sql, args).await
     }
 
+    /// Runs a statement that returns at most one row, as `many` does: the access read that
+    /// every request makes.
+    pub(super) async fn at_most_one<T: Row + ReadRow>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<T>> {
+        Ok(self.many(sql, args).await?.into_iter().next())
+    }
+
     /// Runs a statement and collects its rows.
     pub(super) async fn all<T: Row>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
         self.count();

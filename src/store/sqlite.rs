@@ -60,7 +60,12 @@ impl SqliteBackend {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(synchronous)
             .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Each connection keeps its own page cache (2 MB by default): 16 of them were most
+            // of the memory a long run grew by (docs/BENCHMARKS.md, issue 16). These run
+            // one-row reads and the writes; the upper B-tree levels they revisit fit in 512 KiB,
+            // and every other page is one read from the operating system's cache away.
+            .pragma("cache_size", "-512");
         // The first connection switches the file to WAL, which needs the file to itself: when
         // several processes start on one new file at once, SQLite may answer "database is
         // locked" at once rather than wait, so opening is retried like the migrations.
@@ -85,12 +90,12 @@ impl SqliteBackend {
             }
         };
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let reader = (!in_memory).then(|| {
-            SqliteReader::new(
-                options.get_filename().to_path_buf(),
-                max_connections as usize,
-            )
-        });
+        // Readers of many rows are CPU-bound: two per core keep the cores busy, and each holds
+        // a page cache of its own.
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let readers = (max_connections as usize).min(2 * cpus);
+        let reader =
+            (!in_memory).then(|| SqliteReader::new(options.get_filename().to_path_buf(), readers));
         Ok(SqliteBackend {
             pool,
             max: max_connections,

@@ -152,3 +152,15 @@ pub fn ts(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Ts> {
         .map(Ts)
         .ok_or(rusqlite::Error::IntegralValueOutOfRange(0, micros))
 }
+
+/// A nullable timestamp column.
+pub fn optional_ts(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Option<Ts>> {
+    let micros: Option<i64> = row.get(column)?;
+    micros
+        .map(|m| {
+            chrono::DateTime::from_timestamp_micros(m)
+                .map(Ts)
+                .ok_or(rusqlite::Error::IntegralValueOutOfRange(0, m))
+        })
+        .transpose()
+}

@@ -4,7 +4,12 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{db::Db, ts::Ts, StoreResult};
+use super::{
+    db::Db,
+    sqlite_read::{self, ReadRow},
+    ts::Ts,
+    StoreResult,
+};
 use crate::domain::user::User;
 
 const USER_COLUMNS: &str = "id, email, name, email_verified, personal_workspace_id, \
@@ -309,6 +314,24 @@ pub(super) struct PrefixedUserRow {
     u_product_updates_subscribed: bool,
     u_created_at: Ts,
     u_updated_at: Ts,
+}
+
+impl ReadRow for PrefixedUserRow {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(PrefixedUserRow {
+            u_id: sqlite_read::uuid(row, "u_id")?,
+            u_email: row.get("u_email")?,
+            u_name: row.get("u_name")?,
+            u_email_verified: row.get("u_email_verified")?,
+            u_personal_workspace_id: sqlite_read::optional_uuid(row, "u_personal_workspace_id")?,
+            u_primary_workspace_id: sqlite_read::optional_uuid(row, "u_primary_workspace_id")?,
+            u_photo_url: row.get("u_photo_url")?,
+            u_onboarded_at: sqlite_read::optional_ts(row, "u_onboarded_at")?,
+            u_product_updates_subscribed: row.get("u_product_updates_subscribed")?,
+            u_created_at: sqlite_read::ts(row, "u_created_at")?,
+            u_updated_at: sqlite_read::ts(row, "u_updated_at")?,
+        })
+    }
 }
 
 impl From<PrefixedUserRow> for User {
