@@ -134,22 +134,18 @@ async fn main() -> Result<()> {
                 .await?;
             tx.commit().await?;
             let half = count / 2;
-            let (at, last): (i64, Uuid) = sqlx::query_as(
+            // The last event of the newest half (the cursor) and the one after it.
+            let around: Vec<(i64, Uuid)> = sqlx::query_as(
                 "SELECT created_at, id FROM audit_events WHERE workspace_id = ?1 \
-                 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?2",
+                 ORDER BY created_at DESC, id DESC LIMIT 2 OFFSET ?2",
             )
             .bind(ws)
             .bind(half - 1)
-            .fetch_one(&mut conn)
+            .fetch_all(&mut conn)
             .await?;
-            let (first,): (Uuid,) = sqlx::query_as(
-                "SELECT id FROM audit_events WHERE workspace_id = ?1 \
-                 ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?2",
-            )
-            .bind(ws)
-            .bind(half)
-            .fetch_one(&mut conn)
-            .await?;
+            let [(at, last), (_, first)] = around[..] else {
+                bail!("the workspace has fewer events than written");
+            };
             println!(
                 "audit_deep_cursor={}",
                 URL_SAFE_NO_PAD.encode(format!("{at}:{last}"))

@@ -80,35 +80,48 @@ where
     Option<Ts>: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> Result<Self, Sqlx> {
-        let credential = C::from_row(row)?;
         let member_role: Option<String> = row.try_get("member_role")?;
-        let membership = match member_role {
-            Some(r) => {
-                let held = RoleRow {
-                    role: r,
+        let held = match member_role {
+            Some(role) => Some((
+                WorkspaceRow::from_row(row)?,
+                RoleRow {
+                    role,
                     role_id: row.try_get("role_id")?,
                     role_key: row.try_get("role_key")?,
                     role_name: row.try_get("role_name")?,
                     role_permissions: row.try_get("role_permissions")?,
-                };
-                Some((
-                    WorkspaceRow::from_row(row)?.into(),
-                    Assignment::try_from(held).map_err(|e| Sqlx::Decode(e.into()))?,
-                ))
-            }
+                },
+            )),
             None => None,
         };
         let user = match row.try_column("u_id") {
-            Ok(_) => Some(PrefixedUserRow::from_row(row)?.into()),
+            Ok(_) => Some(PrefixedUserRow::from_row(row)?),
             Err(_) => None,
         };
         let mfa: Option<Ts> = row.try_get("caller_mfa_at")?;
+        Found::assemble(C::from_row(row)?, held, user, mfa.is_some())
+            .map_err(|e| Sqlx::Decode(e.into()))
+    }
+}
+
+impl<C> Found<C> {
+    /// The answer from a decoded row, either driver's: the membership only when the caller
+    /// holds a role in the workspace read (`held`), the user when the statement read them.
+    fn assemble(
+        credential: C,
+        held: Option<(WorkspaceRow, RoleRow)>,
+        user: Option<PrefixedUserRow>,
+        mfa: bool,
+    ) -> anyhow::Result<Self> {
+        let membership = held
+            .map(|(w, r)| Assignment::try_from(r).map(|a| (w.into(), a)))
+            .transpose()?;
         Ok(Found {
             credential,
             standing: Standing {
                 membership,
-                user,
-                mfa: mfa.is_some(),
+                user: user.map(Into::into),
+                mfa,
             },
         })
     }
@@ -117,40 +130,27 @@ where
 impl<C: ReadRow> ReadRow for Found<C> {
     /// As `from_row` above, from a rusqlite row.
     fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        let credential = C::read(row)?;
         let member_role: Option<String> = row.get("member_role")?;
-        let membership = match member_role {
-            Some(r) => {
-                let held = RoleRow {
-                    role: r,
+        let held = match member_role {
+            Some(role) => Some((
+                WorkspaceRow::read(row)?,
+                RoleRow {
+                    role,
                     role_id: sqlite_read::optional_uuid(row, "role_id")?,
                     role_key: row.get("role_key")?,
                     role_name: row.get("role_name")?,
                     role_permissions: row.get("role_permissions")?,
-                };
-                let assignment = Assignment::try_from(held).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        0,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })?;
-                Some((WorkspaceRow::read(row)?.into(), assignment))
-            }
+                },
+            )),
             None => None,
         };
         let user = match row.as_ref().column_index("u_id") {
-            Ok(_) => Some(PrefixedUserRow::read(row)?.into()),
+            Ok(_) => Some(PrefixedUserRow::read(row)?),
             Err(_) => None,
         };
         let mfa = sqlite_read::optional_ts(row, "caller_mfa_at")?;
-        Ok(Found {
-            credential,
-            standing: Standing {
-                membership,
-                user,
-                mfa: mfa.is_some(),
-            },
+        Found::assemble(C::read(row)?, held, user, mfa.is_some()).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
         })
     }
 }

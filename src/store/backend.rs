@@ -81,7 +81,7 @@ pub trait Backend: Send + Sync {
     /// This backend's migrations, embedded in the binary.
     fn migrator(&self) -> &'static Migrator;
 
-    /// SQLite's reader of many rows outside a transaction (`sqlite_read`); none on PostgreSQL,
+    /// SQLite's reader of the hot reads outside a transaction (`sqlite_read`); none on PostgreSQL,
     /// or for an in-memory SQLite database.
     fn reader(&self) -> Option<&SqliteReader> {
         None

@@ -39,7 +39,7 @@ pub struct SqliteBackend {
     /// of in SQLite's sleep-and-retry busy handler; the busy timeout still covers writers in
     /// other processes on the same file.
     writer: Mutex<()>,
-    /// Reads of many rows (`sqlite_read`), for a database in a file.
+    /// The hot reads (`sqlite_read`), for a database in a file.
     reader: Option<SqliteReader>,
 }
 
@@ -90,7 +90,7 @@ impl SqliteBackend {
             }
         };
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        // Readers of many rows are CPU-bound: two per core keep the cores busy, and each holds
+        // The reader's statements are CPU-bound: two per core keep the cores busy, and each holds
         // a page cache of its own.
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let readers = (max_connections as usize).min(2 * cpus);

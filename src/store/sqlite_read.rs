@@ -1,6 +1,6 @@
-//! Reads of many rows on SQLite through rusqlite, on a blocking thread: the statement runs and
-//! its rows are decoded where SQLite steps them, and only the finished `Vec` crosses back to
-//! the async side. sqlx's SQLite driver hands every row from its worker thread to the task
+//! SQLite's hot reads (member and audit pages, the access read of every request) through
+//! rusqlite, on a blocking thread: the statement runs and its rows are decoded where SQLite
+//! steps them, and only the finished `Vec` crosses back to the async side. sqlx's SQLite driver hands every row from its worker thread to the task
 //! over a channel, and the wake-ups that costs were half of a member page's CPU
 //! (docs/BENCHMARKS.md, issue 16). The statements are the store's own, unchanged: a noun module
 //! sends the same SQL text here that PostgreSQL runs; only the decoding of a row differs
