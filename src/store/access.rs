@@ -14,7 +14,7 @@ use super::{
     api_keys::{ApiKeyAuth, ApiKeyAuthRow, API_KEY_AUTH_COLUMNS, LIVE_KEY},
     db::{Arg, Db},
     members::RoleRow,
-    sqlite_read::{self, ReadRow},
+    sqlite_read::ReadRow,
     ts::Ts,
     users::{PrefixedUserRow, PREFIXED_USER_COLUMNS},
     workspaces::{WorkspaceRow, WORKSPACE_COLUMNS},
@@ -136,7 +136,7 @@ impl<C: ReadRow> ReadRow for Found<C> {
                 WorkspaceRow::read(row)?,
                 RoleRow {
                     role,
-                    role_id: sqlite_read::optional_uuid(row, "role_id")?,
+                    role_id: row.get("role_id")?,
                     role_key: row.get("role_key")?,
                     role_name: row.get("role_name")?,
                     role_permissions: row.get("role_permissions")?,
@@ -148,20 +148,14 @@ impl<C: ReadRow> ReadRow for Found<C> {
             Ok(_) => Some(PrefixedUserRow::read(row)?),
             Err(_) => None,
         };
-        let mfa = sqlite_read::optional_ts(row, "caller_mfa_at")?;
+        let mfa: Option<Ts> = row.get("caller_mfa_at")?;
         Found::assemble(C::read(row)?, held, user, mfa.is_some()).map_err(|e| {
             rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
         })
     }
 }
 
-impl ReadRow for BoundRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(BoundRow {
-            bound_workspace_id: sqlite_read::optional_uuid(row, "bound_workspace_id")?,
-        })
-    }
-}
+super::sqlite_read::read_row!(BoundRow { bound_workspace_id });
 
 impl ReadRow for NoCredential {
     fn read(_: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {

@@ -20,6 +20,18 @@ pub struct AccountTokenRow {
     pub superseded_at: Option<Ts>,
 }
 
+super::sqlite_read::read_row!(AccountTokenRow {
+    id,
+    user_id,
+    purpose,
+    email,
+    email_key,
+    created_at,
+    expires_at,
+    used_at,
+    superseded_at
+});
+
 /// A link about to be stored.
 pub struct NewAccountToken<'a> {
     pub id: Uuid,

@@ -4,12 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{
-    db::Db,
-    sqlite_read::{self, ReadRow},
-    ts::Ts,
-    StoreResult,
-};
+use super::{db::Db, ts::Ts, StoreResult};
 use crate::domain::api_key::ApiKey;
 
 const API_KEY_COLUMNS: &str = "id, user_id, name, prefix, read_only, created_at, \
@@ -29,6 +24,20 @@ struct ApiKeyRow {
     revoked_at: Option<Ts>,
     replaced_by: Option<Uuid>,
 }
+
+super::sqlite_read::read_row!(ApiKeyRow {
+    id,
+    user_id,
+    name,
+    prefix,
+    read_only,
+    created_at,
+    last_used_at,
+    expires_at,
+    description,
+    revoked_at,
+    replaced_by
+});
 
 impl From<ApiKeyRow> for ApiKey {
     fn from(r: ApiKeyRow) -> Self {
@@ -79,16 +88,12 @@ pub(super) struct ApiKeyAuthRow {
     key_last_used_at: Option<Ts>,
 }
 
-impl ReadRow for ApiKeyAuthRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(ApiKeyAuthRow {
-            key_id: sqlite_read::uuid(row, "key_id")?,
-            key_user_id: sqlite_read::uuid(row, "key_user_id")?,
-            key_read_only: row.get("key_read_only")?,
-            key_last_used_at: sqlite_read::optional_ts(row, "key_last_used_at")?,
-        })
-    }
-}
+super::sqlite_read::read_row!(ApiKeyAuthRow {
+    key_id,
+    key_user_id,
+    key_read_only,
+    key_last_used_at
+});
 
 impl From<ApiKeyAuthRow> for ApiKeyAuth {
     fn from(r: ApiKeyAuthRow) -> Self {

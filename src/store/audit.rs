@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use super::{
     db::{Arg, Db, Tx},
-    sqlite_read::{self, ReadRow},
     ts::Ts,
     StoreResult,
 };
@@ -35,24 +34,20 @@ struct AuditRow {
     created_at: Ts,
 }
 
-impl ReadRow for AuditRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(AuditRow {
-            id: sqlite_read::uuid(row, "id")?,
-            workspace_id: sqlite_read::optional_uuid(row, "workspace_id")?,
-            actor_id: sqlite_read::optional_uuid(row, "actor_id")?,
-            actor_email: row.get("actor_email")?,
-            action: row.get("action")?,
-            target_type: row.get("target_type")?,
-            target_id: row.get("target_id")?,
-            before: row.get("before")?,
-            after: row.get("after")?,
-            ip: row.get("ip")?,
-            user_agent: row.get("user_agent")?,
-            created_at: sqlite_read::ts(row, "created_at")?,
-        })
-    }
-}
+super::sqlite_read::read_row!(AuditRow {
+    id,
+    workspace_id,
+    actor_id,
+    actor_email,
+    action,
+    target_type,
+    target_id,
+    before,
+    after,
+    ip,
+    user_agent,
+    created_at
+});
 
 impl From<AuditRow> for AuditEvent {
     fn from(r: AuditRow) -> Self {
@@ -144,6 +139,24 @@ pub struct ChainRow {
     pub created_at: Ts,
 }
 
+super::sqlite_read::read_row!(ChainRow {
+    id,
+    chain_id,
+    seq,
+    prev_hash,
+    hash,
+    workspace_id,
+    actor_id,
+    action,
+    target_type,
+    target_id,
+    before,
+    after,
+    ip,
+    user_agent,
+    created_at
+});
+
 /// A chain's head: its last seq and hash (`None` before its first event is written).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ChainHead {
@@ -152,6 +165,13 @@ pub struct ChainHead {
     pub seq: i64,
     pub head: Option<String>,
 }
+
+super::sqlite_read::read_row!(ChainHead {
+    chain_id,
+    kind,
+    seq,
+    head
+});
 
 impl Tx<'_> {
     /// Takes the next place in a chain: the seq it gets and the hash of the event before it

@@ -13,7 +13,10 @@ use sqlx::{
 };
 use uuid::Uuid;
 
-use super::{backend::Backend, sqlite_read::ReadRow, ts::Ts, turns::Turn, Stats, StoreResult};
+use super::{
+    backend::Backend, sqlite_read::ReadRow, sqlite_write::WriteTx, ts::Ts, turns::Turn, Stats,
+    StoreError, StoreResult,
+};
 
 /// A value bound to a statement: the types both backends store alike, each nullable.
 #[derive(Debug, Clone)]
@@ -120,32 +123,41 @@ impl<T> Row for T where T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, 
 pub(super) enum Conn<'s> {
     SqlitePool(&'s SqlitePool),
     PgPool(&'s PgPool),
+    /// A write transaction on a SQLite file: rusqlite, on this thread (`sqlite_write`).
+    SqliteWrite(WriteTx<'s>),
+    /// A write transaction on an in-memory SQLite database, through sqlx.
     Sqlite(Transaction<'static, Sqlite>),
     Pg(Transaction<'static, Postgres>),
 }
 
 /// Runs one statement on whichever connection `$conn` is, with its arguments bound for that
 /// backend: `$build` makes the statement from `(sql, args)`, `$run` runs it on the executor,
-/// and `$then` turns the backend's answer into a common one.
+/// and `$then` turns the backend's answer into a common one; on the SQLite writer, `$write`
+/// runs it.
 macro_rules! on_conn {
-    ($conn:expr, $sql:expr, $args:expr, $build:ident, $run:ident, $then:expr) => {
+    ($conn:expr, $sql:expr, $args:expr, $build:ident, $run:ident, $then:expr, $write:expr) => {
         match $conn {
+            Conn::SqliteWrite(tx) => $write(tx),
             Conn::SqlitePool(pool) => sqlx::$build($sql, sqlite_args($args)?)
                 .$run(*pool)
                 .await
-                .map($then),
+                .map($then)
+                .map_err(StoreError::from),
             Conn::Sqlite(tx) => sqlx::$build($sql, sqlite_args($args)?)
                 .$run(&mut **tx)
                 .await
-                .map($then),
+                .map($then)
+                .map_err(StoreError::from),
             Conn::PgPool(pool) => sqlx::$build($sql, pg_args($args)?)
                 .$run(*pool)
                 .await
-                .map($then),
+                .map($then)
+                .map_err(StoreError::from),
             Conn::Pg(tx) => sqlx::$build($sql, pg_args($args)?)
                 .$run(&mut **tx)
                 .await
-                .map($then),
+                .map($then)
+                .map_err(StoreError::from),
         }
     };
 }
@@ -166,44 +178,55 @@ impl<'s> Db<'s> {
     /// Runs a statement; the number of rows it changed.
     pub(super) async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         self.count();
-        Ok(on_conn!(
+        on_conn!(
             &mut self.conn,
             sql,
             args,
             query_with,
             execute,
-            |r| r.rows_affected()
-        )?)
+            |r| r.rows_affected(),
+            |tx: &mut WriteTx<'_>| tx.execute(sql, args)
+        )
     }
 
     /// Runs a statement that returns at most one row.
-    pub(super) async fn optional<T: Row>(
+    pub(super) async fn optional<T: Row + ReadRow>(
         &mut self,
         sql: &str,
         args: &[Arg<'_>],
     ) -> StoreResult<Option<T>> {
         self.count();
-        Ok(on_conn!(
+        on_conn!(
             &mut self.conn,
             sql,
             args,
             query_as_with,
             fetch_optional,
-            |r| r
-        )?)
+            |r| r,
+            |tx: &mut WriteTx<'_>| Ok(tx.rows(sql, args)?.into_iter().next())
+        )
     }
 
     /// Runs a statement that returns exactly one row (`NotFound` when none).
-    pub(super) async fn one<T: Row>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<T> {
+    pub(super) async fn one<T: Row + ReadRow>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<T> {
         self.count();
-        Ok(on_conn!(
+        on_conn!(
             &mut self.conn,
             sql,
             args,
             query_as_with,
             fetch_one,
-            |r| r
-        )?)
+            |r| r,
+            |tx: &mut WriteTx<'_>| tx
+                .rows(sql, args)?
+                .into_iter()
+                .next()
+                .ok_or(StoreError::NotFound)
+        )
     }
 
     /// Runs a statement and collects its rows: outside a transaction on SQLite through the
@@ -232,16 +255,21 @@ impl<'s> Db<'s> {
     }
 
     /// Runs a statement and collects its rows.
-    pub(super) async fn all<T: Row>(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
+    pub(super) async fn all<T: Row + ReadRow>(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Vec<T>> {
         self.count();
-        Ok(on_conn!(
+        on_conn!(
             &mut self.conn,
             sql,
             args,
             query_as_with,
             fetch_all,
-            |r| r
-        )?)
+            |r| r,
+            |tx: &mut WriteTx<'_>| tx.rows(sql, args)
+        )
     }
 }
 
@@ -270,6 +298,7 @@ impl<'s> Tx<'s> {
         let stats = self.db.stats;
         let wake = self.queued_webhooks;
         match self.db.conn {
+            Conn::SqliteWrite(tx) => tx.commit()?,
             Conn::Sqlite(tx) => tx.commit().await?,
             Conn::Pg(tx) => tx.commit().await?,
             Conn::SqlitePool(_) | Conn::PgPool(_) => {}

@@ -47,6 +47,19 @@ struct InvitationRow {
     ended_at: Option<Ts>,
 }
 
+super::sqlite_read::read_row!(InvitationRow {
+    id,
+    workspace_id,
+    email,
+    role: flatten,
+    status,
+    inviter_id,
+    inviter_email,
+    created_at,
+    expires_at,
+    ended_at
+});
+
 impl TryFrom<InvitationRow> for Invitation {
     type Error = anyhow::Error;
     fn try_from(r: InvitationRow) -> anyhow::Result<Self> {
@@ -76,6 +89,13 @@ struct PreviewRow {
     #[sqlx(flatten)]
     invitation: InvitationRow,
 }
+
+super::sqlite_read::read_row!(PreviewRow {
+    workspace_name,
+    inviter_name,
+    account_exists,
+    invitation: flatten
+});
 
 impl TryFrom<PreviewRow> for Preview {
     type Error = anyhow::Error;

@@ -6,7 +6,6 @@ use uuid::Uuid;
 
 use super::{
     db::{Arg, Db},
-    sqlite_read::{self, ReadRow},
     ts::Ts,
     StoreResult,
 };
@@ -37,6 +36,14 @@ pub(super) struct RoleRow {
     pub role_name: Option<String>,
     pub role_permissions: Option<String>,
 }
+
+super::sqlite_read::read_row!(RoleRow {
+    role,
+    role_id,
+    role_key,
+    role_name,
+    role_permissions
+});
 
 impl TryFrom<RoleRow> for Assignment {
     type Error = anyhow::Error;
@@ -70,24 +77,14 @@ struct MemberRow {
     updated_at: Ts,
 }
 
-impl ReadRow for MemberRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(MemberRow {
-            user_id: sqlite_read::uuid(row, "user_id")?,
-            email: row.get("email")?,
-            name: row.get("name")?,
-            role: RoleRow {
-                role: row.get("role")?,
-                role_id: sqlite_read::optional_uuid(row, "role_id")?,
-                role_key: row.get("role_key")?,
-                role_name: row.get("role_name")?,
-                role_permissions: row.get("role_permissions")?,
-            },
-            joined_at: sqlite_read::ts(row, "joined_at")?,
-            updated_at: sqlite_read::ts(row, "updated_at")?,
-        })
-    }
-}
+super::sqlite_read::read_row!(MemberRow {
+    user_id,
+    email,
+    name,
+    role: flatten,
+    joined_at,
+    updated_at
+});
 
 impl TryFrom<MemberRow> for Member {
     type Error = anyhow::Error;

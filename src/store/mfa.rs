@@ -17,6 +17,14 @@ pub struct TotpFactorRow {
     pub last_used_step: i64,
 }
 
+super::sqlite_read::read_row!(TotpFactorRow {
+    secret,
+    sealed,
+    created_at,
+    confirmed_at,
+    last_used_step
+});
+
 /// A sign-in ticket awaiting its second factor.
 #[derive(Debug, sqlx::FromRow)]
 pub struct MfaTicketRow {
@@ -25,6 +33,13 @@ pub struct MfaTicketRow {
     pub failures: i64,
     pub used_at: Option<Ts>,
 }
+
+super::sqlite_read::read_row!(MfaTicketRow {
+    user_id,
+    expires_at,
+    failures,
+    used_at
+});
 
 /// One line of the operator's user list.
 #[derive(Debug, sqlx::FromRow)]
@@ -35,6 +50,14 @@ pub struct UserListRow {
     pub mfa_confirmed_at: Option<Ts>,
     pub created_at: Ts,
 }
+
+super::sqlite_read::read_row!(UserListRow {
+    email,
+    name,
+    email_verified,
+    mfa_confirmed_at,
+    created_at
+});
 
 impl Db<'_> {
     /// The user's TOTP factor, pending or confirmed.

@@ -21,6 +21,7 @@ mod sessions;
 mod signing_keys;
 mod sqlite;
 mod sqlite_read;
+mod sqlite_write;
 pub mod ts;
 mod turns;
 mod usage;
@@ -110,11 +111,15 @@ impl Constraint {
     ];
 
     fn of(db: &dyn sqlx::error::DatabaseError) -> Option<Constraint> {
-        let message = db.message();
+        Constraint::named(db.constraint(), db.message())
+    }
+
+    /// The constraint PostgreSQL names (`name`), or SQLite's `message` describes.
+    fn named(name: Option<&str>, message: &str) -> Option<Constraint> {
         Constraint::ALL
             .into_iter()
-            .find(|(_, name, columns)| {
-                db.constraint() == Some(*name) || message.ends_with(&format!(": {columns}"))
+            .find(|(_, pg, columns)| {
+                name == Some(*pg) || message.ends_with(&format!(": {columns}"))
             })
             .map(|(c, _, _)| c)
     }

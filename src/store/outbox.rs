@@ -17,6 +17,15 @@ struct OutboxRow {
     html_body: Option<String>,
 }
 
+super::sqlite_read::read_row!(OutboxRow {
+    id,
+    attempts,
+    recipient,
+    subject,
+    text_body,
+    html_body
+});
+
 /// A claimed message, ready to send.
 #[derive(Debug, Clone)]
 pub struct OutboxMail {

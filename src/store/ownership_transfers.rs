@@ -23,6 +23,18 @@ struct TransferRow {
     decided_at: Option<Ts>,
 }
 
+super::sqlite_read::read_row!(TransferRow {
+    id,
+    workspace_id,
+    from_user_id,
+    to_user_id,
+    keep_ownership,
+    status,
+    created_at,
+    expires_at,
+    decided_at
+});
+
 impl TryFrom<TransferRow> for Transfer {
     type Error = anyhow::Error;
     fn try_from(r: TransferRow) -> anyhow::Result<Self> {

@@ -23,6 +23,18 @@ struct RoleRow {
     updated_at: Ts,
 }
 
+super::sqlite_read::read_row!(RoleRow {
+    id,
+    workspace_id,
+    key,
+    name,
+    description,
+    base_role,
+    permissions,
+    created_at,
+    updated_at
+});
+
 impl TryFrom<RoleRow> for CustomRole {
     type Error = anyhow::Error;
     fn try_from(r: RoleRow) -> anyhow::Result<Self> {

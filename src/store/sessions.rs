@@ -23,6 +23,17 @@ struct SessionRow {
     user_agent: Option<String>,
 }
 
+super::sqlite_read::read_row!(SessionRow {
+    id,
+    user_id,
+    workspace_id,
+    created_at,
+    last_used_at,
+    expires_at,
+    ip,
+    user_agent
+});
+
 impl From<SessionRow> for Session {
     fn from(r: SessionRow) -> Self {
         Session {
@@ -56,6 +67,8 @@ pub struct ActiveSession {
     pub workspace_id: Option<Uuid>,
 }
 
+super::sqlite_read::read_row!(ActiveSession { workspace_id });
+
 /// A refresh token with its session, as presented.
 #[derive(Debug, sqlx::FromRow)]
 pub struct RefreshToken {
@@ -66,6 +79,15 @@ pub struct RefreshToken {
     pub ended_at: Option<Ts>,
     pub expires_at: Ts,
 }
+
+super::sqlite_read::read_row!(RefreshToken {
+    session_id,
+    spent_at,
+    user_id,
+    workspace_id,
+    ended_at,
+    expires_at
+});
 
 impl Db<'_> {
     pub async fn insert_session(&mut self, s: &NewSession<'_>) -> StoreResult<()> {

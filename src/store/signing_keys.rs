@@ -21,6 +21,15 @@ struct SigningKeyRow {
     sealed: bool,
 }
 
+super::sqlite_read::read_row!(SigningKeyRow {
+    kid,
+    private_der,
+    public_raw,
+    created_at,
+    retires_at,
+    sealed
+});
+
 impl From<SigningKeyRow> for SigningKey {
     fn from(r: SigningKeyRow) -> Self {
         SigningKey {

@@ -19,6 +19,7 @@ use super::{
     keep,
     signing_keys::INSERT_FIRST_SIGNING_KEY,
     sqlite_read::SqliteReader,
+    sqlite_write::SqliteWriter,
     ts::Ts,
     turns::Turn,
     usage::HourRollup,
@@ -35,10 +36,12 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
 pub struct SqliteBackend {
     pool: SqlitePool,
     max: u32,
-    /// SQLite has one writer at a time. Writers of this process queue here, in order, instead
-    /// of in SQLite's sleep-and-retry busy handler; the busy timeout still covers writers in
-    /// other processes on the same file.
+    /// SQLite has one writer at a time. Writers of this process queue for it, in order,
+    /// instead of in SQLite's sleep-and-retry busy handler: on a file for the one writing
+    /// connection (`sqlite_write`), in memory here, before a pool connection's transaction.
     writer: Mutex<()>,
+    /// The writing connection, for a database in a file.
+    file_writer: Option<SqliteWriter>,
     /// The hot reads (`sqlite_read`), for a database in a file.
     reader: Option<SqliteReader>,
 }
@@ -94,12 +97,14 @@ impl SqliteBackend {
         // a page cache of its own.
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let readers = (max_connections as usize).min(2 * cpus);
-        let reader =
-            (!in_memory).then(|| SqliteReader::new(options.get_filename().to_path_buf(), readers));
+        let path = options.get_filename().to_path_buf();
+        let reader = (!in_memory).then(|| SqliteReader::new(path.clone(), readers));
+        let file_writer = (!in_memory).then(|| SqliteWriter::new(path, full_sync));
         Ok(SqliteBackend {
             pool,
             max: max_connections,
             writer: Mutex::new(()),
+            file_writer,
             reader,
         })
     }
@@ -120,6 +125,9 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_write(&self) -> StoreResult<Began<'_>> {
+        if let Some(writer) = &self.file_writer {
+            return Ok((Conn::SqliteWrite(writer.begin().await?), None));
+        }
         // The turn comes before a connection, so queued writers hold none.
         let turn = self.writer.lock().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;

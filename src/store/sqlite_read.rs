@@ -12,10 +12,11 @@ use std::{
     time::Duration,
 };
 
-use rusqlite::{types::Value, Connection, OpenFlags};
-use uuid::Uuid;
-
-use super::{db::Arg, ts::Ts, StoreError, StoreResult};
+use super::{db::Arg, Constraint, StoreError, StoreResult};
+use rusqlite::{
+    types::{FromSql, ToSqlOutput, Value, ValueRef},
+    Connection, OpenFlags,
+};
 
 /// Prepared statements each reading connection keeps.
 const STATEMENT_CACHE: usize = 16;
@@ -71,16 +72,24 @@ impl SqliteReader {
     }
 }
 
-/// A failed read as the store reports it: a busy, locked or unopenable file is `Unavailable`.
-fn failure(e: rusqlite::Error) -> StoreError {
-    use rusqlite::ErrorCode::{CannotOpen, DatabaseBusy, DatabaseLocked};
+/// A failed statement as the store reports it: a busy, locked or unopenable file is
+/// `Unavailable`, a named constraint's refusal `Conflict`, no row where one must be `NotFound`.
+pub(super) fn failure(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::{CannotOpen, ConstraintViolation, DatabaseBusy, DatabaseLocked};
     match &e {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
         rusqlite::Error::SqliteFailure(f, _)
             if matches!(f.code, DatabaseBusy | DatabaseLocked | CannotOpen) =>
         {
             StoreError::Unavailable(e.to_string())
         }
-        _ => StoreError::Other(anyhow::anyhow!("reading SQLite: {e}")),
+        rusqlite::Error::SqliteFailure(f, Some(message)) if f.code == ConstraintViolation => {
+            match Constraint::named(None, message) {
+                Some(c) => StoreError::Conflict(c),
+                None => StoreError::Other(anyhow::anyhow!("SQLite: {e}")),
+            }
+        }
+        _ => StoreError::Other(anyhow::anyhow!("SQLite: {e}")),
     }
 }
 
@@ -94,10 +103,12 @@ fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// Binds `values` the way sqlx does for SQLite: a parameter named `$N` (or `?N`) takes the
-/// N-th value, any other the value at its own position.
-fn run<T: ReadRow>(conn: &Connection, sql: &str, values: &[Value]) -> rusqlite::Result<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
+/// Binds `values` to `stmt` the way sqlx does for SQLite: a parameter named `$N` (or `?N`)
+/// takes the N-th value, any other the value at its own position.
+pub(super) fn bind<V: rusqlite::ToSql>(
+    stmt: &mut rusqlite::Statement<'_>,
+    values: &[V],
+) -> rusqlite::Result<()> {
     for i in 1..=stmt.parameter_count() {
         let n = stmt
             .parameter_name(i)
@@ -109,6 +120,17 @@ fn run<T: ReadRow>(conn: &Connection, sql: &str, values: &[Value]) -> rusqlite::
             .ok_or(rusqlite::Error::InvalidParameterCount(n, values.len()))?;
         stmt.raw_bind_parameter(i, v)?;
     }
+    Ok(())
+}
+
+/// Runs `sql` with `values` bound and decodes every row.
+pub(super) fn run<T: ReadRow, V: rusqlite::ToSql>(
+    conn: &Connection,
+    sql: &str,
+    values: &[V],
+) -> rusqlite::Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    bind(&mut stmt, values)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
@@ -119,48 +141,70 @@ fn run<T: ReadRow>(conn: &Connection, sql: &str, values: &[Value]) -> rusqlite::
 
 /// An argument as SQLite stores it (as sqlx binds it): UUIDs as 16-byte blobs, timestamps as
 /// microseconds, booleans as 0 or 1.
+impl rusqlite::ToSql for Arg<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Arg::Uuid(v) => v.as_ref().map_or(ToSqlOutput::Owned(Value::Null), |u| {
+                ToSqlOutput::Borrowed(ValueRef::Blob(u.as_bytes()))
+            }),
+            Arg::Text(v) => v.map_or(ToSqlOutput::Owned(Value::Null), |t| {
+                ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes()))
+            }),
+            Arg::Int(v) => ToSqlOutput::Owned(v.map_or(Value::Null, Value::Integer)),
+            Arg::Bool(v) => ToSqlOutput::Owned(v.map_or(Value::Null, |b| Value::Integer(b.into()))),
+            Arg::Bytes(v) => v.map_or(ToSqlOutput::Owned(Value::Null), |b| {
+                ToSqlOutput::Borrowed(ValueRef::Blob(b))
+            }),
+            Arg::Ts(v) => ToSqlOutput::Owned(
+                v.map_or(Value::Null, |t| Value::Integer(t.0.timestamp_micros())),
+            ),
+            Arg::TextArray(_) | Arg::IntArray(_) => {
+                return Err(rusqlite::Error::ToSqlConversionFailure(
+                    "SQLite binds no arrays".into(),
+                ))
+            }
+        })
+    }
+}
+
+/// An argument owned, to send to a reading thread.
 fn value(arg: &Arg<'_>) -> StoreResult<Value> {
-    Ok(match arg {
-        Arg::Uuid(v) => v.map_or(Value::Null, |u| Value::Blob(u.as_bytes().to_vec())),
-        Arg::Text(v) => v.map_or(Value::Null, |t| Value::Text(t.to_owned())),
-        Arg::Int(v) => v.map_or(Value::Null, Value::Integer),
-        Arg::Bool(v) => v.map_or(Value::Null, |b| Value::Integer(i64::from(b))),
-        Arg::Bytes(v) => v.map_or(Value::Null, |b| Value::Blob(b.to_vec())),
-        Arg::Ts(v) => v.map_or(Value::Null, |t| Value::Integer(t.0.timestamp_micros())),
-        Arg::TextArray(_) | Arg::IntArray(_) => {
-            return Err(anyhow::anyhow!("SQLite binds no arrays").into())
-        }
+    let owned = rusqlite::ToSql::to_sql(arg).map_err(|e| anyhow::anyhow!("binding: {e}"))?;
+    Ok(match owned {
+        ToSqlOutput::Borrowed(v) => v.into(),
+        ToSqlOutput::Owned(v) => v,
+        _ => return Err(anyhow::anyhow!("unexpected bound value").into()),
     })
 }
 
-/// A UUID column (a 16-byte blob).
-pub fn uuid(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Uuid> {
-    let bytes: [u8; 16] = row.get(column)?;
-    Ok(Uuid::from_bytes(bytes))
+/// Implements [`ReadRow`] for a row struct by reading each named field from the column of the
+/// same name (any `FromSql` type: the `uuid` feature reads 16-byte blobs, `Ts` microseconds),
+/// or, for a field written `name: flatten`, from the same row as a row of its own.
+macro_rules! read_row {
+    ($ty:ident { $($field:ident $(: $flat:ident)?),* $(,)? }) => {
+        impl $crate::store::sqlite_read::ReadRow for $ty {
+            fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok($ty { $($field: $crate::store::sqlite_read::read_row!(@field row, $field $(, $flat)?)),* })
+            }
+        }
+    };
+    (@field $row:ident, $field:ident) => { $row.get(stringify!($field))? };
+    (@field $row:ident, $field:ident, flatten) => {
+        $crate::store::sqlite_read::ReadRow::read($row)?
+    };
 }
+pub(super) use read_row;
 
-/// A nullable UUID column.
-pub fn optional_uuid(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Option<Uuid>> {
-    let bytes: Option<[u8; 16]> = row.get(column)?;
-    Ok(bytes.map(Uuid::from_bytes))
+macro_rules! read_tuple {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: FromSql + Send + 'static),+> ReadRow for ($($t,)+) {
+            fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok(($(row.get::<_, $t>($i)?,)+))
+            }
+        }
+    };
 }
-
-/// A timestamp column (microseconds).
-pub fn ts(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Ts> {
-    let micros: i64 = row.get(column)?;
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(Ts)
-        .ok_or(rusqlite::Error::IntegralValueOutOfRange(0, micros))
-}
-
-/// A nullable timestamp column.
-pub fn optional_ts(row: &rusqlite::Row<'_>, column: &str) -> rusqlite::Result<Option<Ts>> {
-    let micros: Option<i64> = row.get(column)?;
-    micros
-        .map(|m| {
-            chrono::DateTime::from_timestamp_micros(m)
-                .map(Ts)
-                .ok_or(rusqlite::Error::IntegralValueOutOfRange(0, m))
-        })
-        .transpose()
-}
+read_tuple!(A 0);
+read_tuple!(A 0, B 1);
+read_tuple!(A 0, B 1, C 2);
+read_tuple!(A 0, B 1, C 2, D 3);

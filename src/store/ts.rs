@@ -67,3 +67,13 @@ impl<'r> Decode<'r, Postgres> for Ts {
         <DateTime<Utc> as Decode<'r, Postgres>>::decode(value).map(Ts)
     }
 }
+
+impl rusqlite::types::FromSql for Ts {
+    /// As sqlx decodes it for SQLite: INTEGER microseconds.
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let micros = value.as_i64()?;
+        DateTime::from_timestamp_micros(micros)
+            .map(Ts)
+            .ok_or(rusqlite::types::FromSqlError::OutOfRange(micros))
+    }
+}

@@ -27,6 +27,13 @@ pub struct UsageRow {
     pub units: i64,
 }
 
+super::sqlite_read::read_row!(UsageRow {
+    bucket,
+    meter,
+    quantity,
+    units
+});
+
 /// The record that makes a batch's retries idempotent.
 #[derive(Debug)]
 pub struct IdempotencyRecord<'a> {

@@ -4,12 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{
-    db::Db,
-    sqlite_read::{self, ReadRow},
-    ts::Ts,
-    StoreResult,
-};
+use super::{db::Db, ts::Ts, StoreResult};
 use crate::domain::user::User;
 
 const USER_COLUMNS: &str = "id, email, name, email_verified, personal_workspace_id, \
@@ -30,6 +25,20 @@ struct UserRow {
     created_at: Ts,
     updated_at: Ts,
 }
+
+super::sqlite_read::read_row!(UserRow {
+    id,
+    email,
+    name,
+    email_verified,
+    personal_workspace_id,
+    primary_workspace_id,
+    photo_url,
+    onboarded_at,
+    product_updates_subscribed,
+    created_at,
+    updated_at
+});
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
@@ -70,6 +79,14 @@ pub struct Credentials {
     /// The account has a confirmed second factor.
     pub mfa_enabled: bool,
 }
+
+super::sqlite_read::read_row!(Credentials {
+    user_id,
+    password_hash,
+    primary_workspace_id,
+    email_verified,
+    mfa_enabled
+});
 
 /// A checked change to a user's profile; `None` leaves a field alone.
 #[derive(Debug, Default)]
@@ -316,23 +333,19 @@ pub(super) struct PrefixedUserRow {
     u_updated_at: Ts,
 }
 
-impl ReadRow for PrefixedUserRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(PrefixedUserRow {
-            u_id: sqlite_read::uuid(row, "u_id")?,
-            u_email: row.get("u_email")?,
-            u_name: row.get("u_name")?,
-            u_email_verified: row.get("u_email_verified")?,
-            u_personal_workspace_id: sqlite_read::optional_uuid(row, "u_personal_workspace_id")?,
-            u_primary_workspace_id: sqlite_read::optional_uuid(row, "u_primary_workspace_id")?,
-            u_photo_url: row.get("u_photo_url")?,
-            u_onboarded_at: sqlite_read::optional_ts(row, "u_onboarded_at")?,
-            u_product_updates_subscribed: row.get("u_product_updates_subscribed")?,
-            u_created_at: sqlite_read::ts(row, "u_created_at")?,
-            u_updated_at: sqlite_read::ts(row, "u_updated_at")?,
-        })
-    }
-}
+super::sqlite_read::read_row!(PrefixedUserRow {
+    u_id,
+    u_email,
+    u_name,
+    u_email_verified,
+    u_personal_workspace_id,
+    u_primary_workspace_id,
+    u_photo_url,
+    u_onboarded_at,
+    u_product_updates_subscribed,
+    u_created_at,
+    u_updated_at
+});
 
 impl From<PrefixedUserRow> for User {
     fn from(r: PrefixedUserRow) -> Self {

@@ -45,6 +45,27 @@ struct EndpointRow {
     updated_at: Ts,
 }
 
+super::sqlite_read::read_row!(EndpointRow {
+    id,
+    workspace_id,
+    name,
+    url,
+    description,
+    dialect,
+    max_retries,
+    timeout_seconds,
+    rate_limit_per_minute,
+    event_types,
+    enabled,
+    disabled_reason,
+    previous_until,
+    failure_streak,
+    failing_since,
+    created_by,
+    created_at,
+    updated_at
+});
+
 impl From<EndpointRow> for Endpoint {
     fn from(r: EndpointRow) -> Self {
         Endpoint {
@@ -105,6 +126,14 @@ pub struct EndpointSecrets {
     pub previous_until: Option<Ts>,
 }
 
+super::sqlite_read::read_row!(EndpointSecrets {
+    secret,
+    sealed,
+    previous_secret,
+    previous_sealed,
+    previous_until
+});
+
 /// Which deliveries of an endpoint a listing shows.
 pub struct DeliveryFilter {
     pub endpoint_id: Uuid,
@@ -150,6 +179,19 @@ struct DeadLetterRow {
     requeued_at: Option<Ts>,
 }
 
+super::sqlite_read::read_row!(DeadLetterRow {
+    id,
+    event_id,
+    endpoint_id,
+    endpoint_name,
+    event_type,
+    attempts,
+    last_status,
+    last_error,
+    failed_at,
+    requeued_at
+});
+
 impl From<DeadLetterRow> for DeadLetter {
     fn from(r: DeadLetterRow) -> Self {
         DeadLetter {
@@ -184,6 +226,22 @@ struct CountsRow {
     last_attempt_at: Option<Ts>,
 }
 
+super::sqlite_read::read_row!(CountsRow {
+    endpoint_id,
+    total,
+    delivered,
+    failed,
+    pending,
+    attempts,
+    retries,
+    retried,
+    retried_delivered,
+    retried_failed,
+    latency_ms_sum,
+    latency_count,
+    last_attempt_at
+});
+
 const DELIVERY_COLUMNS: &str = "d.event_id, d.endpoint_id, ev.type AS event_type, \
      ev.seq AS sequence, d.status, d.attempts, d.next_attempt_at, d.last_attempt_at, \
      d.last_status, d.last_error, d.last_response, d.last_latency_ms, d.delivered_at, \
@@ -213,6 +271,25 @@ struct DeliveryRow {
     payload: String,
     url: String,
 }
+
+super::sqlite_read::read_row!(DeliveryRow {
+    event_id,
+    endpoint_id,
+    event_type,
+    sequence,
+    status,
+    attempts,
+    next_attempt_at,
+    last_attempt_at,
+    last_status,
+    last_error,
+    last_response,
+    last_latency_ms,
+    delivered_at,
+    created_at,
+    payload,
+    url
+});
 
 impl From<DeliveryRow> for Delivery {
     fn from(r: DeliveryRow) -> Self {
@@ -258,6 +335,23 @@ pub struct DeliveryJob {
     #[sqlx(flatten)]
     pub secrets: EndpointSecrets,
 }
+
+super::sqlite_read::read_row!(DeliveryJob {
+    event_id,
+    endpoint_id,
+    workspace_id,
+    attempts,
+    url,
+    payload,
+    event_created_at,
+    failure_streak,
+    failing_since,
+    dialect,
+    max_retries,
+    timeout_seconds,
+    rate_limit_per_minute,
+    secrets: flatten
+});
 
 /// What one attempt found.
 pub struct AttemptResult<'a> {

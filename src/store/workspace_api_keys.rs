@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Error as Sqlx, FromRow, Type};
 use uuid::Uuid;
 
-use super::{db::Db, ts::Ts, workspaces::WorkspaceRow, StoreResult};
+use super::{db::Db, sqlite_read::ReadRow, ts::Ts, workspaces::WorkspaceRow, StoreResult};
 use crate::domain::{
     workspace::{Workspace, WorkspaceRef},
     workspace_key::WorkspaceApiKey,
@@ -29,6 +29,20 @@ struct KeyRow {
     revoked_at: Option<Ts>,
     replaced_by: Option<Uuid>,
 }
+
+super::sqlite_read::read_row!(KeyRow {
+    id,
+    workspace_id,
+    name,
+    prefix,
+    permissions,
+    created_by,
+    created_at,
+    expires_at,
+    last_used_at,
+    revoked_at,
+    replaced_by
+});
 
 impl From<KeyRow> for WorkspaceApiKey {
     fn from(r: KeyRow) -> Self {
@@ -94,6 +108,24 @@ where
             last_used_at: last_used.map(|t| t.0),
             workspace: match found {
                 Some(_) => Some(WorkspaceRow::from_row(row)?.into()),
+                None => None,
+            },
+        })
+    }
+}
+
+impl ReadRow for WorkspaceKeyAccess {
+    /// As `from_row` above, from a rusqlite row.
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let found: Option<Uuid> = row.get("id")?;
+        let last_used: Option<Ts> = row.get("key_last_used_at")?;
+        Ok(WorkspaceKeyAccess {
+            key_id: row.get("key_id")?,
+            workspace_id: row.get("key_workspace_id")?,
+            permissions: row.get("key_permissions")?,
+            last_used_at: last_used.map(|t| t.0),
+            workspace: match found {
+                Some(_) => Some(WorkspaceRow::read(row)?.into()),
                 None => None,
             },
         })
@@ -268,18 +300,14 @@ impl Db<'_> {
         id: Uuid,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
-        #[derive(sqlx::FromRow)]
-        struct Perms {
-            permissions: String,
-        }
-        let row: Option<Perms> = self
+        let row: Option<(String,)> = self
             .optional(
                 "SELECT permissions FROM workspace_api_keys WHERE id = $1 AND workspace_id = $2 \
                  AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)",
                 &[id.into(), workspace_id.into(), now.into()],
             )
             .await?;
-        Ok(row.map(|r| r.permissions))
+        Ok(row.map(|(permissions,)| permissions))
     }
 
     /// The per-request read of a workspace key: live by its hash, with the workspace `ws` when

@@ -7,7 +7,6 @@ use uuid::Uuid;
 use super::{
     db::{Arg, Db, Tx},
     members::{role, RoleRow},
-    sqlite_read::{self, ReadRow},
     ts::Ts,
     StoreResult,
 };
@@ -49,34 +48,30 @@ pub(super) struct WorkspaceRow {
     updated_at: Ts,
 }
 
-impl ReadRow for WorkspaceRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(WorkspaceRow {
-            id: sqlite_read::uuid(row, "id")?,
-            slug: row.get("slug")?,
-            name: row.get("name")?,
-            is_personal: row.get("is_personal")?,
-            plan: row.get("plan")?,
-            member_count: row.get("member_count")?,
-            created_by: sqlite_read::optional_uuid(row, "created_by")?,
-            logo_url: row.get("logo_url")?,
-            description: row.get("description")?,
-            website: row.get("website")?,
-            timezone: row.get("timezone")?,
-            billing_email: row.get("billing_email")?,
-            support_email: row.get("support_email")?,
-            unit_system: row.get("unit_system")?,
-            slack_connect_url: row.get("slack_connect_url")?,
-            lane: row.get("lane")?,
-            map_home: row.get("map_home")?,
-            world_video_mode: row.get("world_video_mode")?,
-            raw_file_downloads: row.get("raw_file_downloads")?,
-            require_mfa: row.get("require_mfa")?,
-            created_at: sqlite_read::ts(row, "created_at")?,
-            updated_at: sqlite_read::ts(row, "updated_at")?,
-        })
-    }
-}
+super::sqlite_read::read_row!(WorkspaceRow {
+    id,
+    slug,
+    name,
+    is_personal,
+    plan,
+    member_count,
+    created_by,
+    logo_url,
+    description,
+    website,
+    timezone,
+    billing_email,
+    support_email,
+    unit_system,
+    slack_connect_url,
+    lane,
+    map_home,
+    world_video_mode,
+    raw_file_downloads,
+    require_mfa,
+    created_at,
+    updated_at
+});
 
 impl From<WorkspaceRow> for Workspace {
     fn from(r: WorkspaceRow) -> Self {
@@ -117,6 +112,12 @@ struct RoledWorkspaceRow {
     #[sqlx(flatten)]
     workspace: WorkspaceRow,
 }
+
+super::sqlite_read::read_row!(RoledWorkspaceRow {
+    member_role,
+    member_since,
+    workspace: flatten
+});
 
 /// One of a user's workspaces, as a page lists it.
 pub struct WorkspaceOfUser {
@@ -327,3 +328,11 @@ struct LockedRow {
     role_name: Option<String>,
     role_permissions: Option<String>,
 }
+
+super::sqlite_read::read_row!(LockedRow {
+    role,
+    role_id,
+    role_key,
+    role_name,
+    role_permissions
+});
