@@ -274,9 +274,8 @@ impl Db<'_> {
              LEFT JOIN totp_factors f ON f.user_id = u.id \
              WHERE u.id = $1"
         );
-        let found: Option<Found<NoCredential>> = self
-            .at_most_one(&sql, &[user_id.into(), bound.into()])
-            .await?;
+        let found: Option<Found<NoCredential>> =
+            self.optional(&sql, &[user_id.into(), bound.into()]).await?;
         Ok(found.map(|f| f.standing))
     }
 
@@ -295,9 +294,9 @@ impl Db<'_> {
         let found: Option<Found<BoundRow>> = match selector_arg(selector) {
             Some(arg) => {
                 let [a, b, c] = args;
-                self.at_most_one(sql, &[a, b, c, arg]).await?
+                self.optional(sql, &[a, b, c, arg]).await?
             }
-            None => self.at_most_one(sql, &args).await?,
+            None => self.optional(sql, &args).await?,
         };
         Ok(found.map(|f| SessionAccess {
             bound_workspace_id: f.credential.bound_workspace_id,
@@ -319,9 +318,9 @@ impl Db<'_> {
         let found: Option<Found<ApiKeyAuthRow>> = match selector_arg(selector) {
             Some(arg) => {
                 let [a, b] = args;
-                self.at_most_one(sql, &[a, b, arg]).await?
+                self.optional(sql, &[a, b, arg]).await?
             }
-            None => self.at_most_one(sql, &args).await?,
+            None => self.optional(sql, &args).await?,
         };
         Ok(found.map(|f| KeyAccess {
             key: f.credential.into(),

@@ -256,7 +256,7 @@ impl Db<'_> {
             page.limit + 1,
             page.offset
         );
-        let rows: Vec<AuditRow> = self.many(&sql, &args).await?;
+        let rows: Vec<AuditRow> = self.all(&sql, &args).await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
 

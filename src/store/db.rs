@@ -14,8 +14,12 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    backend::Backend, sqlite_read::ReadRow, sqlite_write::WriteTx, ts::Ts, turns::Turn, Stats,
-    StoreError, StoreResult,
+    backend::Backend,
+    sqlite_read::{ReadRow, SqliteReader},
+    sqlite_write::WriteTx,
+    ts::Ts,
+    turns::Turn,
+    Stats, StoreError, StoreResult,
 };
 
 /// A value bound to a statement: the types both backends store alike, each nullable.
@@ -196,6 +200,9 @@ impl<'s> Db<'s> {
         args: &[Arg<'_>],
     ) -> StoreResult<Option<T>> {
         self.count();
+        if let Some(rows) = read_through(self.reader(), sql, args).await? {
+            return Ok(rows.into_iter().next());
+        }
         on_conn!(
             &mut self.conn,
             sql,
@@ -214,6 +221,9 @@ impl<'s> Db<'s> {
         args: &[Arg<'_>],
     ) -> StoreResult<T> {
         self.count();
+        if let Some(rows) = read_through(self.reader(), sql, args).await? {
+            return rows.into_iter().next().ok_or(StoreError::NotFound);
+        }
         on_conn!(
             &mut self.conn,
             sql,
@@ -229,29 +239,13 @@ impl<'s> Db<'s> {
         )
     }
 
-    /// Runs a statement and collects its rows: outside a transaction on SQLite through the
-    /// reader that decodes rows where SQLite steps them (`sqlite_read`), for the reads that
-    /// return many.
-    pub(super) async fn many<T: Row + ReadRow>(
-        &mut self,
-        sql: &str,
-        args: &[Arg<'_>],
-    ) -> StoreResult<Vec<T>> {
-        if let (Conn::SqlitePool(_), Some(reader)) = (&self.conn, self.backend.reader()) {
-            self.count();
-            return reader.all(sql, args).await;
+    /// Outside a transaction on SQLite, a statement that only reads runs on the reader, which
+    /// decodes rows where SQLite steps them (`sqlite_read`); the rest run here.
+    fn reader(&self) -> Option<&'s SqliteReader> {
+        match self.conn {
+            Conn::SqlitePool(_) => self.backend.reader(),
+            _ => None,
         }
-        self.all(sql, args).await
-    }
-
-    /// Runs a statement that returns at most one row, as `many` does: the access read that
-    /// every request makes.
-    pub(super) async fn at_most_one<T: Row + ReadRow>(
-        &mut self,
-        sql: &str,
-        args: &[Arg<'_>],
-    ) -> StoreResult<Option<T>> {
-        Ok(self.many(sql, args).await?.into_iter().next())
     }
 
     /// Runs a statement and collects its rows.
@@ -261,6 +255,9 @@ impl<'s> Db<'s> {
         args: &[Arg<'_>],
     ) -> StoreResult<Vec<T>> {
         self.count();
+        if let Some(rows) = read_through(self.reader(), sql, args).await? {
+            return Ok(rows);
+        }
         on_conn!(
             &mut self.conn,
             sql,
@@ -270,6 +267,18 @@ impl<'s> Db<'s> {
             |r| r,
             |tx: &mut WriteTx<'_>| tx.rows(sql, args)
         )
+    }
+}
+
+/// Runs a statement on `reader` when there is one and the statement only reads.
+async fn read_through<T: ReadRow>(
+    reader: Option<&SqliteReader>,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> StoreResult<Option<Vec<T>>> {
+    match reader {
+        Some(reader) => reader.read(sql, args).await,
+        None => Ok(None),
     }
 }
 
@@ -298,7 +307,13 @@ impl<'s> Tx<'s> {
         let stats = self.db.stats;
         let wake = self.queued_webhooks;
         match self.db.conn {
-            Conn::SqliteWrite(tx) => tx.commit()?,
+            Conn::SqliteWrite(tx) => {
+                tx.commit()?;
+                // The next writer was woken onto this thread and runs as soon as this task
+                // yields: yielding here lets it take its turn now, while the rest of this
+                // request (its answer) can move to another thread.
+                tokio::task::yield_now().await;
+            }
             Conn::Sqlite(tx) => tx.commit().await?,
             Conn::Pg(tx) => tx.commit().await?,
             Conn::SqlitePool(_) | Conn::PgPool(_) => {}

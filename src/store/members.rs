@@ -306,7 +306,7 @@ impl Db<'_> {
              WHERE {conditions} ORDER BY m.created_at, m.user_id LIMIT {}",
             page.limit + 1
         );
-        let found: Vec<MemberRow> = self.many(&sql, &args).await?;
+        let found: Vec<MemberRow> = self.all(&sql, &args).await?;
         Ok(found
             .into_iter()
             .map(Member::try_from)

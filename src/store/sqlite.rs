@@ -68,7 +68,11 @@ impl SqliteBackend {
             // of the memory a long run grew by (docs/BENCHMARKS.md, issue 16). These run
             // one-row reads and the writes; the upper B-tree levels they revisit fit in 512 KiB,
             // and every other page is one read from the operating system's cache away.
-            .pragma("cache_size", "-512");
+            .pragma("cache_size", "-512")
+            // On a file these run only what the reader and the writer do not: single
+            // statements that write outside a transaction. Each cached statement holds its
+            // compiled program, per connection.
+            .statement_cache_capacity(16);
         // The first connection switches the file to WAL, which needs the file to itself: when
         // several processes start on one new file at once, SQLite may answer "database is
         // locked" at once rather than wait, so opening is retried like the migrations.
@@ -98,7 +102,7 @@ impl SqliteBackend {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let readers = (max_connections as usize).min(2 * cpus);
         let path = options.get_filename().to_path_buf();
-        let reader = (!in_memory).then(|| SqliteReader::new(path.clone(), readers));
+        let reader = (!in_memory).then(|| SqliteReader::new(path.clone(), readers, full_sync));
         let file_writer = (!in_memory).then(|| SqliteWriter::new(path, full_sync));
         Ok(SqliteBackend {
             pool,

@@ -19,7 +19,7 @@ use rusqlite::{
 };
 
 /// Prepared statements each reading connection keeps.
-const STATEMENT_CACHE: usize = 16;
+const STATEMENT_CACHE: usize = 64;
 
 /// A row shape decoded straight from a rusqlite row (besides sqlx's `FromRow`, which the
 /// other paths use).
@@ -30,33 +30,43 @@ pub trait ReadRow: Sized + Send + 'static {
 /// Reading connections to one SQLite file, opened read-only as needed, at most `max` at once.
 pub struct SqliteReader {
     path: PathBuf,
+    /// `synchronous` as the pool and the writer have it (a reader writes nothing, but every
+    /// connection reports the configured mode).
+    synchronous: &'static str,
     idle: Arc<Mutex<Vec<Connection>>>,
     permits: tokio::sync::Semaphore,
 }
 
 impl SqliteReader {
-    pub fn new(path: PathBuf, max: usize) -> Self {
+    pub fn new(path: PathBuf, max: usize, full_sync: bool) -> Self {
         SqliteReader {
             path,
+            synchronous: if full_sync { "FULL" } else { "NORMAL" },
             idle: Arc::new(Mutex::new(Vec::new())),
             permits: tokio::sync::Semaphore::new(max.max(1)),
         }
     }
 
-    /// Runs `sql` with `args` and decodes every row.
-    pub async fn all<T: ReadRow>(&self, sql: &str, args: &[Arg<'_>]) -> StoreResult<Vec<T>> {
+    /// Runs `sql` with `args` and decodes every row; `None` when the statement writes (it
+    /// must run on a writing connection instead).
+    pub async fn read<T: ReadRow>(
+        &self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> StoreResult<Option<Vec<T>>> {
         let _permit = self.permits.acquire().await.map_err(anyhow::Error::from)?;
         let values = args.iter().map(value).collect::<StoreResult<Vec<_>>>()?;
         let sql = sql.to_owned();
         let idle = Arc::clone(&self.idle);
         let path = self.path.clone();
+        let synchronous = self.synchronous;
         let rows = tokio::task::spawn_blocking(move || {
             let taken = idle.lock().ok().and_then(|mut v| v.pop());
             let conn = match taken {
                 Some(c) => c,
-                None => open(&path)?,
+                None => open(&path, synchronous)?,
             };
-            let rows = run(&conn, &sql, &values);
+            let rows = read_only(&conn, &sql, &values);
             // A connection goes back unless its statement failed (it is then closed).
             if rows.is_ok() {
                 if let Ok(mut v) = idle.lock() {
@@ -70,6 +80,18 @@ impl SqliteReader {
         .map_err(failure)?;
         Ok(rows)
     }
+}
+
+/// [`run`], for a statement that only reads (`None` for one that writes).
+fn read_only<T: ReadRow>(
+    conn: &Connection,
+    sql: &str,
+    values: &[Value],
+) -> rusqlite::Result<Option<Vec<T>>> {
+    if !conn.prepare_cached(sql)?.readonly() {
+        return Ok(None);
+    }
+    run(conn, sql, values).map(Some)
 }
 
 /// A failed statement as the store reports it: a busy, locked or unopenable file is
@@ -93,12 +115,13 @@ pub(super) fn failure(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
+fn open(path: &std::path::Path, synchronous: &str) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    conn.execute_batch(&format!("PRAGMA synchronous = {synchronous}"))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
