@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod job_threads;
 pub mod mail;
 pub mod outbox;
 pub mod server;

@@ -3,11 +3,6 @@
 //! take every core, and argon2's working memory stays with those few threads instead of
 //! spreading over the runtime's growing pool of blocking threads.
 
-use std::{
-    panic::{catch_unwind, AssertUnwindSafe},
-    sync::{mpsc, Arc, Mutex},
-};
-
 use argon2::{
     password_hash::{
         rand_core::OsRng, PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString,
@@ -15,9 +10,9 @@ use argon2::{
     Argon2,
 };
 use secrecy::{ExposeSecret, SecretString};
-use tokio::sync::oneshot;
 
 use super::{Error, Result};
+use crate::job_threads::JobThreads;
 
 /// Shortest and longest accepted password, in characters.
 pub const MIN_PASSWORD_LEN: usize = 8;
@@ -59,57 +54,27 @@ pub fn validate(field: &str, password: &SecretString) -> Result<()> {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$mqE3u6KiDOsrxDFgoTI8FQ$EQcpZvG/+UX66nnHjUo5jZDFjzKt7itBe0Y/J2gHTy8";
 
-/// A hash or a verification waiting for a hashing thread.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// Hashes and verifies passwords on `limit` threads of its own, in the order asked.
+/// Hashes and verifies passwords on `limit` threads of their own, in the order asked.
 #[derive(Clone)]
 pub struct Passwords {
-    jobs: mpsc::Sender<Job>,
+    threads: JobThreads<()>,
 }
 
 impl Passwords {
     /// Starts the `limit` hashing threads; they end when the last `Passwords` is dropped.
     pub fn new(limit: usize) -> Result<Self> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..limit.max(1) {
-            let queue = Arc::clone(&queue);
-            std::thread::Builder::new()
-                .name(format!("roster-hash-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while taking a job, never while hashing.
-                    let next = queue
-                        .lock()
-                        .map_err(|_| ())
-                        .and_then(|q| q.recv().map_err(|_| ()));
-                    match next {
-                        Ok(job) => job(),
-                        Err(()) => break,
-                    }
-                })
-                .map_err(|e| Error::Internal(anyhow::anyhow!("starting a hashing thread: {e}")))?;
-        }
-        Ok(Passwords { jobs })
+        let threads = JobThreads::start("roster-hash", limit, || ())
+            .map_err(|e| Error::Internal(anyhow::anyhow!("starting a hashing thread: {e}")))?;
+        Ok(Passwords { threads })
     }
 
     /// Runs `work` on a hashing thread, unless the caller has stopped waiting by then (a
     /// request cancelled while queued costs no hash).
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-        let (answer, answered) = oneshot::channel();
-        let job: Job = Box::new(move || {
-            if !answer.is_closed() {
-                if let Ok(value) = catch_unwind(AssertUnwindSafe(work)) {
-                    let _ = answer.send(value);
-                }
-            }
-        });
-        self.jobs
-            .send(job)
-            .map_err(|_| anyhow::anyhow!("the hashing threads have stopped"))?;
-        answered
+        self.threads
+            .run("hashing", move |()| work())
             .await
-            .map_err(|_| Error::Internal(anyhow::anyhow!("a password hash failed")))
+            .map_err(|e| Error::Internal(e.into()))
     }
 
     /// Hashes a password into its PHC string.

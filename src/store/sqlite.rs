@@ -72,7 +72,10 @@ impl SqliteBackend {
             // On a file these run only what the reader and the writer do not: single
             // statements that write outside a transaction. Each cached statement holds its
             // compiled program, per connection.
-            .statement_cache_capacity(16);
+            .statement_cache_capacity(16)
+            // The writer's checkpoint thread copies the WAL back (`sqlite_write`), so no
+            // connection does it as it commits. In memory there is no WAL.
+            .pragma("wal_autocheckpoint", "0");
         // The first connection switches the file to WAL, which needs the file to itself: when
         // several processes start on one new file at once, SQLite may answer "database is
         // locked" at once rather than wait, so opening is retried like the migrations.
@@ -102,8 +105,14 @@ impl SqliteBackend {
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let readers = (max_connections as usize).min(2 * cpus);
         let path = options.get_filename().to_path_buf();
-        let reader = (!in_memory).then(|| SqliteReader::new(path.clone(), readers, full_sync));
-        let file_writer = (!in_memory).then(|| SqliteWriter::new(path, full_sync));
+        let reader = match in_memory {
+            true => None,
+            false => Some(SqliteReader::new(path.clone(), readers, full_sync)?),
+        };
+        let file_writer = match in_memory {
+            true => None,
+            false => Some(SqliteWriter::new(path, full_sync)?),
+        };
         Ok(SqliteBackend {
             pool,
             max: max_connections,

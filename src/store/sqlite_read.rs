@@ -1,18 +1,17 @@
-//! SQLite's hot reads (member and audit pages, the access read of every request) through
-//! rusqlite, on a blocking thread: the statement runs and its rows are decoded where SQLite
-//! steps them, and only the finished `Vec` crosses back to the async side. sqlx's SQLite driver hands every row from its worker thread to the task
-//! over a channel, and the wake-ups that costs were half of a member page's CPU
-//! (docs/BENCHMARKS.md, issue 16). The statements are the store's own, unchanged: a noun module
-//! sends the same SQL text here that PostgreSQL runs; only the decoding of a row differs
-//! ([`ReadRow`]).
+//! SQLite's reads outside a transaction (the access read of every request, member and audit
+//! pages, every other read) through rusqlite, on reading threads of their own
+//! (`JobThreads`), each with its own read-only connection: the statement runs and its rows are
+//! decoded where SQLite steps them, and only the finished `Vec` crosses back to the async side.
+//! sqlx's SQLite driver hands every row from its worker thread to the task over a channel,
+//! and the wake-ups that costs were half of a member page's CPU (docs/BENCHMARKS.md, issue
+//! 16). The statements are the store's own, unchanged: a noun module sends the same SQL text
+//! here that PostgreSQL runs; only the decoding of a row differs ([`ReadRow`]). A statement
+//! that writes is handed back (`None`) to run on a writing connection.
 
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::{path::PathBuf, time::Duration};
 
 use super::{db::Arg, Constraint, StoreError, StoreResult};
+use crate::job_threads::JobThreads;
 use rusqlite::{
     types::{FromSql, ToSqlOutput, Value, ValueRef},
     Connection, OpenFlags,
@@ -27,24 +26,22 @@ pub trait ReadRow: Sized + Send + 'static {
     fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
 }
 
-/// Reading connections to one SQLite file, opened read-only as needed, at most `max` at once.
+/// Reading threads on one SQLite file, each with its own read-only connection.
 pub struct SqliteReader {
-    path: PathBuf,
-    /// `synchronous` as the pool and the writer have it (a reader writes nothing, but every
-    /// connection reports the configured mode).
-    synchronous: &'static str,
-    idle: Arc<Mutex<Vec<Connection>>>,
-    permits: tokio::sync::Semaphore,
+    threads: JobThreads<ReadingConnection>,
 }
 
 impl SqliteReader {
-    pub fn new(path: PathBuf, max: usize, full_sync: bool) -> Self {
-        SqliteReader {
-            path,
-            synchronous: if full_sync { "FULL" } else { "NORMAL" },
-            idle: Arc::new(Mutex::new(Vec::new())),
-            permits: tokio::sync::Semaphore::new(max.max(1)),
-        }
+    /// Starts `max` reading threads; `full_sync`: the `synchronous` mode the pool and the
+    /// writer have (a reader writes nothing, but every connection reports the configured mode).
+    pub fn new(path: PathBuf, max: usize, full_sync: bool) -> std::io::Result<Self> {
+        let synchronous = if full_sync { "FULL" } else { "NORMAL" };
+        let threads = JobThreads::start("roster-read", max, move || ReadingConnection {
+            path: path.clone(),
+            synchronous,
+            conn: None,
+        })?;
+        Ok(SqliteReader { threads })
     }
 
     /// Runs `sql` with `args` and decodes every row; `None` when the statement writes (it
@@ -54,31 +51,43 @@ impl SqliteReader {
         sql: &str,
         args: &[Arg<'_>],
     ) -> StoreResult<Option<Vec<T>>> {
-        let _permit = self.permits.acquire().await.map_err(anyhow::Error::from)?;
         let values = args.iter().map(value).collect::<StoreResult<Vec<_>>>()?;
         let sql = sql.to_owned();
-        let idle = Arc::clone(&self.idle);
-        let path = self.path.clone();
-        let synchronous = self.synchronous;
-        let rows = tokio::task::spawn_blocking(move || {
-            let taken = idle.lock().ok().and_then(|mut v| v.pop());
-            let conn = match taken {
-                Some(c) => c,
-                None => open(&path, synchronous)?,
-            };
-            let rows = read_only(&conn, &sql, &values);
-            // A connection goes back unless its statement failed (it is then closed).
-            if rows.is_ok() {
-                if let Ok(mut v) = idle.lock() {
-                    v.push(conn);
-                }
-            }
-            rows
-        })
-        .await
-        .map_err(anyhow::Error::from)?
-        .map_err(failure)?;
+        let rows = self
+            .threads
+            .run("SQLite reading", move |reading: &mut ReadingConnection| {
+                reading.read(&sql, &values)
+            })
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(failure)?;
         Ok(rows)
+    }
+}
+
+/// A reading thread's connection, opened on its first statement and again after one failed.
+struct ReadingConnection {
+    path: PathBuf,
+    synchronous: &'static str,
+    conn: Option<Connection>,
+}
+
+impl ReadingConnection {
+    fn read<T: ReadRow>(
+        &mut self,
+        sql: &str,
+        values: &[Value],
+    ) -> rusqlite::Result<Option<Vec<T>>> {
+        let conn = match self.conn.take() {
+            Some(c) => c,
+            None => open(&self.path, self.synchronous)?,
+        };
+        let rows = read_only(&conn, sql, values);
+        // A connection whose statement failed is closed; the next statement opens another.
+        if rows.is_ok() {
+            self.conn = Some(conn);
+        }
+        rows
     }
 }
 

@@ -7,9 +7,19 @@
 //!
 //! Waiting is kept off the runtime's threads: the turn is an async mutex, and a `BEGIN
 //! IMMEDIATE` that finds another process's writer is retried after an async sleep rather than
-//! in SQLite's blocking busy handler.
+//! in SQLite's blocking busy handler. Checkpoints (copying the WAL back into the database file)
+//! are kept off the write turn too: no connection checkpoints as it commits
+//! (`wal_autocheckpoint = 0`); a thread of their own runs a passive checkpoint, which never
+//! stops a writer, every [`CHECKPOINT_EVERY`] commits and at least once a second.
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        mpsc,
+    },
+    time::Duration,
+};
 
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex, MutexGuard};
@@ -25,21 +35,37 @@ const STATEMENT_CACHE: usize = 128;
 /// How long a write waits for another process's writer before the store is `Unavailable`
 /// (the pool's busy timeout).
 const BUSY_WAIT: Duration = Duration::from_secs(5);
+/// Commits between two checkpoints the writer asks for (each adds a few pages to the WAL, so
+/// the WAL stays within SQLite's usual 1,000 pages).
+const CHECKPOINT_EVERY: u64 = 100;
+/// How often the checkpoint thread runs one unasked (for writes made outside the writer).
+const CHECKPOINT_TICK: Duration = Duration::from_secs(1);
 
 /// The one writing connection to a SQLite file, opened on first use.
 pub struct SqliteWriter {
     path: PathBuf,
     full_sync: bool,
     conn: Mutex<Option<Connection>>,
+    commits: AtomicU64,
+    /// Wakes the checkpoint thread (capacity one: a waiting wake-up is enough).
+    checkpoint: mpsc::SyncSender<()>,
 }
 
 impl SqliteWriter {
-    pub fn new(path: PathBuf, full_sync: bool) -> Self {
-        SqliteWriter {
+    /// The writer of `path`, and its checkpoint thread (which ends when the writer is dropped).
+    pub fn new(path: PathBuf, full_sync: bool) -> std::io::Result<Self> {
+        let (checkpoint, wakes) = mpsc::sync_channel(1);
+        let file = path.clone();
+        std::thread::Builder::new()
+            .name("roster-checkpoint".into())
+            .spawn(move || checkpoints(&file, &wakes))?;
+        Ok(SqliteWriter {
             path,
             full_sync,
             conn: Mutex::new(None),
-        }
+            commits: AtomicU64::new(0),
+            checkpoint,
+        })
     }
 
     /// Waits for the write turn (behind the writers that asked before: tokio's mutex is fair)
@@ -52,7 +78,7 @@ impl SqliteWriter {
         let mut tx = WriteTx {
             turn,
             open: false,
-            full_sync: self.full_sync,
+            writer: self,
         };
         let deadline = tokio::time::Instant::now() + BUSY_WAIT;
         let mut pause = Duration::from_millis(1);
@@ -82,10 +108,38 @@ impl SqliteWriter {
         let synchronous = if self.full_sync { "FULL" } else { "NORMAL" };
         conn.execute_batch(&format!(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-             PRAGMA foreign_keys = ON; PRAGMA cache_size = -2048;"
+             PRAGMA foreign_keys = ON; PRAGMA cache_size = -2048; \
+             PRAGMA wal_autocheckpoint = 0;"
         ))?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(conn)
+    }
+}
+
+/// The checkpoint thread: a passive checkpoint on each wake-up and at least every tick, on a
+/// connection of its own; a failed one (another process checkpointing, say) waits for the next.
+fn checkpoints(path: &Path, wakes: &mpsc::Receiver<()>) {
+    let mut conn: Option<Connection> = None;
+    while !matches!(
+        wakes.recv_timeout(CHECKPOINT_TICK),
+        Err(mpsc::RecvTimeoutError::Disconnected)
+    ) {
+        if conn.is_none() {
+            conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .ok();
+        }
+        if let Some(c) = &conn {
+            let done = c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+            if let Err(e) = done {
+                if !is_busy(&e) {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; reopening its connection");
+                    conn = None;
+                }
+            }
+        }
     }
 }
 
@@ -99,7 +153,7 @@ fn is_busy(e: &rusqlite::Error) -> bool {
 pub struct WriteTx<'s> {
     turn: MutexGuard<'s, Option<Connection>>,
     open: bool,
-    full_sync: bool,
+    writer: &'s SqliteWriter,
 }
 
 impl WriteTx<'_> {
@@ -133,7 +187,7 @@ impl WriteTx<'_> {
         let commit = || conn.execute_batch("COMMIT");
         let multi_threaded = tokio::runtime::Handle::try_current()
             .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let committed = if self.full_sync && multi_threaded {
+        let committed = if self.writer.full_sync && multi_threaded {
             tokio::task::block_in_place(commit)
         } else {
             commit()
@@ -141,6 +195,10 @@ impl WriteTx<'_> {
         // A failed COMMIT may leave the transaction open; the drop rolls it back.
         committed.map_err(sqlite_read::failure)?;
         self.open = false;
+        if self.writer.commits.fetch_add(1, Ordering::Relaxed) % CHECKPOINT_EVERY == 0 {
+            // Full means a wake-up is already waiting.
+            let _ = self.writer.checkpoint.try_send(());
+        }
         Ok(())
     }
 }
@@ -186,7 +244,7 @@ mod tests {
     #[tokio::test]
     async fn a_transaction_dropped_uncommitted_leaves_nothing_and_the_writer_goes_on() {
         let (_dir, path) = new_file();
-        let writer = SqliteWriter::new(path.clone(), false);
+        let writer = SqliteWriter::new(path.clone(), false).expect("writer");
         let tx = writer.begin().await.expect("begin");
         let changed = tx
             .execute(
@@ -215,7 +273,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_statement_is_reported_and_the_transaction_rolls_back_whole() {
         let (_dir, path) = new_file();
-        let writer = SqliteWriter::new(path.clone(), true);
+        let writer = SqliteWriter::new(path.clone(), true).expect("writer");
         let tx = writer.begin().await.expect("begin");
         tx.execute(
             "INSERT INTO t (id, v) VALUES ($1, $2)",
@@ -242,7 +300,7 @@ mod tests {
             released.recv().expect("release");
             other.execute_batch("COMMIT").expect("commit");
         });
-        let writer = SqliteWriter::new(path.clone(), false);
+        let writer = SqliteWriter::new(path.clone(), false).expect("writer");
         let waiting = tokio::spawn(async move {
             let tx = writer.begin().await?;
             tx.execute(
@@ -263,5 +321,35 @@ mod tests {
             .expect("task")
             .expect("the write went through once the lock was free");
         assert_eq!(count(&path), 2);
+    }
+
+    #[tokio::test]
+    async fn the_checkpoint_thread_copies_the_writers_commits_into_the_database_file() {
+        let (_dir, path) = new_file();
+        let writer = SqliteWriter::new(path.clone(), false).expect("writer");
+        let page = "x".repeat(4096);
+        for id in 0..(3 * CHECKPOINT_EVERY as i64) {
+            let tx = writer.begin().await.expect("begin");
+            tx.execute(
+                "INSERT INTO t (id, v) VALUES ($1, $2)",
+                &[id.into(), page.as_str().into()],
+            )
+            .expect("insert");
+            tx.commit().expect("commit");
+        }
+        // No connection checkpoints as it commits, so the file grows only by the thread's work.
+        let size = || std::fs::metadata(&path).map_or(0, |m| m.len());
+        for _ in 0..50 {
+            if size() > 1_000_000 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            size() > 1_000_000,
+            "the file holds the rows: {} bytes",
+            size()
+        );
+        assert_eq!(count(&path), 3 * CHECKPOINT_EVERY as i64);
     }
 }
