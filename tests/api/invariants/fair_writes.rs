@@ -204,10 +204,14 @@ async fn every_writer_of_one_workspace_makes_progress_under_mixed_load(app: Test
 }
 
 /// The finding of issue 12: PostgreSQL acknowledged 4–23 usage batches per burst where SQLite
-/// acknowledged hundreds. Both databases run the same load in this test, one after the other.
+/// acknowledged hundreds, while its other writers went on: the usage writers were starved.
+/// Both databases run the same load in this test, one after the other, and usage batches must
+/// keep at least a third of the share of the acknowledged writes they get on SQLite. A share,
+/// not a count: SQLite's writes run several times faster than PostgreSQL's on a shared
+/// machine (issue 16), which says nothing about whether one kind of writer starves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set ROSTER_TEST_POSTGRES_URL and run the ignored tests (scripts/test does)"]
-async fn usage_on_postgresql_keeps_at_least_a_third_of_sqlites_pace_under_mixed_load() {
+async fn usage_on_postgresql_keeps_at_least_a_third_of_its_share_on_sqlite_under_mixed_load() {
     let sqlite = {
         let app = TestApp::spawn_with(Db::Sqlite, loaded).await;
         mixed_load(&app, "SQLite").await
@@ -218,9 +222,17 @@ async fn usage_on_postgresql_keeps_at_least_a_third_of_sqlites_pace_under_mixed_
     };
     assert_everyone_progressed(&sqlite, "SQLite");
     assert_everyone_progressed(&postgres, "PostgreSQL");
-    let (pg, lite) = (postgres.acked(Kind::Usage), sqlite.acked(Kind::Usage));
+    let share = |t: &Tally| {
+        let all: u64 = [Kind::Invitation, Kind::RoleChange, Kind::Usage]
+            .into_iter()
+            .map(|k| t.acked(k))
+            .sum();
+        t.acked(Kind::Usage) as f64 / all as f64
+    };
+    let (pg, lite) = (share(&postgres), share(&sqlite));
     assert!(
-        pg * 3 >= lite,
-        "usage batches acknowledged: PostgreSQL {pg}, SQLite {lite}; PostgreSQL must reach a third"
+        pg * 3.0 >= lite,
+        "usage batches' share of the acknowledged writes: PostgreSQL {pg:.3}, SQLite {lite:.3}; \
+         PostgreSQL must keep a third of SQLite's"
     );
 }
