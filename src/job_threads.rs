@@ -16,12 +16,14 @@ type Job<S> = Box<dyn FnOnce(&mut S) + Send>;
 /// The queue to `count` threads, each with its own `S`.
 pub struct JobThreads<S> {
     jobs: mpsc::Sender<Job<S>>,
+    name: &'static str,
 }
 
 impl<S> Clone for JobThreads<S> {
     fn clone(&self) -> Self {
         JobThreads {
             jobs: self.jobs.clone(),
+            name: self.name,
         }
     }
 }
@@ -61,14 +63,13 @@ impl<S: 'static> JobThreads<S> {
                     }
                 })?;
         }
-        Ok(JobThreads { jobs })
+        Ok(JobThreads { jobs, name })
     }
 
     /// Runs `work` on one of the threads, unless the caller has stopped waiting by then (a
     /// request cancelled while queued costs nothing).
     pub async fn run<T: Send + 'static>(
         &self,
-        name: &'static str,
         work: impl FnOnce(&mut S) -> T + Send + 'static,
     ) -> Result<T, Stopped> {
         let (answer, answered) = oneshot::channel();
@@ -79,8 +80,8 @@ impl<S: 'static> JobThreads<S> {
                 }
             }
         });
-        self.jobs.send(job).map_err(|_| Stopped(name))?;
-        answered.await.map_err(|_| Stopped(name))
+        self.jobs.send(job).map_err(|_| Stopped(self.name))?;
+        answered.await.map_err(|_| Stopped(self.name))
     }
 }
 
@@ -93,7 +94,7 @@ mod tests {
         let threads = JobThreads::start("test-jobs", 1, || 0_u32).expect("start");
         for want in 1..=3 {
             let seen = threads
-                .run("test-jobs", |n: &mut u32| {
+                .run(|n: &mut u32| {
                     *n += 1;
                     *n
                 })
@@ -101,11 +102,9 @@ mod tests {
                 .expect("run");
             assert_eq!(seen, want, "the one thread's state carries over");
         }
-        let failed = threads
-            .run("test-jobs", |_: &mut u32| -> u32 { panic!("boom") })
-            .await;
+        let failed = threads.run(|_: &mut u32| -> u32 { panic!("boom") }).await;
         assert!(failed.is_err());
-        let after = threads.run("test-jobs", |n: &mut u32| *n).await;
+        let after = threads.run(|n: &mut u32| *n).await;
         assert_eq!(after.expect("the thread still runs jobs"), 3);
     }
 }

@@ -72,7 +72,7 @@ impl Passwords {
     /// request cancelled while queued costs no hash).
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
         self.threads
-            .run("hashing", move |()| work())
+            .run(move |()| work())
             .await
             .map_err(|e| Error::Internal(e.into()))
     }

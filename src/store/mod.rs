@@ -280,13 +280,14 @@ impl Store {
         Ok(true)
     }
 
-    /// SQLite's `synchronous` mode in effect on a pooled connection (0 off, 1 normal, 2 full,
-    /// 3 extra); `None` on PostgreSQL.
+    /// SQLite's `synchronous` mode in effect on the connection that commits the writes (0
+    /// off, 1 normal, 2 full, 3 extra), read in a write transaction that changes nothing;
+    /// `None` on PostgreSQL.
     pub async fn sqlite_synchronous(&self) -> StoreResult<Option<i64>> {
         if self.kind() != Kind::Sqlite {
             return Ok(None);
         }
-        let (mode,): (i64,) = self.read().one("PRAGMA synchronous", &[]).await?;
+        let (mode,): (i64,) = self.write().await?.one("PRAGMA synchronous", &[]).await?;
         Ok(Some(mode))
     }
 

@@ -37,13 +37,18 @@ pub struct SqliteBackend {
     pool: SqlitePool,
     max: u32,
     /// SQLite has one writer at a time. Writers of this process queue for it, in order,
-    /// instead of in SQLite's sleep-and-retry busy handler: on a file for the one writing
-    /// connection (`sqlite_write`), in memory here, before a pool connection's transaction.
-    writer: Mutex<()>,
-    /// The writing connection, for a database in a file.
-    file_writer: Option<SqliteWriter>,
-    /// The hot reads (`sqlite_read`), for a database in a file.
+    /// instead of in SQLite's sleep-and-retry busy handler.
+    writing: Writing,
+    /// The reads outside a transaction (`sqlite_read`), for a database in a file.
     reader: Option<SqliteReader>,
+}
+
+/// Where this process's writers queue.
+enum Writing {
+    /// A file: for its one writing connection (`sqlite_write`).
+    File(SqliteWriter),
+    /// In memory: for the turn, before a pool connection's transaction.
+    Memory(Mutex<()>),
 }
 
 impl SqliteBackend {
@@ -104,20 +109,19 @@ impl SqliteBackend {
         // a page cache of its own.
         let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
         let readers = (max_connections as usize).min(2 * cpus);
-        let path = options.get_filename().to_path_buf();
-        let reader = match in_memory {
-            true => None,
-            false => Some(SqliteReader::new(path.clone(), readers, full_sync)?),
-        };
-        let file_writer = match in_memory {
-            true => None,
-            false => Some(SqliteWriter::new(path, full_sync)?),
+        let (writing, reader) = if in_memory {
+            (Writing::Memory(Mutex::new(())), None)
+        } else {
+            let path = options.get_filename().to_path_buf();
+            (
+                Writing::File(SqliteWriter::new(path.clone(), full_sync)?),
+                Some(SqliteReader::new(path, readers)?),
+            )
         };
         Ok(SqliteBackend {
             pool,
             max: max_connections,
-            writer: Mutex::new(()),
-            file_writer,
+            writing,
             reader,
         })
     }
@@ -138,11 +142,11 @@ impl Backend for SqliteBackend {
     }
 
     async fn begin_write(&self) -> StoreResult<Began<'_>> {
-        if let Some(writer) = &self.file_writer {
-            return Ok((Conn::SqliteWrite(writer.begin().await?), None));
-        }
-        // The turn comes before a connection, so queued writers hold none.
-        let turn = self.writer.lock().await;
+        let turn = match &self.writing {
+            Writing::File(writer) => return Ok((Conn::SqliteWrite(writer.begin().await?), None)),
+            // The turn comes before a connection, so queued writers hold none.
+            Writing::Memory(turn) => turn.lock().await,
+        };
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         Ok((Conn::Sqlite(tx), Some(Turn::Writer(turn))))
     }
@@ -247,7 +251,11 @@ impl Backend for SqliteBackend {
                 Err(e) => return Err(anyhow::anyhow!("SQLite migration failed: {e}").into()),
             }
         }
-        let _turn = self.writer.lock().await;
+        // Before any other write of this process; in memory, its turn all the same.
+        let _turn = match &self.writing {
+            Writing::Memory(turn) => Some(turn.lock().await),
+            Writing::File(_) => None,
+        };
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(INSERT_FIRST_SIGNING_KEY)
             .bind(&candidate.kid)

@@ -32,13 +32,10 @@ pub struct SqliteReader {
 }
 
 impl SqliteReader {
-    /// Starts `max` reading threads; `full_sync`: the `synchronous` mode the pool and the
-    /// writer have (a reader writes nothing, but every connection reports the configured mode).
-    pub fn new(path: PathBuf, max: usize, full_sync: bool) -> std::io::Result<Self> {
-        let synchronous = if full_sync { "FULL" } else { "NORMAL" };
+    /// Starts `max` reading threads.
+    pub fn new(path: PathBuf, max: usize) -> std::io::Result<Self> {
         let threads = JobThreads::start("roster-read", max, move || ReadingConnection {
             path: path.clone(),
-            synchronous,
             conn: None,
         })?;
         Ok(SqliteReader { threads })
@@ -55,9 +52,7 @@ impl SqliteReader {
         let sql = sql.to_owned();
         let rows = self
             .threads
-            .run("SQLite reading", move |reading: &mut ReadingConnection| {
-                reading.read(&sql, &values)
-            })
+            .run(move |reading: &mut ReadingConnection| reading.read(&sql, &values))
             .await
             .map_err(anyhow::Error::from)?
             .map_err(failure)?;
@@ -68,7 +63,6 @@ impl SqliteReader {
 /// A reading thread's connection, opened on its first statement and again after one failed.
 struct ReadingConnection {
     path: PathBuf,
-    synchronous: &'static str,
     conn: Option<Connection>,
 }
 
@@ -80,7 +74,7 @@ impl ReadingConnection {
     ) -> rusqlite::Result<Option<Vec<T>>> {
         let conn = match self.conn.take() {
             Some(c) => c,
-            None => open(&self.path, self.synchronous)?,
+            None => open(&self.path)?,
         };
         let rows = read_only(&conn, sql, values);
         // A connection whose statement failed is closed; the next statement opens another.
@@ -97,10 +91,11 @@ fn read_only<T: ReadRow>(
     sql: &str,
     values: &[Value],
 ) -> rusqlite::Result<Option<Vec<T>>> {
-    if !conn.prepare_cached(sql)?.readonly() {
+    let mut stmt = conn.prepare_cached(sql)?;
+    if !stmt.readonly() {
         return Ok(None);
     }
-    run(conn, sql, values).map(Some)
+    rows(&mut stmt, values).map(Some)
 }
 
 /// A failed statement as the store reports it: a busy, locked or unopenable file is
@@ -124,13 +119,12 @@ pub(super) fn failure(e: rusqlite::Error) -> StoreError {
     }
 }
 
-fn open(path: &std::path::Path, synchronous: &str) -> rusqlite::Result<Connection> {
+fn open(path: &std::path::Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    conn.execute_batch(&format!("PRAGMA synchronous = {synchronous}"))?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
@@ -162,7 +156,15 @@ pub(super) fn run<T: ReadRow, V: rusqlite::ToSql>(
     values: &[V],
 ) -> rusqlite::Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(sql)?;
-    bind(&mut stmt, values)?;
+    rows(&mut stmt, values)
+}
+
+/// Binds `values` to a prepared statement, runs it and decodes every row.
+fn rows<T: ReadRow, V: rusqlite::ToSql>(
+    stmt: &mut rusqlite::Statement<'_>,
+    values: &[V],
+) -> rusqlite::Result<Vec<T>> {
+    bind(stmt, values)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {

@@ -3,7 +3,7 @@
 //! per-request access read (key + selected workspace in one statement).
 
 use chrono::{DateTime, Utc};
-use sqlx::{ColumnIndex, Decode, Error as Sqlx, FromRow, Type};
+use sqlx::{Error as Sqlx, FromRow};
 use uuid::Uuid;
 
 use super::{db::Db, sqlite_read::ReadRow, ts::Ts, workspaces::WorkspaceRow, StoreResult};
@@ -88,47 +88,55 @@ pub struct WorkspaceKeyAccess {
     pub workspace: Option<Workspace>,
 }
 
-impl<'r, R> FromRow<'r, R> for WorkspaceKeyAccess
-where
-    R: sqlx::Row,
-    WorkspaceRow: FromRow<'r, R>,
-    &'r str: ColumnIndex<R>,
-    Uuid: Decode<'r, R::Database> + Type<R::Database>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    Option<Uuid>: Decode<'r, R::Database> + Type<R::Database>,
-    Option<Ts>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, Sqlx> {
-        let found: Option<Uuid> = row.try_get("id")?;
-        let last_used: Option<Ts> = row.try_get("key_last_used_at")?;
+/// The key's own columns of an access read, and the workspace's `id` (NULL when the selector
+/// named another workspace).
+#[derive(sqlx::FromRow)]
+struct KeyAccessRow {
+    key_id: Uuid,
+    key_workspace_id: Uuid,
+    key_permissions: String,
+    key_last_used_at: Option<Ts>,
+    id: Option<Uuid>,
+}
+
+super::sqlite_read::read_row!(KeyAccessRow {
+    key_id,
+    key_workspace_id,
+    key_permissions,
+    key_last_used_at,
+    id
+});
+
+impl KeyAccessRow {
+    /// The answer, with the workspace when the row has one (`workspace` reads it).
+    fn with<E>(
+        self,
+        workspace: impl FnOnce() -> Result<WorkspaceRow, E>,
+    ) -> Result<WorkspaceKeyAccess, E> {
         Ok(WorkspaceKeyAccess {
-            key_id: row.try_get("key_id")?,
-            workspace_id: row.try_get("key_workspace_id")?,
-            permissions: row.try_get("key_permissions")?,
-            last_used_at: last_used.map(|t| t.0),
-            workspace: match found {
-                Some(_) => Some(WorkspaceRow::from_row(row)?.into()),
-                None => None,
-            },
+            key_id: self.key_id,
+            workspace_id: self.key_workspace_id,
+            permissions: self.key_permissions,
+            last_used_at: self.key_last_used_at.map(|t| t.0),
+            workspace: self.id.map(|_| workspace()).transpose()?.map(Into::into),
         })
     }
 }
 
+impl<'r, R> FromRow<'r, R> for WorkspaceKeyAccess
+where
+    R: sqlx::Row,
+    KeyAccessRow: FromRow<'r, R>,
+    WorkspaceRow: FromRow<'r, R>,
+{
+    fn from_row(row: &'r R) -> Result<Self, Sqlx> {
+        KeyAccessRow::from_row(row)?.with(|| WorkspaceRow::from_row(row))
+    }
+}
+
 impl ReadRow for WorkspaceKeyAccess {
-    /// As `from_row` above, from a rusqlite row.
     fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        let found: Option<Uuid> = row.get("id")?;
-        let last_used: Option<Ts> = row.get("key_last_used_at")?;
-        Ok(WorkspaceKeyAccess {
-            key_id: row.get("key_id")?,
-            workspace_id: row.get("key_workspace_id")?,
-            permissions: row.get("key_permissions")?,
-            last_used_at: last_used.map(|t| t.0),
-            workspace: match found {
-                Some(_) => Some(WorkspaceRow::read(row)?.into()),
-                None => None,
-            },
-        })
+        KeyAccessRow::read(row)?.with(|| WorkspaceRow::read(row))
     }
 }
 
