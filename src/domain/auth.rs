@@ -10,6 +10,7 @@ use super::{
     mfa,
     role::Role,
     secret,
+    session::REFRESH_PREFIX,
     token::AccessClaims,
     user::User,
     workspace::{Access, Workspace, WorkspaceSelector},
@@ -78,6 +79,11 @@ enum Presented {
     ApiKey(Vec<u8>),
     /// A workspace API key, which only `authorize_native` takes.
     WorkspaceKey,
+    /// The console's cookie, already matched to its live session (see `console_session`).
+    Console {
+        session_id: Uuid,
+        user_id: Uuid,
+    },
 }
 
 /// The caller with their account and their standing in the selected workspace, from one read
@@ -147,8 +153,9 @@ impl Core {
                 self.touch(&key, now);
                 Ok(key_principal(&key))
             }
-            // A workspace key stands for no person: routes about one refuse it.
-            Presented::WorkspaceKey => Err(Error::Unauthenticated),
+            // A workspace key stands for no person: routes about one refuse it. (`present`
+            // never makes a console credential.)
+            Presented::WorkspaceKey | Presented::Console { .. } => Err(Error::Unauthenticated),
             Presented::Session(claims) => {
                 let active = db
                     .session_auth(claims.sid, claims.sub, now)
@@ -167,7 +174,63 @@ impl Core {
     /// A workspace API key is refused here (an invalid credential): the dialects take only a
     /// person's credentials; the native API uses `authorize_native`.
     pub async fn authorize(&self, bearer: &str, selector: &WorkspaceSelector) -> Result<Access> {
-        let (principal, standing) = self.resolve(bearer, selector, false).await?;
+        let now = self.clock.now();
+        let presented = self.present(bearer, now).await?;
+        let (principal, standing) = self.resolve(presented, selector, false, now).await?;
+        self.access_of(principal, standing)
+    }
+
+    /// As `authorize`, for the console's cookie (see `console_session`): the same statement,
+    /// so a session ended anywhere closes the console at its next request.
+    pub async fn authorize_console(
+        &self,
+        cookie: &str,
+        selector: &WorkspaceSelector,
+    ) -> Result<Access> {
+        let now = self.clock.now();
+        let presented = self.console_session(cookie, now).await?;
+        let (principal, standing) = self.resolve(presented, selector, false, now).await?;
+        self.access_of(principal, standing)
+    }
+
+    /// As `caller`, for the console's cookie.
+    pub async fn console_caller(
+        &self,
+        cookie: &str,
+        selector: &WorkspaceSelector,
+    ) -> Result<Caller> {
+        let now = self.clock.now();
+        let presented = self.console_session(cookie, now).await?;
+        let (principal, standing) = self.resolve(presented, selector, true, now).await?;
+        caller_of(principal, standing)
+    }
+
+    /// The console's cookie holds the first refresh token of a session the console started,
+    /// which the console never spends: it names its session, live while the session is (not
+    /// ended, not expired) and while nobody has spent the token elsewhere. Anything else is
+    /// `Unauthenticated`.
+    async fn console_session(&self, cookie: &str, now: DateTime<Utc>) -> Result<Presented> {
+        if !cookie.starts_with(REFRESH_PREFIX) {
+            return Err(Error::Unauthenticated);
+        }
+        let found = self
+            .store
+            .read()
+            .refresh_token(&secret::hash(cookie))
+            .await?
+            .ok_or(Error::Unauthenticated)?;
+        if found.ended_at.is_some() || found.spent_at.is_some() || found.expires_at.0 <= now {
+            return Err(Error::Unauthenticated);
+        }
+        Ok(Presented::Console {
+            session_id: found.session_id,
+            user_id: found.user_id,
+        })
+    }
+
+    /// What a member may do in the workspace their standing names: 404 for a non-member, 403
+    /// `mfa_required` where the workspace requires a second factor they lack.
+    fn access_of(&self, principal: Principal, standing: Standing) -> Result<Access> {
         let (workspace, role) = standing.membership.ok_or(Error::NotFound)?;
         if workspace.require_mfa && !standing.mfa {
             return Err(mfa::mfa_required());
@@ -226,12 +289,10 @@ impl Core {
     /// The caller, their account and their standing in the selected workspace, in one
     /// statement: 401 for a bad credential.
     pub async fn caller(&self, bearer: &str, selector: &WorkspaceSelector) -> Result<Caller> {
-        let (principal, standing) = self.resolve(bearer, selector, true).await?;
-        Ok(Caller {
-            principal,
-            user: standing.user.ok_or(Error::Unauthenticated)?,
-            membership: standing.membership.map(|(w, r)| (w, r.base)),
-        })
+        let now = self.clock.now();
+        let presented = self.present(bearer, now).await?;
+        let (principal, standing) = self.resolve(presented, selector, true, now).await?;
+        caller_of(principal, standing)
     }
 
     /// The caller behind a session this service has just started (sign-in, refresh, sign-up),
@@ -265,13 +326,13 @@ impl Core {
 
     async fn resolve(
         &self,
-        bearer: &str,
+        presented: Presented,
         selector: &WorkspaceSelector,
         with_user: bool,
+        now: DateTime<Utc>,
     ) -> Result<(Principal, Standing)> {
-        let now = self.clock.now();
         let mut db = self.store.read();
-        match self.present(bearer, now).await? {
+        match presented {
             Presented::ApiKey(hash) => {
                 let found = db
                     .key_access(&hash, selector, with_user, now)
@@ -288,9 +349,34 @@ impl Core {
                 let principal = session_principal(&claims, found.bound_workspace_id);
                 Ok((principal, found.standing))
             }
+            Presented::Console {
+                session_id,
+                user_id,
+            } => {
+                let found = db
+                    .session_access(session_id, user_id, selector, with_user, now)
+                    .await?
+                    .ok_or(Error::Unauthenticated)?;
+                let principal = Principal {
+                    user_id,
+                    credential: Credential::Session {
+                        session_id,
+                        workspace_id: found.bound_workspace_id,
+                    },
+                };
+                Ok((principal, found.standing))
+            }
             Presented::WorkspaceKey => Err(Error::Unauthenticated),
         }
     }
+}
+
+fn caller_of(principal: Principal, standing: Standing) -> Result<Caller> {
+    Ok(Caller {
+        principal,
+        user: standing.user.ok_or(Error::Unauthenticated)?,
+        membership: standing.membership.map(|(w, r)| (w, r.base)),
+    })
 }
 
 fn key_principal(key: &ApiKeyAuth) -> Principal {

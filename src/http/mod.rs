@@ -2,8 +2,10 @@
 //! middleware every request passes (request id, tracing, metrics, timeout, body limit).
 
 mod account_pages;
+mod assets;
 pub mod auth;
 mod client_ip;
+mod console;
 pub mod extract;
 mod invite_page;
 pub mod native;
@@ -50,6 +52,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(native)
         .merge(ops::router(openapi))
+        .merge(assets::router())
+        .merge(console::router())
         .nest(spatialflow::MOUNT, spatialflow::router())
         .nest(pupil::PREFIX, pupil::router())
         .route(

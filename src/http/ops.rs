@@ -1,8 +1,9 @@
-//! Operational endpoints: liveness, readiness, metrics, the JWKS, the OpenAPI document and the
-//! browsable `/docs` page.
+//! Operational endpoints: liveness, readiness, metrics, the JWKS and the OpenAPI document
+//! (which `/docs`, in `assets.rs`, renders).
 
 use std::sync::Arc;
 
+use crate::app::AppState;
 use axum::{
     extract::State,
     http::{header, StatusCode},
@@ -10,12 +11,9 @@ use axum::{
     routing::get,
     Router,
 };
-use utoipa_scalar::{Scalar, Servable};
-
-use crate::app::AppState;
 
 pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
-    let document = Arc::new(openapi.clone());
+    let document = Arc::new(openapi);
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -28,7 +26,6 @@ pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
                 async move { axum::Json(document.as_ref().clone()) }
             }),
         )
-        .merge(Scalar::with_url("/docs", openapi))
 }
 
 /// The process is up.

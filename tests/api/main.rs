@@ -7,6 +7,7 @@ mod helpers;
 mod receiver;
 mod smtp;
 
+mod console;
 mod invariants;
 mod native;
 mod pupil;

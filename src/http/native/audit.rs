@@ -244,7 +244,18 @@ pub async fn export(
         to: q.to,
         ..AuditFilter::default()
     };
-    // The first page is read before answering, so that a refusal is a proper error response.
+    Ok(exported(state, access, filter, csv).await?)
+}
+
+/// Every event `filter` matches, newest first, as a streamed CSV or JSON attachment (the
+/// console's export too). The first page is read before answering, so that a refusal is the
+/// caller's to render.
+pub async fn exported(
+    state: AppState,
+    access: Access,
+    filter: AuditFilter,
+    csv: bool,
+) -> Result<Response, Error> {
     let first = state
         .core
         .audit_events(&access, &filter, &PageRequest::first(EXPORT_PAGE))

@@ -4,6 +4,7 @@
 mod account_links;
 mod api_keys;
 mod audit;
+pub(crate) use audit::exported as export_audit;
 pub mod auth;
 mod invitations;
 pub mod invitees;

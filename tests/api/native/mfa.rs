@@ -29,6 +29,16 @@ on_both_databases!(
 pub struct Authenticator(Vec<u8>);
 
 impl Authenticator {
+    /// The authenticator of a secret shown in base32 (as the enrolment answers and the console
+    /// shows it).
+    pub fn from_base32(secret: &str) -> Authenticator {
+        Authenticator(
+            Secret::Encoded(secret.to_owned())
+                .to_bytes()
+                .expect("base32"),
+        )
+    }
+
     /// The code for the 30 s step that `seconds` (since the epoch) falls in.
     pub fn code_at(&self, seconds: i64) -> String {
         TOTP::new_unchecked(
