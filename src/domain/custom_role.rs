@@ -632,3 +632,64 @@ impl Core {
         Ok(Checked { user_id, results })
     }
 }
+
+/// What a caller may do to the members and with the roles a page lists, by the same rules the
+/// writes enforce (`check_grant`, `check_role_change`, `check_removal`), so that a page offers
+/// only what would succeed (the last-owner rule aside, which needs a count).
+pub struct Offers<'r> {
+    actor: Held,
+    catalogue: &'r Catalogue,
+    roles: &'r [RoleEntry],
+}
+
+impl<'r> Offers<'r> {
+    pub fn new(access: &Access, catalogue: &'r Catalogue, roles: &'r [RoleEntry]) -> Offers<'r> {
+        Offers {
+            actor: access.held(),
+            catalogue,
+            roles,
+        }
+    }
+
+    fn held(&self, entry: &RoleEntry) -> Held {
+        Held {
+            base: entry.base,
+            grants: self
+                .catalogue
+                .parse(&entry.permissions, "permissions")
+                .unwrap_or(Grants::NONE),
+        }
+    }
+
+    /// The roles the caller may hand out (to a member or an invitation).
+    pub fn grantable(&self) -> impl Iterator<Item = &'r RoleEntry> + '_ {
+        self.roles
+            .iter()
+            .filter(|r| check_grant(&self.actor, &self.held(r)).is_ok())
+    }
+
+    /// Whether the caller may change the role of a member holding `key`, and whether they may
+    /// remove them (`is_self`: leaving, which anyone may).
+    pub fn on_member(&self, key: &str, is_self: bool) -> (bool, bool) {
+        let Some(current) = self
+            .roles
+            .iter()
+            .find(|r| r.key == key)
+            .map(|r| self.held(r))
+        else {
+            return (false, is_self);
+        };
+        let change = self.grantable().any(|new| {
+            super::role::check_role_change(&self.actor, &current, &self.held(new)).is_ok()
+        });
+        let remove = super::role::check_removal(&self.actor, &current, is_self).is_ok();
+        (change, remove)
+    }
+}
+
+impl Core {
+    /// What `access` may do with the members and roles a page lists (see `Offers`).
+    pub fn offers<'r>(&'r self, access: &Access, roles: &'r [RoleEntry]) -> Offers<'r> {
+        Offers::new(access, &self.settings.permissions, roles)
+    }
+}

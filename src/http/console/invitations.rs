@@ -19,7 +19,7 @@ use crate::{
         invitation::{InviteRequest, NewExpiry, Status},
         paging::PageRequest,
         policy::NATIVE,
-        role::{role_key, Role, RoleName},
+        role::{role_key, RoleName},
         session::RequestMeta,
         Error,
     },
@@ -106,7 +106,6 @@ pub async fn page(
         Err(e) => return refused(e),
     };
     let now = state.core.clock.now();
-    let owner = access.role == Role::Owner;
     let rows = found
         .data
         .into_iter()
@@ -133,9 +132,10 @@ pub async fn page(
             .map(|s| (s, status_text.as_deref() == Some(s)))
             .collect(),
         status: status_text.clone().unwrap_or_default(),
-        roles: roles
-            .iter()
-            .filter(|r| owner || r.base != Role::Owner)
+        roles: state
+            .core
+            .offers(access, &roles)
+            .grantable()
             .map(Choice::of)
             .collect(),
         next: found.next_cursor.map(|c| c.encode()),

@@ -18,9 +18,8 @@ use crate::{
     domain::{
         member::MemberFilter,
         paging::PageRequest,
-        permission::Permission,
         policy::NATIVE,
-        role::{role_key, Role, RoleName},
+        role::{role_key, RoleName},
         session::RequestMeta,
     },
     http::extract::Path,
@@ -37,8 +36,11 @@ pub struct Row {
     role_name: String,
     joined: Shown,
     you: bool,
-    /// Whether the role control lists the member's role (an owner's, for an admin, is not).
+    /// Whether the role control lists the member's role.
     listed: bool,
+    /// Whether the viewer may change this member's role, and remove them.
+    change: bool,
+    remove: bool,
 }
 
 #[derive(Template)]
@@ -52,8 +54,9 @@ struct MembersPage {
     role: String,
     /// Every role of the workspace, for the filter.
     roles: Vec<Choice>,
-    /// The roles the viewer may hand out, when they may manage members.
+    /// The roles the viewer may hand out.
     assignable: Vec<Choice>,
+    /// Whether any row offers an action (the actions column is shown).
     manage: bool,
     next: Option<String>,
     paged: bool,
@@ -110,47 +113,42 @@ pub async fn page(
         Ok(both) => both,
         Err(e) => return refused(e),
     };
-    let manage = here.may(Permission::MembersManage);
-    let owner = access.role == Role::Owner;
+    let offers = state.core.offers(access, &roles);
     let choices: Vec<Choice> = roles.iter().map(Choice::of).collect();
-    let assignable = if manage {
-        roles
-            .iter()
-            .filter(|r| owner || r.base != Role::Owner)
-            .map(Choice::of)
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let rows = found
+    let assignable: Vec<Choice> = offers.grantable().map(Choice::of).collect();
+    let rows: Vec<Row> = found
         .data
         .into_iter()
-        .map(|m| Row {
-            user_id: m.user_id.to_string(),
-            listed: {
-                let key = role_key(m.role, m.custom_role.as_ref());
-                assignable.iter().any(|c: &Choice| c.key == key)
-            },
-            role_key: role_key(m.role, m.custom_role.as_ref()),
-            role_name: m
-                .custom_role
-                .as_ref()
-                .map_or_else(|| m.role.as_str().to_owned(), |c| c.name.clone()),
-            you: m.user_id == access.principal.user_id,
-            name: m.name,
-            email: m.email,
-            joined: shown(m.joined_at),
+        .map(|m| {
+            let key = role_key(m.role, m.custom_role.as_ref());
+            let you = m.user_id == access.principal.user_id;
+            let (change, remove) = offers.on_member(&key, you);
+            Row {
+                user_id: m.user_id.to_string(),
+                listed: assignable.iter().any(|c| c.key == key),
+                change,
+                remove,
+                role_key: key,
+                role_name: m
+                    .custom_role
+                    .as_ref()
+                    .map_or_else(|| m.role.as_str().to_owned(), |c| c.name.clone()),
+                you,
+                name: m.name,
+                email: m.email,
+                joined: shown(m.joined_at),
+            }
         })
         .collect();
     let page = MembersPage {
         ws: access.workspace.id.to_string(),
-        rows,
         total: found.total,
         q: q.clone(),
         role: role_key_filter.clone().unwrap_or_default(),
         roles: choices,
+        manage: rows_manageable(&rows),
+        rows,
         assignable,
-        manage,
         next: found.next_cursor.map(|c| c.encode()),
         paged: query.cursor.is_some(),
         query: query_string([
@@ -160,6 +158,10 @@ pub async fn page(
         shell: here.shell("Members", "members"),
     };
     render(StatusCode::OK, &page)
+}
+
+fn rows_manageable(rows: &[Row]) -> bool {
+    rows.iter().any(|r| r.change || r.remove)
 }
 
 pub async fn change_role(

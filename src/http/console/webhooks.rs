@@ -96,7 +96,12 @@ fn row(e: Endpoint) -> Row {
         enabled: e.enabled,
         failing: e.failure_streak,
         created: shown(e.created_at),
-        name: e.name,
+        // An endpoint may be unnamed: its URL names its link then.
+        name: if e.name.trim().is_empty() {
+            e.url.clone()
+        } else {
+            e.name
+        },
         url: e.url,
     }
 }

@@ -24,6 +24,7 @@ on_both_databases!(
     the_usage_page_shows_the_month_against_the_plan_and_a_bar_per_day,
     a_webhook_endpoint_is_added_with_its_secret_shown_once_then_paused_and_deleted,
     two_factor_set_up_in_the_console_is_asked_at_the_next_console_sign_in,
+    an_admin_is_offered_controls_only_over_the_members_the_rules_let_them_manage,
 );
 
 /// A browser's view of the console: no redirect followed, one cookie jar of our own.
@@ -352,7 +353,12 @@ async fn a_viewer_is_offered_no_role_control_and_a_posted_change_is_refused(app:
     let page = b.get(&members).await;
     assert_eq!(page.status, 200, "{}", page.text);
     assert!(page.text.contains("v-owner@example.com"));
-    assert!(!page.text.contains("Change role") && !page.text.contains("/remove"));
+    assert!(!page.text.contains("Change role"));
+    assert!(!row_of(&page.text, "v-owner@example.com").contains("/remove"));
+    assert!(
+        row_of(&page.text, "v-viewer@example.com").contains("Leave"),
+        "they may leave"
+    );
     assert!(!page.text.contains("/invitations\"") && !page.text.contains("/api-keys\""));
     assert_eq!(
         b.get(&format!("/console/w/{ws}/invitations")).await.status,
@@ -702,4 +708,65 @@ async fn two_factor_set_up_in_the_console_is_asked_at_the_next_console_sign_in(a
         .set_cookie
         .iter()
         .any(|c| c.starts_with("roster_console=rt_")));
+}
+
+/// The HTML of the members table's row for `email`.
+fn row_of<'t>(html: &'t str, email: &str) -> &'t str {
+    let at = html
+        .find(&format!("<tr data-email=\"{email}\">"))
+        .unwrap_or_else(|| panic!("no row for {email}"));
+    let rest = &html[at..];
+    &rest[..rest.find("</tr>").expect("end of row")]
+}
+
+async fn an_admin_is_offered_controls_only_over_the_members_the_rules_let_them_manage(
+    app: TestApp,
+) {
+    let (owner, ws) = owner_with_workspace(&app, "o@example.com", "Ranked").await;
+    let admin = app.signup("a@example.com", "Ada Admin").await;
+    let other_admin = app.signup("b@example.com", "Bo Admin").await;
+    let editor = app.signup("e@example.com", "Ed Editor").await;
+    app.add(&owner.access, &ws, &admin, "admin").await;
+    app.add(&owner.access, &ws, &other_admin, "admin").await;
+    app.add(&owner.access, &ws, &editor, "editor").await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&admin.email).await;
+    let page = b.get(&format!("/console/w/{ws}/members")).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let editor_row = row_of(&page.text, "e@example.com");
+    assert!(editor_row.contains("Change role") && editor_row.contains("/remove"));
+    assert!(
+        !editor_row.contains("value=\"owner\""),
+        "an admin cannot grant owner"
+    );
+    for manager in ["o@example.com", "b@example.com"] {
+        let row = row_of(&page.text, manager);
+        assert!(
+            !row.contains("Change role") && !row.contains("/remove"),
+            "{manager}: {row}"
+        );
+    }
+    let own = row_of(&page.text, "a@example.com");
+    assert!(
+        own.contains("Leave") && !own.contains("Change role"),
+        "{own}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_an_https_public_url_the_session_cookie_is_secure() {
+    let app = TestApp::spawn_with(crate::helpers::Db::Sqlite, |s| {
+        s.public_url = Some("https://roster.test".into());
+    })
+    .await;
+    let owner = app.signup("secure@example.com", "Sid Secure").await;
+    let mut b = Browser::new(&app);
+    let page = b.sign_in(&owner.email).await;
+    assert_eq!(page.status, 303, "{}", page.text);
+    let cookie = page
+        .set_cookie
+        .iter()
+        .find(|c| c.starts_with("roster_console="))
+        .expect("a session cookie");
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
