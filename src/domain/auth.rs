@@ -79,11 +79,8 @@ enum Presented {
     ApiKey(Vec<u8>),
     /// A workspace API key, which only `authorize_native` takes.
     WorkspaceKey,
-    /// The console's cookie, already matched to its live session (see `console_session`).
-    Console {
-        session_id: Uuid,
-        user_id: Uuid,
-    },
+    /// The hash of the console's cookie (see `console_cookie`).
+    Console(Vec<u8>),
 }
 
 /// The caller with their account and their standing in the selected workspace, from one read
@@ -180,17 +177,20 @@ impl Core {
         self.access_of(principal, standing)
     }
 
-    /// As `authorize`, for the console's cookie (see `console_session`): the same statement,
-    /// so a session ended anywhere closes the console at its next request.
-    pub async fn authorize_console(
+    /// As `authorize`, for the console's cookie (see `console_cookie`), with the caller's
+    /// account from the same statement: a session ended anywhere, or a membership ended,
+    /// closes the console at its next request.
+    pub async fn console_access(
         &self,
         cookie: &str,
         selector: &WorkspaceSelector,
-    ) -> Result<Access> {
+    ) -> Result<(User, Access)> {
         let now = self.clock.now();
-        let presented = self.console_session(cookie, now).await?;
-        let (principal, standing) = self.resolve(presented, selector, false, now).await?;
-        self.access_of(principal, standing)
+        let (principal, mut standing) = self
+            .resolve(console_cookie(cookie)?, selector, true, now)
+            .await?;
+        let user = standing.user.take().ok_or(Error::Unauthenticated)?;
+        Ok((user, self.access_of(principal, standing)?))
     }
 
     /// As `caller`, for the console's cookie.
@@ -200,32 +200,10 @@ impl Core {
         selector: &WorkspaceSelector,
     ) -> Result<Caller> {
         let now = self.clock.now();
-        let presented = self.console_session(cookie, now).await?;
-        let (principal, standing) = self.resolve(presented, selector, true, now).await?;
+        let (principal, standing) = self
+            .resolve(console_cookie(cookie)?, selector, true, now)
+            .await?;
         caller_of(principal, standing)
-    }
-
-    /// The console's cookie holds the first refresh token of a session the console started,
-    /// which the console never spends: it names its session, live while the session is (not
-    /// ended, not expired) and while nobody has spent the token elsewhere. Anything else is
-    /// `Unauthenticated`.
-    async fn console_session(&self, cookie: &str, now: DateTime<Utc>) -> Result<Presented> {
-        if !cookie.starts_with(REFRESH_PREFIX) {
-            return Err(Error::Unauthenticated);
-        }
-        let found = self
-            .store
-            .read()
-            .refresh_token(&secret::hash(cookie))
-            .await?
-            .ok_or(Error::Unauthenticated)?;
-        if found.ended_at.is_some() || found.spent_at.is_some() || found.expires_at.0 <= now {
-            return Err(Error::Unauthenticated);
-        }
-        Ok(Presented::Console {
-            session_id: found.session_id,
-            user_id: found.user_id,
-        })
     }
 
     /// What a member may do in the workspace their standing names: 404 for a non-member, 403
@@ -349,18 +327,15 @@ impl Core {
                 let principal = session_principal(&claims, found.bound_workspace_id);
                 Ok((principal, found.standing))
             }
-            Presented::Console {
-                session_id,
-                user_id,
-            } => {
+            Presented::Console(hash) => {
                 let found = db
-                    .session_access(session_id, user_id, selector, with_user, now)
+                    .cookie_access(&hash, selector, with_user, now)
                     .await?
                     .ok_or(Error::Unauthenticated)?;
                 let principal = Principal {
-                    user_id,
+                    user_id: found.user_id,
                     credential: Credential::Session {
-                        session_id,
+                        session_id: found.session_id,
                         workspace_id: found.bound_workspace_id,
                     },
                 };
@@ -369,6 +344,16 @@ impl Core {
             Presented::WorkspaceKey => Err(Error::Unauthenticated),
         }
     }
+}
+
+/// The console's cookie holds the first refresh token of a session the console started, which
+/// the console never spends: it stands for its session while the session is live (not ended,
+/// not expired) and nobody has spent the token elsewhere, all checked by the access read.
+fn console_cookie(cookie: &str) -> Result<Presented> {
+    if !cookie.starts_with(REFRESH_PREFIX) {
+        return Err(Error::Unauthenticated);
+    }
+    Ok(Presented::Console(secret::hash(cookie)))
 }
 
 fn caller_of(principal: Principal, standing: Standing) -> Result<Caller> {

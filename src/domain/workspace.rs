@@ -133,6 +133,26 @@ impl Access {
             .require_as(permission, &format!("the {key} role"))
     }
 
+    /// May the caller change `require_mfa` here (turning it on also needs their own second
+    /// factor, checked when they do)?
+    pub fn may_set_require_mfa(&self) -> bool {
+        self.grants.has(Permission::WorkspaceUpdate) && require_mfa_changer(self.role).is_ok()
+    }
+
+    /// May the caller delete this workspace?
+    pub fn may_delete_workspace(&self) -> bool {
+        self.check_deletable().is_ok()
+    }
+
+    /// Deleting takes `workspace:delete`, and a personal workspace is never deleted.
+    fn check_deletable(&self) -> Result<()> {
+        self.require(Permission::WorkspaceDelete)?;
+        if self.workspace.is_personal {
+            return Err(personal_workspace());
+        }
+        Ok(())
+    }
+
     /// The caller's role and permissions, as the grant rules take them.
     pub fn held(&self) -> Held {
         Held {
@@ -379,18 +399,24 @@ fn suffixed(base: &str) -> String {
 
 /// Whether `role` may turn `require_mfa` to `on`: owners only, and an owner turning it on must
 /// have a confirmed second factor themselves (or they would lock themselves out).
-async fn check_require_mfa_change(
-    tx: &mut Tx<'_>,
-    role: Role,
-    user_id: Uuid,
-    on: bool,
-) -> Result<()> {
+/// Only an owner changes `require_mfa`.
+fn require_mfa_changer(role: Role) -> Result<()> {
     if role != Role::Owner {
         return Err(Error::forbidden(
             "owner_only",
             "only an owner may change `require_mfa`",
         ));
     }
+    Ok(())
+}
+
+async fn check_require_mfa_change(
+    tx: &mut Tx<'_>,
+    role: Role,
+    user_id: Uuid,
+    on: bool,
+) -> Result<()> {
+    require_mfa_changer(role)?;
     if on
         && tx
             .totp_factor(user_id)
@@ -547,10 +573,7 @@ impl Core {
     /// Deletes a workspace with its memberships, invitations and the sessions bound to it.
     /// Owner only; a personal workspace cannot be deleted.
     pub async fn delete_workspace(&self, access: &Access, meta: &RequestMeta) -> Result<()> {
-        access.require(Permission::WorkspaceDelete)?;
-        if access.workspace.is_personal {
-            return Err(personal_workspace());
-        }
+        access.check_deletable()?;
         let id = access.workspace.id;
         let actor = self.actor(access.actor_id(), meta);
         let mut tx = self.store.write_workspace(id).await?;

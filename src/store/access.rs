@@ -1,4 +1,5 @@
-//! The read that authorizes a request: a credential (a session, or an API key by its hash),
+//! The read that authorizes a request: a credential (a session, an API key by its hash, or
+//! the console's cookie: a session's refresh token by its hash),
 //! the workspace a selector names, the caller's role there and whether they have a second
 //! factor (for a workspace's `require_mfa`) — one statement, hit or miss.
 //! The workspace and role are `None` when the workspace does not exist or the caller is not a
@@ -45,6 +46,16 @@ pub struct SessionAccess {
     pub standing: Standing,
 }
 
+/// The console cookie's access read: the session its refresh token belongs to.
+#[derive(Debug, Clone)]
+pub struct CookieAccess {
+    pub session_id: Uuid,
+    pub user_id: Uuid,
+    /// The workspace the session is bound to, if any.
+    pub bound_workspace_id: Option<Uuid>,
+    pub standing: Standing,
+}
+
 /// An API key's access read.
 #[derive(Debug, Clone)]
 pub struct KeyAccess {
@@ -58,6 +69,13 @@ const CUSTOM_ROLE_COLUMNS: &str =
 
 #[derive(sqlx::FromRow)]
 struct BoundRow {
+    bound_workspace_id: Option<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CookieRow {
+    session_id: Uuid,
+    session_user_id: Uuid,
     bound_workspace_id: Option<Uuid>,
 }
 
@@ -156,6 +174,11 @@ impl<C: ReadRow> ReadRow for Found<C> {
 }
 
 super::sqlite_read::read_row!(BoundRow { bound_workspace_id });
+super::sqlite_read::read_row!(CookieRow {
+    session_id,
+    session_user_id,
+    bound_workspace_id
+});
 
 impl ReadRow for NoCredential {
     fn read(_: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
@@ -168,10 +191,14 @@ impl ReadRow for NoCredential {
 enum Credential {
     Session,
     Key,
+    /// A refresh token that has not been spent, of a live session (the console's cookie).
+    Cookie,
 }
 
+const CREDENTIALS: [Credential; 3] = [Credential::Session, Credential::Key, Credential::Cookie];
+
 /// The statement of an access read: its text depends only on the credential, the kind of
-/// selector and whether the user is read, so each of the 16 is built once.
+/// selector and whether the user is read, so each of the 24 is built once.
 fn access_sql(
     credential: Credential,
     selector: &WorkspaceSelector,
@@ -184,11 +211,10 @@ fn access_sql(
         WorkspaceSelector::Current => 2,
         WorkspaceSelector::Personal => 3,
     };
-    let index =
-        (usize::from(credential == Credential::Key) * 4 + kind) * 2 + usize::from(with_user);
+    let index = (credential as usize * 4 + kind) * 2 + usize::from(with_user);
     &ALL.get_or_init(|| {
-        let mut all = Vec::with_capacity(16);
-        for credential in [Credential::Session, Credential::Key] {
+        let mut all = Vec::with_capacity(24);
+        for credential in CREDENTIALS {
             for kind in 0..4 {
                 for with_user in [false, true] {
                     all.push(build_access_sql(credential, kind, with_user));
@@ -210,15 +236,24 @@ fn build_access_sql(credential: Credential, kind: usize, with_user: bool) -> Str
             4,
         ),
         Credential::Key => ("k", API_KEY_AUTH_COLUMNS, LIVE_KEY, 3),
+        Credential::Cookie => (
+            "s",
+            "s.id AS session_id, s.user_id AS session_user_id, \
+             s.workspace_id AS bound_workspace_id",
+            "rt.token_hash = $1 AND rt.spent_at IS NULL AND s.ended_at IS NULL \
+             AND s.expires_at > $2",
+            3,
+        ),
     };
     let table = match credential {
         Credential::Session => "sessions s",
         Credential::Key => "api_keys k",
+        Credential::Cookie => "refresh_tokens rt JOIN sessions s ON s.id = rt.session_id",
     };
     let on = match (kind, credential) {
         (0, _) => format!("w.id = ${next}"),
         (1, _) => format!("w.slug = ${next}"),
-        (2, Credential::Session) => {
+        (2, Credential::Session | Credential::Cookie) => {
             "w.id = COALESCE(s.workspace_id, u.primary_workspace_id)".into()
         }
         (2, Credential::Key) => "w.id = u.primary_workspace_id".into(),
@@ -299,6 +334,32 @@ impl Db<'_> {
             None => self.optional(sql, &args).await?,
         };
         Ok(found.map(|f| SessionAccess {
+            bound_workspace_id: f.credential.bound_workspace_id,
+            standing: f.standing,
+        }))
+    }
+
+    /// The console cookie's access read: the refresh token has not been spent and its session
+    /// has not ended or expired; with the workspace the selector names and the role there.
+    pub async fn cookie_access(
+        &mut self,
+        token_hash: &[u8],
+        selector: &WorkspaceSelector,
+        with_user: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<CookieAccess>> {
+        let sql = access_sql(Credential::Cookie, selector, with_user);
+        let args = [token_hash.into(), now.into()];
+        let found: Option<Found<CookieRow>> = match selector_arg(selector) {
+            Some(arg) => {
+                let [a, b] = args;
+                self.optional(sql, &[a, b, arg]).await?
+            }
+            None => self.optional(sql, &args).await?,
+        };
+        Ok(found.map(|f| CookieAccess {
+            session_id: f.credential.session_id,
+            user_id: f.credential.session_user_id,
             bound_workspace_id: f.credential.bound_workspace_id,
             standing: f.standing,
         }))

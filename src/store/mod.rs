@@ -38,7 +38,7 @@ use std::sync::{
 use sqlx::Error as Sqlx;
 use uuid::Uuid;
 
-pub use access::{KeyAccess, SessionAccess, Standing};
+pub use access::{CookieAccess, KeyAccess, SessionAccess, Standing};
 pub use account_tokens::{AccountTokenRow, NewAccountToken};
 pub use api_keys::{ApiKeyAuth, NewApiKey};
 pub use audit::{ChainHead, ChainRow, ChainedEvent};

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{done, keys::SecretPage, refused, render, shown, Empty, Posted, Shell, Shown, Viewer};
+use super::{done, refused, render, shown, shown_once, Empty, Posted, Shell, Shown, Viewer};
 use crate::{
     app::AppState,
     domain::{
@@ -237,23 +237,16 @@ pub async fn create_key(
         read_only: form.read_only.is_some(),
         description: None,
     };
-    match state
+    let result = state
         .core
         .create_api_key(viewer.user.id, input, &meta)
         .await
-    {
-        Ok((key, secret)) => render(
-            StatusCode::OK,
-            &SecretPage {
-                shell: viewer.shell("Personal API key created", None),
-                heading: "Personal API key created".into(),
-                name: key.name.unwrap_or_default(),
-                secret,
-                back: HERE.into(),
-            },
-        ),
-        Err(e) => done(HERE, Err(e)),
-    }
+        .map(|(key, secret)| (key.name.unwrap_or_default(), secret));
+    shown_once(
+        result,
+        viewer.shell("Personal API key created", None),
+        HERE.into(),
+    )
 }
 
 pub async fn revoke_key(

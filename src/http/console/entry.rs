@@ -23,6 +23,7 @@ use crate::{
         user::Signup,
         Error,
     },
+    http::problem::ApiError,
 };
 
 #[derive(Template)]
@@ -118,29 +119,28 @@ fn signed_in(state: &AppState, s: SignedIn) -> Response {
     r
 }
 
-fn sign_in_again(status: StatusCode, email: String, e: &Error, ticket: Option<String>) -> Response {
+/// The sign-in form again (or its code step, with `ticket`), saying why it was refused.
+fn sign_in_again(e: Error, email: String, ticket: Option<String>) -> Response {
+    let (status, text) = refusal(e);
     render(
         status,
         &SignInPage {
             shell: Shell::bare("Sign in"),
             email,
-            error: Some(super::said(e)),
+            error: Some(text),
             ticket,
         },
     )
 }
 
-fn status_of(e: &Error) -> StatusCode {
-    match e {
-        Error::InvalidCredentials | Error::Unauthenticated | Error::Rejected { .. } => {
-            StatusCode::UNAUTHORIZED
-        }
-        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Forbidden { .. } => StatusCode::FORBIDDEN,
-        Error::Conflict { .. } => StatusCode::CONFLICT,
-        _ => StatusCode::BAD_REQUEST,
-    }
+/// A refusal as the form shows it: the API's status for the error, and the domain's words.
+fn refusal(e: Error) -> (StatusCode, String) {
+    let text = super::said(&e);
+    let status = ApiError(e).problem().status;
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        text,
+    )
 }
 
 pub async fn sign_in(
@@ -165,7 +165,7 @@ pub async fn sign_in(
             },
         ),
         Err(e @ (Error::Internal(_) | Error::Unavailable)) => super::failure(e),
-        Err(e) => sign_in_again(status_of(&e), form.email, &e, None),
+        Err(e) => sign_in_again(e, form.email, None),
     }
 }
 
@@ -189,8 +189,8 @@ pub async fn second_factor(
                 code: "mfa_ticket_invalid",
                 ..
             },
-        ) => sign_in_again(StatusCode::UNAUTHORIZED, String::new(), &e, None),
-        Err(e) => sign_in_again(status_of(&e), String::new(), &e, Some(form.ticket)),
+        ) => sign_in_again(e, String::new(), None),
+        Err(e) => sign_in_again(e, String::new(), Some(form.ticket)),
     }
 }
 
@@ -219,15 +219,18 @@ pub async fn sign_up(
     match state.core.signup(input, &NATIVE, &meta).await {
         Ok(s) => signed_in(&state, s),
         Err(e @ (Error::Internal(_) | Error::Unavailable)) => super::failure(e),
-        Err(e) => render(
-            status_of(&e),
-            &SignUpPage {
-                shell: Shell::bare("Create your account"),
-                email: form.email,
-                name: form.name,
-                error: Some(super::said(&e)),
-            },
-        ),
+        Err(e) => {
+            let (status, text) = refusal(e);
+            render(
+                status,
+                &SignUpPage {
+                    shell: Shell::bare("Create your account"),
+                    email: form.email,
+                    name: form.name,
+                    error: Some(text),
+                },
+            )
+        }
     }
 }
 
@@ -251,7 +254,10 @@ pub async fn forgot(
     let (status, sent, error) = match state.core.forgot_password(&form.email, &meta).await {
         Ok(()) => (StatusCode::OK, true, None),
         Err(e @ (Error::Internal(_) | Error::Unavailable)) => return super::failure(e),
-        Err(e) => (status_of(&e), false, Some(super::said(&e))),
+        Err(e) => {
+            let (status, text) = refusal(e);
+            (status, false, Some(text))
+        }
     };
     render(
         status,

@@ -6,7 +6,9 @@ use axum::{extract::State, http::StatusCode, response::Response};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::{done, refused, render, shown, ActionPath, Empty, InWorkspace, Posted, Shell, Shown};
+use super::{
+    done, refused, render, shown, shown_once, ActionPath, Empty, InWorkspace, Posted, Shell, Shown,
+};
 use crate::{
     app::AppState,
     domain::{
@@ -40,17 +42,6 @@ struct KeysPage {
     ws: String,
     rows: Vec<Row>,
     grants: Vec<Grant>,
-}
-
-/// The page that shows a new secret, once.
-#[derive(Template)]
-#[template(path = "console/secret.html")]
-pub struct SecretPage {
-    pub shell: Shell,
-    pub heading: String,
-    pub name: String,
-    pub secret: String,
-    pub back: String,
 }
 
 /// The form's list of permissions arrives as repeated `permission` fields.
@@ -95,24 +86,6 @@ pub async fn page(State(state): State<AppState>, here: InWorkspace) -> Response 
     render(StatusCode::OK, &page)
 }
 
-fn secret_page(
-    here: &InWorkspace,
-    heading: &str,
-    key: &WorkspaceApiKey,
-    secret: String,
-) -> Response {
-    render(
-        StatusCode::OK,
-        &SecretPage {
-            shell: here.shell(heading, "keys"),
-            heading: heading.into(),
-            name: key.name.clone(),
-            secret,
-            back: here.path("api-keys"),
-        },
-    )
-}
-
 pub async fn create(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -135,14 +108,12 @@ pub async fn create(
         permissions: form.permission,
         expires_at: days.map(|d| state.core.clock.now() + Duration::days(d)),
     };
-    match state
+    let result = state
         .core
         .create_workspace_key(&here.access, input, &meta)
         .await
-    {
-        Ok((key, secret)) => secret_page(&here, "API key created", &key, secret),
-        Err(e) => done(&to, Err(e)),
-    }
+        .map(|(key, secret)| (key.name, secret));
+    shown_once(result, here.shell("API key created", "keys"), to)
 }
 
 /// Revoke a key, or rotate it (a successor with a new secret; the old one keeps working for
@@ -164,14 +135,14 @@ pub async fn act(
                 .map(|()| "API key revoked; it stops working at once.".to_owned());
             done(&to, result)
         }
-        "rotate" => match state
-            .core
-            .rotate_workspace_key(&here.access, p.id, None, &meta)
-            .await
-        {
-            Ok((key, secret)) => secret_page(&here, "API key rotated", &key, secret),
-            Err(e) => done(&to, Err(e)),
-        },
+        "rotate" => {
+            let result = state
+                .core
+                .rotate_workspace_key(&here.access, p.id, None, &meta)
+                .await
+                .map(|(key, secret)| (key.name, secret));
+            shown_once(result, here.shell("API key rotated", "keys"), to)
+        }
         _ => done(&to, Err(Error::NotFound)),
     }
 }

@@ -6,7 +6,7 @@
 //!
 //! Signing in starts an ordinary session: its cookie (`roster_console`, `HttpOnly`,
 //! `SameSite=Lax`, `Secure` behind https) holds the session's first refresh token, which the
-//! console never spends and checks on every request (`Core::authorize_console`), so ending the
+//! console never spends and checks on every request (`Core::console_access`), so ending the
 //! session anywhere, or removing the member, ends the console's access at its next click. Every
 //! form carries a CSRF token derived from that cookie (another session's token never matches),
 //! and a form another site posts is refused as on the other pages.
@@ -334,6 +334,34 @@ fn render<T: Template>(status: StatusCode, page: &T) -> Response {
     r
 }
 
+/// The page that shows a new secret, once.
+#[derive(Template)]
+#[template(path = "console/secret.html")]
+struct SecretPage {
+    shell: Shell,
+    /// What was created with it, by name.
+    name: String,
+    secret: String,
+    back: String,
+}
+
+/// After creating something that has a secret (`result`: its name and the secret): the page
+/// that shows the secret this once, titled by `shell`, or back to `back` with the refusal.
+fn shown_once(result: Result<(String, String), Error>, shell: Shell, back: String) -> Response {
+    match result {
+        Ok((name, secret)) => render(
+            StatusCode::OK,
+            &SecretPage {
+                shell,
+                name,
+                secret,
+                back,
+            },
+        ),
+        Err(e) => done(&back, Err(e)),
+    }
+}
+
 /// A page that only says something (a refusal, a failure).
 #[derive(Template)]
 #[template(path = "console/message.html")]
@@ -484,32 +512,50 @@ impl Viewer {
     }
 }
 
-impl FromRequestParts<AppState> for Viewer {
-    type Rejection = Response;
+/// The console's cookie of a request, unless it has none (or one no cookie could be).
+fn cookie_of(parts: &Parts) -> Option<String> {
+    cookie_value(&parts.headers, COOKIE)
+        .filter(|c| !c.is_empty() && c.len() <= 200)
+        .map(str::to_owned)
+}
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let cookie = cookie_value(&parts.headers, COOKIE)
-            .filter(|c| !c.is_empty() && c.len() <= 200)
-            .ok_or_else(signed_out)?
-            .to_owned();
-        let caller = state
-            .core
-            .console_caller(&cookie, &WorkspaceSelector::Current)
-            .await
-            .map_err(refused)?;
+impl Viewer {
+    /// The viewer of a cookie whose session resolved to `principal` and `user`, with the
+    /// switcher's workspaces.
+    async fn with_workspaces(
+        state: &AppState,
+        parts: &Parts,
+        cookie: String,
+        principal: crate::domain::auth::Principal,
+        user: User,
+    ) -> Result<Viewer, Response> {
         let workspaces = state
             .core
-            .my_workspaces(&caller.principal, &PageRequest::first(SWITCHER))
+            .my_workspaces(&principal, &PageRequest::first(SWITCHER))
             .await
             .map_err(refused)?
             .data;
         Ok(Viewer {
             cookie,
-            user: caller.user,
-            principal: caller.principal,
+            user,
+            principal,
             workspaces,
             flash: Flash::read(&parts.headers),
         })
+    }
+}
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let cookie = cookie_of(parts).ok_or_else(signed_out)?;
+        let caller = state
+            .core
+            .console_caller(&cookie, &WorkspaceSelector::Current)
+            .await
+            .map_err(refused)?;
+        Viewer::with_workspaces(state, parts, cookie, caller.principal, caller.user).await
     }
 }
 
@@ -538,7 +584,7 @@ impl FromRequestParts<AppState> for InWorkspace {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let viewer = Viewer::from_request_parts(parts, state).await?;
+        let cookie = cookie_of(parts).ok_or_else(signed_out)?;
         let ws = parts
             .uri
             .path()
@@ -547,14 +593,14 @@ impl FromRequestParts<AppState> for InWorkspace {
             .filter(|ws| !ws.is_empty() && ws.len() <= 100)
             .ok_or_else(|| refused(Error::NotFound))?;
         let ws = percent_encoding::percent_decode_str(ws).decode_utf8_lossy();
-        let access = state
+        // One access read gives the account and the standing in the workspace.
+        let (user, access) = state
             .core
-            .authorize_console(
-                &viewer.cookie,
-                &WorkspaceSelector::Path(WorkspaceRef::parse(&ws)),
-            )
+            .console_access(&cookie, &WorkspaceSelector::Path(WorkspaceRef::parse(&ws)))
             .await
             .map_err(refused)?;
+        let viewer =
+            Viewer::with_workspaces(state, parts, cookie, access.principal.clone(), user).await?;
         Ok(InWorkspace { viewer, access })
     }
 }

@@ -7,8 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
-    done, keys::SecretPage, refused, render, shown, ActionPath, Empty, InWorkspace, Posted, Shell,
-    Shown,
+    done, refused, render, shown, shown_once, ActionPath, Empty, InWorkspace, Posted, Shell, Shown,
 };
 use crate::{
     app::AppState,
@@ -138,23 +137,16 @@ pub async fn create(
         dialect: Dialect::Native,
         settings: DeliverySettings::default(),
     };
-    match state
+    let result = state
         .core
         .create_webhook(&here.access, input, &NATIVE, &meta)
         .await
-    {
-        Ok((endpoint, secret)) => render(
-            StatusCode::OK,
-            &SecretPage {
-                shell: here.shell("Webhook endpoint added", "webhooks"),
-                heading: "Webhook endpoint added".into(),
-                name: endpoint.name,
-                secret,
-                back: here.path("webhooks"),
-            },
-        ),
-        Err(e) => done(&here.path("webhooks"), Err(e)),
-    }
+        .map(|(endpoint, secret)| (endpoint.name, secret));
+    shown_once(
+        result,
+        here.shell("Webhook endpoint added", "webhooks"),
+        here.path("webhooks"),
+    )
 }
 
 /// An endpoint and its most recent deliveries.

@@ -140,10 +140,8 @@ pub async fn settings(here: InWorkspace) -> Response {
         require_mfa: w.require_mfa,
         personal: w.is_personal,
         may_update: here.may(Permission::WorkspaceUpdate),
-        // Only owners may change it (the domain says so too).
-        may_require_mfa: here.may(Permission::WorkspaceUpdate)
-            && here.access.role == crate::domain::role::Role::Owner,
-        may_delete: here.may(Permission::WorkspaceDelete) && !w.is_personal,
+        may_require_mfa: here.access.may_set_require_mfa(),
+        may_delete: here.access.may_delete_workspace(),
         shell: here.shell("Settings", "settings"),
     };
     render(StatusCode::OK, &page)

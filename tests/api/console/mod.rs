@@ -25,6 +25,7 @@ on_both_databases!(
     a_webhook_endpoint_is_added_with_its_secret_shown_once_then_paused_and_deleted,
     two_factor_set_up_in_the_console_is_asked_at_the_next_console_sign_in,
     an_admin_is_offered_controls_only_over_the_members_the_rules_let_them_manage,
+    a_members_page_reads_its_session_and_standing_in_one_statement,
 );
 
 /// A browser's view of the console: no redirect followed, one cookie jar of our own.
@@ -769,4 +770,19 @@ async fn behind_an_https_public_url_the_session_cookie_is_secure() {
         .find(|c| c.starts_with("roster_console="))
         .expect("a session cookie");
     assert!(cookie.contains("; Secure"), "{cookie}");
+}
+
+async fn a_members_page_reads_its_session_and_standing_in_one_statement(app: TestApp) {
+    let (owner, ws) = owner_with_workspace(&app, "count@example.com", "Counted").await;
+    let mut b = Browser::new(&app);
+    b.sign_in(&owner.email).await;
+    let path = format!("/console/w/{ws}/members");
+    assert_eq!(b.get(&path).await.status, 200);
+    let before = app.state.core.store.statements();
+    let page = b.get(&path).await;
+    let spent = app.state.core.store.statements() - before;
+    assert_eq!(page.status, 200);
+    // The cookie's session, the account and the standing in the workspace: one access read;
+    // then the switcher (its page and its count), the page of members and the custom roles.
+    assert_eq!(spent, 5, "statements for one members page");
 }
