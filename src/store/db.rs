@@ -308,7 +308,7 @@ impl<'s> Tx<'s> {
         let wake = self.queued_webhooks;
         match self.db.conn {
             Conn::SqliteWrite(tx) => {
-                tx.commit()?;
+                tx.commit().await?;
                 // The next writer was woken onto this thread and runs as soon as this task
                 // yields: yielding here lets it take its turn now, while the rest of this
                 // request (its answer) can move to another thread.
