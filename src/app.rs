@@ -64,6 +64,7 @@ impl AppState {
             clock,
             keys,
             passwords: Passwords::new(config.password_hash_concurrency)?,
+            touches: Default::default(),
             settings: CoreSettings {
                 access_ttl,
                 refresh_ttl,

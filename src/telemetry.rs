@@ -24,6 +24,9 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
+/// How often the histograms' samples are folded into their buckets.
+const METRICS_UPKEEP: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The process-wide Prometheus recorder (installed once, shared by every app in the process).
 pub fn metrics_handle() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -42,6 +45,19 @@ pub fn metrics_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Fails only if another recorder is installed, in which case ours stays private.
             let _ = metrics::set_global_recorder(recorder);
+            // The recorder keeps every histogram sample until an upkeep folds it into the
+            // buckets; without one (or a scrape) each request's timing stayed in memory, some
+            // 20 bytes a request (docs/BENCHMARKS.md, issue 16). `build_recorder` starts none.
+            let upkept = handle.clone();
+            let started = std::thread::Builder::new()
+                .name("roster-metrics".into())
+                .spawn(move || loop {
+                    std::thread::sleep(METRICS_UPKEEP);
+                    upkept.run_upkeep();
+                });
+            if let Err(e) = started {
+                tracing::warn!(error = %e, "no metrics upkeep thread: histograms fold only when scraped");
+            }
             handle
         })
         .clone()

@@ -2,6 +2,8 @@
 //! with a `WorkspaceSelector` to an `Access` — one statement per request on every surface, read
 //! from the database each time, so that revocation takes effect at once.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
@@ -72,6 +74,43 @@ impl Principal {
 /// An API key's `last_used_at` is written at most this often.
 const LAST_USED_GRANULARITY: Duration = Duration::seconds(60);
 
+/// The keys whose use this process recorded in the last minute. Every request that reads a
+/// key's `last_used_at` as older than a minute would record it, and under load thousands do
+/// before the first record commits (each an `UPDATE` that competes with the writer for the
+/// database): the first claims the minute, the others see the claim.
+#[derive(Default)]
+pub struct Touches(std::sync::Mutex<HashMap<Uuid, DateTime<Utc>>>);
+
+/// Keys remembered at the most; past it, the claims older than a minute are forgotten (and if
+/// all are recent, every claim, which costs at most one more record per key).
+const TOUCHES_KEPT: usize = 10_000;
+
+impl Touches {
+    /// Whether the use of key `id` at `now` is to be recorded: when the stored `last_used_at`
+    /// is a minute old or more and no request of this process claimed this minute for it yet.
+    pub fn claim(&self, id: Uuid, last_used_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+        let fresh = |t: &DateTime<Utc>| now - *t < LAST_USED_GRANULARITY;
+        if last_used_at.as_ref().is_some_and(fresh) {
+            return false;
+        }
+        let mut claims = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if claims.get(&id).is_some_and(fresh) {
+            return false;
+        }
+        if claims.len() >= TOUCHES_KEPT {
+            claims.retain(|_, t| fresh(t));
+            if claims.len() >= TOUCHES_KEPT {
+                claims.clear();
+            }
+        }
+        claims.insert(id, now);
+        true
+    }
+}
+
 /// A credential after the checks that need no database: a verified access token, or the
 /// hash of something that looks like an API key.
 enum Presented {
@@ -106,10 +145,7 @@ impl Core {
 
     /// Records an API key's use, at most once a minute, off the request path.
     fn touch(&self, key: &ApiKeyAuth, now: DateTime<Utc>) {
-        if key
-            .last_used_at
-            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
-        {
+        if self.touches.claim(key.id, key.last_used_at, now) {
             let store = self.store.clone();
             let id = key.id;
             tokio::spawn(async move {
@@ -122,10 +158,7 @@ impl Core {
 
     /// Records a workspace key's use, as `touch` does for a personal key.
     fn touch_workspace_key(&self, key: &WorkspaceKeyAccess, now: DateTime<Utc>) {
-        if key
-            .last_used_at
-            .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
-        {
+        if self.touches.claim(key.key_id, key.last_used_at, now) {
             let store = self.store.clone();
             let id = key.key_id;
             tokio::spawn(async move {
@@ -381,5 +414,47 @@ fn session_principal(claims: &AccessClaims, workspace_id: Option<Uuid>) -> Princ
             session_id: claims.sid,
             workspace_id,
         },
+    }
+}
+
+#[cfg(test)]
+mod touches_tests {
+    use super::*;
+
+    #[test]
+    fn a_keys_use_is_recorded_once_a_minute_however_many_requests_read_it_stale() {
+        let touches = Touches::default();
+        let key = Uuid::now_v7();
+        let now = Utc::now();
+        let stale = Some(now - Duration::minutes(5));
+        let claimed = (0..1_000)
+            .filter(|_| touches.claim(key, stale, now))
+            .count();
+        assert_eq!(claimed, 1, "one request of the burst records the use");
+        assert!(!touches.claim(key, stale, now + Duration::seconds(59)));
+        assert!(
+            touches.claim(key, stale, now + Duration::seconds(60)),
+            "a minute later, again"
+        );
+        assert!(
+            touches.claim(Uuid::now_v7(), None, now),
+            "a never-used key, at once"
+        );
+        assert!(
+            !touches.claim(Uuid::now_v7(), Some(now), now),
+            "a key used just now, not"
+        );
+    }
+
+    #[test]
+    fn the_claims_stay_bounded_however_many_keys() {
+        let touches = Touches::default();
+        let now = Utc::now();
+        for i in 0..(3 * TOUCHES_KEPT) {
+            let at = now + Duration::milliseconds(i as i64);
+            assert!(touches.claim(Uuid::now_v7(), None, at));
+        }
+        let kept = touches.0.lock().expect("lock").len();
+        assert!(kept <= TOUCHES_KEPT, "{kept} claims kept");
     }
 }

@@ -76,6 +76,8 @@ pub struct Core {
     pub keys: KeyRing,
     pub passwords: Passwords,
     pub settings: CoreSettings,
+    /// The API keys whose use this process recorded lately.
+    pub touches: auth::Touches,
 }
 
 impl Core {

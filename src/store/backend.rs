@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::{
     db::{Arg, Conn},
     sqlite_read::SqliteReader,
+    sqlite_write::SqliteWriter,
     turns::Turn,
     usage::HourRollup,
     Kind, PoolStats, StoreResult,
@@ -84,6 +85,12 @@ pub trait Backend: Send + Sync {
     /// SQLite's reader of the hot reads outside a transaction (`sqlite_read`); none on PostgreSQL,
     /// or for an in-memory SQLite database.
     fn reader(&self) -> Option<&SqliteReader> {
+        None
+    }
+
+    /// SQLite's one writer of a database in a file (`sqlite_write`), which also runs the
+    /// statements that write outside a transaction; none on PostgreSQL or in memory.
+    fn writer(&self) -> Option<&SqliteWriter> {
         None
     }
 

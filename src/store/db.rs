@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::{
     backend::Backend,
     sqlite_read::{ReadRow, SqliteReader},
-    sqlite_write::WriteTx,
+    sqlite_write::{SqliteWriter, WriteTx},
     ts::Ts,
     turns::Turn,
     Stats, StoreError, StoreResult,
@@ -182,6 +182,9 @@ impl<'s> Db<'s> {
     /// Runs a statement; the number of rows it changed.
     pub(super) async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
         self.count();
+        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.execute(sql, args)).await {
+            return done;
+        }
         on_conn!(
             &mut self.conn,
             sql,
@@ -202,6 +205,9 @@ impl<'s> Db<'s> {
         self.count();
         if let Some(rows) = read_through(self.reader(), sql, args).await? {
             return Ok(rows.into_iter().next());
+        }
+        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.rows(sql, args)).await {
+            return done.map(|rows| rows.into_iter().next());
         }
         on_conn!(
             &mut self.conn,
@@ -224,6 +230,9 @@ impl<'s> Db<'s> {
         if let Some(rows) = read_through(self.reader(), sql, args).await? {
             return rows.into_iter().next().ok_or(StoreError::NotFound);
         }
+        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.rows(sql, args)).await {
+            return done?.into_iter().next().ok_or(StoreError::NotFound);
+        }
         on_conn!(
             &mut self.conn,
             sql,
@@ -237,6 +246,19 @@ impl<'s> Db<'s> {
                 .next()
                 .ok_or(StoreError::NotFound)
         )
+    }
+
+    /// Outside a transaction on a SQLite file, a statement that writes runs on the writer, in a
+    /// transaction of its own (which joins the writer's batch): every write of this process
+    /// takes the one write turn, where one on a pool connection would compete with the writer
+    /// for SQLite's lock, sleeping in its busy handler while the writer's batches follow each
+    /// other (up to a second, measured: docs/BENCHMARKS.md, issue 16). `None` elsewhere, and
+    /// for `VACUUM INTO`, which cannot run inside a transaction.
+    fn alone_writer(&self, sql: &str) -> Option<&'s SqliteWriter> {
+        match self.conn {
+            Conn::SqlitePool(_) if !sql.starts_with("VACUUM") => self.backend.writer(),
+            _ => None,
+        }
     }
 
     /// Outside a transaction on SQLite, a statement that only reads runs on the reader, which
@@ -258,6 +280,9 @@ impl<'s> Db<'s> {
         if let Some(rows) = read_through(self.reader(), sql, args).await? {
             return Ok(rows);
         }
+        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.rows(sql, args)).await {
+            return done;
+        }
         on_conn!(
             &mut self.conn,
             sql,
@@ -268,6 +293,22 @@ impl<'s> Db<'s> {
             |tx: &mut WriteTx<'_>| tx.rows(sql, args)
         )
     }
+}
+
+/// Runs `run` in a write transaction of its own on `writer`, when there is one (see
+/// `Db::alone_writer`).
+async fn write_alone<T>(
+    writer: Option<&SqliteWriter>,
+    run: impl FnOnce(&WriteTx<'_>) -> StoreResult<T>,
+) -> Option<StoreResult<T>> {
+    let writer = writer?;
+    let written = async {
+        let tx = writer.begin().await?;
+        let out = run(&tx)?;
+        tx.commit().await?;
+        Ok(out)
+    };
+    Some(written.await)
 }
 
 /// Runs a statement on `reader` when there is one and the statement only reads.

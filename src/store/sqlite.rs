@@ -74,9 +74,8 @@ impl SqliteBackend {
             // one-row reads and the writes; the upper B-tree levels they revisit fit in 512 KiB,
             // and every other page is one read from the operating system's cache away.
             .pragma("cache_size", "-512")
-            // On a file these run only what the reader and the writer do not: single
-            // statements that write outside a transaction. Each cached statement holds its
-            // compiled program, per connection.
+            // On a file these run only what the reader and the writer do not (migrations,
+            // `VACUUM INTO`). Each cached statement holds its compiled program, per connection.
             .statement_cache_capacity(16)
             // The writer's checkpoint thread copies the WAL back (`sqlite_write`), so no
             // connection does it as it commits. In memory there is no WAL.
@@ -234,6 +233,13 @@ impl Backend for SqliteBackend {
 
     fn reader(&self) -> Option<&SqliteReader> {
         self.reader.as_ref()
+    }
+
+    fn writer(&self) -> Option<&SqliteWriter> {
+        match &self.writing {
+            Writing::File(writer) => Some(writer),
+            Writing::Memory(_) => None,
+        }
     }
 
     async fn migrate(&self, candidate: &SigningKey) -> StoreResult<()> {
