@@ -242,9 +242,23 @@ async fn main() -> Result<()> {
                 "  a year of rollups for {rollup_workspaces} workspaces: {:.1?}",
                 started.elapsed()
             );
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                .execute(&mut conn)
-                .await?;
+            // The running server's own checkpoints and reads can make one attempt give up
+            // (`busy` = 1) with the WAL still full, and every read would then search its index
+            // of the bulk's frames first: repeat until the WAL is empty (bounded).
+            let mut emptied = false;
+            for _ in 0..600 {
+                let (busy,): (i64,) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_one(&mut conn)
+                    .await?;
+                if busy == 0 {
+                    emptied = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            if !emptied {
+                bail!("the WAL could not be emptied after the bulk within a minute");
+            }
             eprintln!("seeded the bulk in {:.1?}", started.elapsed());
         }
         other => bail!("unknown command {other}: audit, rollups or bulk"),
