@@ -181,10 +181,17 @@ impl<'s> Db<'s> {
 
     /// Runs a statement; the number of rows it changed.
     pub(super) async fn execute(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
-        self.count();
-        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.execute(sql, args)).await {
+        if let Some(done) = write_alone(self.alone_writer(), |tx| tx.execute(sql, args)).await {
+            self.count();
             return done;
         }
+        self.execute_here(sql, args).await
+    }
+
+    /// Runs a statement where this `Db` is, never in a transaction of the writer's: for one
+    /// that cannot run inside a transaction (`VACUUM INTO`).
+    pub(super) async fn execute_here(&mut self, sql: &str, args: &[Arg<'_>]) -> StoreResult<u64> {
+        self.count();
         on_conn!(
             &mut self.conn,
             sql,
@@ -206,7 +213,7 @@ impl<'s> Db<'s> {
         if let Some(rows) = read_through(self.reader(), sql, args).await? {
             return Ok(rows.into_iter().next());
         }
-        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.rows(sql, args)).await {
+        if let Some(done) = write_alone(self.alone_writer(), |tx| tx.rows(sql, args)).await {
             return done.map(|rows| rows.into_iter().next());
         }
         on_conn!(
@@ -230,7 +237,7 @@ impl<'s> Db<'s> {
         if let Some(rows) = read_through(self.reader(), sql, args).await? {
             return rows.into_iter().next().ok_or(StoreError::NotFound);
         }
-        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.rows(sql, args)).await {
+        if let Some(done) = write_alone(self.alone_writer(), |tx| tx.rows(sql, args)).await {
             return done?.into_iter().next().ok_or(StoreError::NotFound);
         }
         on_conn!(
@@ -252,11 +259,10 @@ impl<'s> Db<'s> {
     /// transaction of its own (which joins the writer's batch): every write of this process
     /// takes the one write turn, where one on a pool connection would compete with the writer
     /// for SQLite's lock, sleeping in its busy handler while the writer's batches follow each
-    /// other (up to a second, measured: docs/BENCHMARKS.md, issue 16). `None` elsewhere, and
-    /// for `VACUUM INTO`, which cannot run inside a transaction.
-    fn alone_writer(&self, sql: &str) -> Option<&'s SqliteWriter> {
+    /// other (up to a second, measured: docs/BENCHMARKS.md, issue 16). `None` elsewhere.
+    fn alone_writer(&self) -> Option<&'s SqliteWriter> {
         match self.conn {
-            Conn::SqlitePool(_) if !sql.starts_with("VACUUM") => self.backend.writer(),
+            Conn::SqlitePool(_) => self.backend.writer(),
             _ => None,
         }
     }
@@ -280,7 +286,7 @@ impl<'s> Db<'s> {
         if let Some(rows) = read_through(self.reader(), sql, args).await? {
             return Ok(rows);
         }
-        if let Some(done) = write_alone(self.alone_writer(sql), |tx| tx.rows(sql, args)).await {
+        if let Some(done) = write_alone(self.alone_writer(), |tx| tx.rows(sql, args)).await {
             return done;
         }
         on_conn!(

@@ -276,7 +276,8 @@ impl Store {
         let Some(sql) = self.backend.backup_into() else {
             return Ok(false);
         };
-        self.read().execute(sql, &[path.into()]).await?;
+        // Not in the writer's transaction: `VACUUM INTO` runs outside any.
+        self.read().execute_here(sql, &[path.into()]).await?;
         Ok(true)
     }
 

@@ -41,8 +41,8 @@ const STATEMENT_CACHE: usize = 128;
 /// How long a write waits for another process's writer before the store is `Unavailable`
 /// (the pool's busy timeout).
 const BUSY_WAIT: Duration = Duration::from_secs(5);
-/// Commits (of batches) between two checkpoints the writer asks for (each adds a few pages to the WAL, so
-/// the WAL stays within SQLite's usual 1,000 pages).
+/// Batches committed between two checkpoints the writer asks for (each adds a few pages to the
+/// WAL, so the WAL stays within SQLite's usual 1,000 pages).
 const CHECKPOINT_EVERY: u64 = 100;
 /// How often the checkpoint thread runs one unasked (for writes made outside the writer).
 const CHECKPOINT_TICK: Duration = Duration::from_secs(1);
